@@ -1,0 +1,244 @@
+"""Decide from decoded pixel values whether a de-identified image differs from its source, and by how much.
+
+Values are compared exactly (int64 for integer data, float64 for float data), frame by frame, so memory is
+bounded by a frame. A de-identified image smaller than its source is located inside it (a crop); the pixels it
+lost count as changed. All coordinates are source coordinates; boxes are half-open.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .model import Crop, FileRecord, PairResult, Status
+from .pixels import DecodeError, dynamic_range, iter_frames
+
+SSIM_WINDOW = 7  # scikit-image's default win_size
+_CROP_SAMPLES = 16  # a 16 x 16 grid of probe pixels to locate a crop
+_CROP_FINALISTS = 8
+
+
+def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0) -> PairResult:
+    """Compare the pixel values of one pair; never raises for bad data (the status says what went wrong)."""
+    base = PairResult(Status.UNREADABLE, deid=deid, source=source)
+    missing = [side for side, rec in (("de-identified", deid), ("source", source)) if not rec.has_pixel_data]
+    if missing:
+        return base.replace(status=Status.NO_PIXEL_DATA, reason=f"no pixel data in {' and '.join(missing)} file")
+    try:
+        return _compare_frames(base, tolerance)
+    except DecodeError as exc:
+        return base.replace(reason=str(exc))
+    except MemoryError:
+        return base.replace(reason="image too large to decode in memory")
+
+
+def changed_mask(deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolerance: float) -> np.ndarray:
+    """Boolean (rows, columns) mask, in source coordinates, of the pixels that differ in any channel.
+
+    With a ``crop``, the source pixels outside it are changed (removed); without one the shapes must be equal.
+    """
+    window = _window(source, crop)
+    mask = np.ones(source.shape[:2], dtype=bool) if crop else np.empty(source.shape[:2], dtype=bool)
+    inner = np.abs(_exact(deid) - _exact(window)) > tolerance
+    _window(mask, crop)[...] = inner.any(axis=-1) if inner.ndim == 3 else inner
+    return mask
+
+
+def ssim(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
+    """Mean structural similarity as scikit-image computes it by default.
+
+    7x7 uniform window, K1=0.01, K2=0.03, sample covariance, border of 3 pixels left out; for
+    (rows, columns, samples) arrays, the mean over channels. NaN when the image is smaller than the window.
+    """
+    if a.ndim == 3:
+        return float(np.mean([ssim(a[..., c], b[..., c], data_range) for c in range(a.shape[-1])]))
+    if min(a.shape) < SSIM_WINDOW:
+        return math.nan
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    n = SSIM_WINDOW ** 2
+    mx, my = _box_mean(x), _box_mean(y)
+    cov_norm = n / (n - 1)
+    vx = cov_norm * (_box_mean(x * x) - mx * mx)
+    vy = cov_norm * (_box_mean(y * y) - my * my)
+    vxy = cov_norm * (_box_mean(x * y) - mx * my)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(s.mean())
+
+
+def locate_crop(source: np.ndarray, deid: np.ndarray) -> Crop | None:
+    """Where ``deid`` (smaller or equal in rows and columns) best matches inside ``source``, or None.
+
+    Probe pixels on a grid shortlist the offsets with the fewest mismatches; the finalists are then scored on
+    every pixel and the best (first in row-major order on ties) wins, unless over half its pixels differ.
+    """
+    (h, w), (sh, sw) = deid.shape[:2], source.shape[:2]
+    if h > sh or w > sw or deid.shape[2:] != source.shape[2:]:
+        return None
+    span_r, span_c = sh - h + 1, sw - w + 1
+    misses = np.zeros((span_r, span_c), dtype=np.int32)
+    for i in np.unique(np.linspace(0, h - 1, _CROP_SAMPLES).astype(int)):
+        for j in np.unique(np.linspace(0, w - 1, _CROP_SAMPLES).astype(int)):
+            differs = source[i:i + span_r, j:j + span_c] != deid[i, j]
+            misses += differs.any(axis=-1) if differs.ndim == 3 else differs
+    finalists = np.argsort(misses, axis=None, kind="stable")[:_CROP_FINALISTS]
+    best, best_misses = None, None
+    for flat in finalists:
+        r, c = divmod(int(flat), span_c)
+        crop = Crop(r, c, h, w)
+        n = int(changed_mask(deid, source, crop, 0)[r:r + h, c:c + w].sum())
+        if best_misses is None or n < best_misses:
+            best, best_misses = crop, n
+    return best if best_misses is not None and best_misses <= h * w / 2 else None
+
+
+@dataclass
+class _Tally:
+    """Running totals over the frames of one pair (masks and boxes in source coordinates)."""
+
+    rows_any: np.ndarray
+    cols_any: np.ndarray
+    data_range: float
+    changed_per_frame: list[int] = field(default_factory=list)
+    sse: float = 0.0
+    values: int = 0
+    max_abs: float = 0.0
+    ssim_sum: float = 0.0
+    ssim_frames: int = 0
+
+    def add(self, deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolerance: float) -> None:
+        """Account one frame pair."""
+        window = _window(source, crop)
+        same = deid.dtype == window.dtype and np.array_equal(deid, window)
+        if same and crop is None:
+            self.changed_per_frame.append(0)
+        else:
+            self._add_mask(changed_mask(deid, source, crop, tolerance))
+        self.values += deid.size
+        if not same:
+            diff = _exact(deid) - _exact(window)
+            self.sse += float(np.square(diff, dtype=np.float64).sum())
+            self.max_abs = max(self.max_abs, float(np.abs(diff).max()))
+        score = 1.0 if same else ssim(deid, window, self.data_range)
+        if not math.isnan(score):
+            self.ssim_sum += score
+            self.ssim_frames += 1
+
+    def add_unmatched(self) -> None:
+        """A frame only one file has: every pixel of it counts as changed."""
+        self._add_mask(np.ones((self.rows_any.size, self.cols_any.size), dtype=bool))
+
+    def _add_mask(self, mask: np.ndarray) -> None:
+        self.changed_per_frame.append(int(mask.sum()))
+        self.rows_any |= mask.any(axis=1)
+        self.cols_any |= mask.any(axis=0)
+
+    def bbox(self) -> tuple[int, int, int, int] | None:
+        rows, cols = np.flatnonzero(self.rows_any), np.flatnonzero(self.cols_any)
+        if not rows.size:
+            return None
+        return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _compare_frames(base: PairResult, tolerance: float) -> PairResult:
+    deid, source = base.deid, base.source
+    deid_frames = iter_frames(deid.path, deid.transfer_syntax_uid)
+    source_frames = iter_frames(source.path, source.transfer_syntax_uid)
+    first_d, first_s = next(deid_frames, None), next(source_frames, None)
+    if first_d is None or first_s is None:
+        raise DecodeError("pixel data holds no frame")
+
+    crop, reasons = None, []
+    if first_d.shape != first_s.shape:
+        crop = locate_crop(first_s, first_d)
+        if crop is None:
+            return _not_comparable(base, first_d.shape, first_s.shape)
+        reasons.append(f"cropped: {first_s.shape[0]}x{first_s.shape[1]} -> {first_d.shape[0]}x{first_d.shape[1]}, "
+                       f"kept source rows {crop.row0}:{crop.row0 + crop.rows}, "
+                       f"cols {crop.col0}:{crop.col0 + crop.columns}")
+
+    rows, cols = first_s.shape[:2]
+    tally = _Tally(np.zeros(rows, bool), np.zeros(cols, bool), dynamic_range(first_s, source.bits_stored))
+    counts = {"deid": 0, "source": 0}
+    for d, s in _zip_frames(first_d, deid_frames, first_s, source_frames):
+        counts["deid"] += d is not None
+        counts["source"] += s is not None
+        if d is None or s is None:
+            tally.add_unmatched()
+        elif d.shape != first_d.shape or s.shape != first_s.shape:
+            raise DecodeError("frames of one file differ in shape")
+        else:
+            tally.add(d, s, crop, tolerance)
+    if counts["deid"] != counts["source"]:
+        reasons.append(f"frame count differs: source {counts['source']}, de-identified {counts['deid']}")
+    return _result(base, tally, crop, "; ".join(reasons), rows * cols * len(tally.changed_per_frame))
+
+
+def _result(base: PairResult, tally: _Tally, crop: Crop | None, reason: str, pixels: int) -> PairResult:
+    changed = sum(tally.changed_per_frame)
+    mse = tally.sse / tally.values if tally.values else 0.0
+    return base.replace(
+        status=Status.CHANGED if changed else Status.IDENTICAL,
+        reason=reason,
+        changed_pixels=changed,
+        changed_fraction=changed / pixels,
+        changed_frames=tuple(i for i, n in enumerate(tally.changed_per_frame) if n),
+        bbox=tally.bbox(),
+        max_abs_diff=tally.max_abs,
+        mse=mse,
+        psnr=math.inf if mse == 0 else 10 * math.log10(tally.data_range ** 2 / mse),
+        ssim=tally.ssim_sum / tally.ssim_frames if tally.ssim_frames else None,
+        crop=crop,
+        shown_frame=int(np.argmax(tally.changed_per_frame)) if changed else 0,
+    )
+
+
+def _not_comparable(base: PairResult, deid_shape: tuple, source_shape: tuple) -> PairResult:
+    """A shape change that is not a crop: everything changed, no pixel metrics."""
+    rows, cols = source_shape[:2]
+    frames = base.source.frames or 1
+    return base.replace(
+        status=Status.CHANGED,
+        reason=f"shape changed: source {_shape_text(source_shape)} -> de-identified {_shape_text(deid_shape)}",
+        changed_pixels=rows * cols * frames, changed_fraction=1.0, changed_frames=tuple(range(frames)),
+        bbox=(0, rows, 0, cols),
+    )
+
+
+def _shape_text(shape: tuple) -> str:
+    return "x".join(str(n) for n in shape)
+
+
+def _zip_frames(first_d, rest_d: Iterator, first_s, rest_s: Iterator):
+    yield first_d, first_s
+    while True:
+        d, s = next(rest_d, None), next(rest_s, None)
+        if d is None and s is None:
+            return
+        yield d, s
+
+
+def _window(image: np.ndarray, crop: Crop | None) -> np.ndarray:
+    """The part of a source-shaped ``image`` that the de-identified image covers (a view)."""
+    if crop is None:
+        return image
+    return image[crop.row0:crop.row0 + crop.rows, crop.col0:crop.col0 + crop.columns]
+
+
+def _exact(a: np.ndarray) -> np.ndarray:
+    """The values in a type where subtraction neither wraps nor rounds."""
+    return a.astype(np.int64 if a.dtype.kind in "iub" else np.float64, copy=False)
+
+
+def _box_mean(x: np.ndarray) -> np.ndarray:
+    """Mean over every full 7x7 window (shape (rows-6, columns-6)), by separable running sums."""
+    w = SSIM_WINDOW
+    for axis in (0, 1):
+        c = np.cumsum(x, axis=axis)
+        head = np.take(c, [w - 1], axis=axis)
+        x = np.concatenate([head, np.take(c, range(w, c.shape[axis]), axis=axis)
+                            - np.take(c, range(0, c.shape[axis] - w), axis=axis)], axis=axis)
+    return x / (w * w)

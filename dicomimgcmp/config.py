@@ -1,0 +1,160 @@
+"""Read and validate the JSON run configuration before any work starts.
+
+Every problem raises :class:`ConfigError` with one line naming the key or file; the CLI turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+#: Every key the config understands, with the help text ``--help`` prints.
+CONFIG_KEYS: dict[str, str] = {
+    "run_name": "name of this run; outputs go to <output_data_path>/<run_name>/",
+    "input_data_path": "folder of de-identified DICOM files (searched recursively, any file name)",
+    "pre_deID_data_path": "folder of the source files before de-identification",
+    "uid_mapping_file": "CSV with columns id_old,id_new mapping source UIDs to de-identified UIDs",
+    "output_data_path": "folder for the PDF(s) and comparison_summary.csv (created if missing)",
+    "log_path": "folder for imgCmpLog.log (created if missing)",
+    "multiprocessing_cpus": "worker processes and PDF parts for run_DICOMImgCmp_multiT.py "
+                            "(older configs: thread_count)",
+    "pixel_tolerance": "optional, default 0: a pixel counts as changed when |deid - source| > this",
+}
+REQUIRED_KEYS = ("run_name", "input_data_path", "pre_deID_data_path", "uid_mapping_file",
+                 "output_data_path", "log_path")
+LEGACY_KEYS = {"thread_count": "multiprocessing_cpus"}
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message is one line that names the key or file."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration: absolute paths, typed numbers."""
+
+    run_name: str
+    input_data_path: Path
+    pre_deID_data_path: Path
+    uid_mapping_file: Path
+    output_data_path: Path
+    log_path: Path
+    multiprocessing_cpus: int = 1
+    pixel_tolerance: float = 0.0
+
+    @property
+    def run_dir(self) -> Path:
+        """Where this run's outputs go: ``<output_data_path>/<run_name>``."""
+        return self.output_data_path / self.run_name
+
+
+def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
+    """Read, normalise and validate the config at ``path``.
+
+    Values may be strings ("5"); relative paths resolve against the config file's folder. ``need_cpus``
+    makes ``multiprocessing_cpus`` (or ``thread_count``) required, as the multiT script needs it.
+    """
+    cfg_path = Path(path)
+    try:
+        raw = json.loads(cfg_path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {cfg_path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {cfg_path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config file {cfg_path} is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {cfg_path} must hold a JSON object of keys and values")
+
+    values = {LEGACY_KEYS.get(k, k): v for k, v in raw.items()}
+    base = cfg_path.resolve().parent
+
+    for key in REQUIRED_KEYS + (("multiprocessing_cpus",) if need_cpus else ()):
+        if key not in values:
+            raise ConfigError(f"config key '{key}' is missing{_did_you_mean(key, raw)}")
+        if str(values[key]).strip() == "":
+            raise ConfigError(f"config key '{key}' is blank")
+
+    cfg = Config(
+        run_name=_run_name(values["run_name"]),
+        input_data_path=_existing_dir(values, "input_data_path", base),
+        pre_deID_data_path=_existing_dir(values, "pre_deID_data_path", base),
+        uid_mapping_file=_mapping_file(values, base),
+        output_data_path=_resolve(values["output_data_path"], base),
+        log_path=_resolve(values["log_path"], base),
+        multiprocessing_cpus=_number(values, "multiprocessing_cpus", 1, int, minimum=1),
+        pixel_tolerance=_number(values, "pixel_tolerance", 0.0, float, minimum=0),
+    )
+    _check_writable(cfg.output_data_path, "output_data_path")
+    _check_writable(cfg.log_path, "log_path")
+    return cfg
+
+
+def unknown_keys(path: str | os.PathLike) -> list[str]:
+    """Keys in the config file that this tool does not use (a typo is worth a warning, not a failure)."""
+    raw = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    return [k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS]
+
+
+def _did_you_mean(key: str, raw: dict) -> str:
+    close = difflib.get_close_matches(key, [k for k in raw if k not in CONFIG_KEYS], n=1)
+    return f" (did you mean to write '{key}' instead of '{close[0]}'?)" if close else ""
+
+
+def _resolve(value: object, base: Path) -> Path:
+    return (base / os.path.expanduser(str(value).strip())).resolve()
+
+
+def _run_name(value: object) -> str:
+    name = str(value).strip()
+    if name in (".", "..") or any(sep in name for sep in ("/", "\\", "\0")):
+        raise ConfigError(f"config key 'run_name' must be a plain folder name, got {name!r}")
+    return name
+
+
+def _existing_dir(values: dict, key: str, base: Path) -> Path:
+    path = _resolve(values[key], base)
+    if not path.is_dir():
+        raise ConfigError(f"config key '{key}': folder does not exist: {path}")
+    return path
+
+
+def _mapping_file(values: dict, base: Path) -> Path:
+    path = _resolve(values["uid_mapping_file"], base)
+    if not path.is_file():
+        raise ConfigError(f"config key 'uid_mapping_file': file does not exist: {path}")
+    try:
+        columns = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+    except Exception as exc:  # pandas raises many types for unreadable CSV
+        raise ConfigError(f"uid_mapping_file {path} is not a readable CSV: {exc}") from None
+    missing = {"id_old", "id_new"} - {str(c).strip() for c in columns}
+    if missing:
+        raise ConfigError(f"uid_mapping_file {path} lacks column(s) {', '.join(sorted(missing))}; "
+                          "it needs id_old and id_new")
+    return path
+
+
+def _number(values: dict, key: str, default, kind, *, minimum) -> int | float:
+    value = values.get(key, default)
+    try:
+        number = kind(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"config key '{key}' must be a number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"config key '{key}' must be at least {minimum}, got {value!r}")
+    return number
+
+
+def _check_writable(path: Path, key: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"config key '{key}': cannot write to {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,124 @@
+"""Find every file in a tree and read what the comparison needs from its DICOM header.
+
+DICOM is recognised by content, not by name: the ``DICM`` marker after the 128-byte preamble, or, for files
+written without preamble and file meta, a first element that is a plausible DICOM tag. Pixel data is never read.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+from pydicom.tag import Tag
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+from .model import FileRecord
+
+_PIXEL_TAGS = {Tag(0x7FE0, 0x0010), Tag(0x7FE0, 0x0008), Tag(0x7FE0, 0x0009)}
+_EXPLICIT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
+                 b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
+                 b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV"}
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Yield every regular file below ``root`` (any name, any depth), in sorted order."""
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder, name)
+            if path.is_file():
+                yield path
+
+
+def looks_like_dicom(head: bytes) -> bool:
+    """Whether the first bytes of a file (at least 132 wanted) are those of a DICOM file.
+
+    Accepts the standard 128-byte preamble + ``DICM`` and the preamble-less form that starts straight with a
+    group 0x0002 or 0x0008 element, implicit or explicit VR, little or big endian.
+    """
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    if len(head) < 8:
+        return False
+    for endian in "<>":
+        group, _elem = struct.unpack(endian + "HH", head[:4])
+        if group in (0x0002, 0x0008):
+            if head[4:6] in _EXPLICIT_VRS:
+                return True
+            (length,) = struct.unpack(endian + "L", head[4:8])
+            if length < 1024:  # implicit VR: a short header value follows
+                return True
+    return False
+
+
+def read_record(path: Path, root: Path) -> FileRecord:
+    """Read the header of ``path`` into a :class:`FileRecord`; problems go into ``error``, never raise."""
+    rel = path.relative_to(root).as_posix()
+    try:
+        with open(path, "rb") as fp:
+            if not looks_like_dicom(fp.read(132)):
+                return FileRecord(str(path), rel, error="not a DICOM file")
+            fp.seek(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+                has_pixels = _pixel_data_follows(fp, ds, path)
+    except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError) as exc:
+        return FileRecord(str(path), rel, error=f"unreadable DICOM header: {exc}")
+    except OSError as exc:
+        return FileRecord(str(path), rel, error=f"cannot read file: {exc.strerror or exc}")
+
+    meta = getattr(ds, "file_meta", None) or {}
+    uid = str(ds.get("SOPInstanceUID", "") or meta.get("MediaStorageSOPInstanceUID", "") or "").strip()
+    if not uid:
+        return FileRecord(str(path), rel, error="DICOM file without SOPInstanceUID")
+    return FileRecord(
+        path=str(path), rel_path=rel, sop_instance_uid=uid,
+        transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "") or ""),
+        patient_id=_text(ds, "PatientID"), modality=_text(ds, "Modality"),
+        series_description=_text(ds, "SeriesDescription"), study_instance_uid=_text(ds, "StudyInstanceUID"),
+        series_number=_int(ds, "SeriesNumber"), instance_number=_int(ds, "InstanceNumber"),
+        rows=_int(ds, "Rows"), columns=_int(ds, "Columns"),
+        frames=_int(ds, "NumberOfFrames", default=1) if "Rows" in ds else None,
+        samples_per_pixel=_int(ds, "SamplesPerPixel"), bits_stored=_int(ds, "BitsStored"),
+        has_pixel_data=has_pixels,
+    )
+
+
+def read_records(paths: Iterable[str], root: str) -> list[FileRecord]:
+    """Read a batch of headers (the unit of work sent to a worker)."""
+    root_path = Path(root)
+    return [read_record(Path(p), root_path) for p in paths]
+
+
+def _pixel_data_follows(fp, ds, path: Path) -> bool:
+    """After a ``stop_before_pixels`` read, whether a pixel data element comes next in the file."""
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if ts == DeflatedExplicitVRLittleEndian:  # the stream we stopped in is the inflated copy
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            full = pydicom.dcmread(path, force=True)
+        return any(tag in full for tag in _PIXEL_TAGS)
+    head = fp.read(4)
+    if len(head) < 4:
+        return False
+    little = ds.is_little_endian if ds.is_little_endian is not None else True
+    group, elem = struct.unpack("<HH" if little else ">HH", head)
+    return Tag(group, elem) in _PIXEL_TAGS
+
+
+def _text(ds, keyword: str) -> str:
+    return str(ds.get(keyword, "") or "").strip()
+
+
+def _int(ds, keyword: str, default: int | None = None) -> int | None:
+    try:
+        value = ds.get(keyword, None)
+        return default if value in (None, "") else int(value)
+    except (TypeError, ValueError):
+        return default

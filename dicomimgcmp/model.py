@@ -1,0 +1,153 @@
+"""The records that travel along the data path, and the words users see.
+
+Status words, CSV columns and output file names are part of the user contract: each is defined here once.
+Every record is plain, picklable data so that any ``concurrent.futures`` executor can carry it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+
+
+class Status(str, enum.Enum):
+    """The one outcome each de-identified (or unpaired source) file ends with."""
+
+    IDENTICAL = "identical"
+    CHANGED = "changed"
+    NO_PIXEL_DATA = "no_pixel_data"
+    UNMAPPED = "unmapped"
+    MISSING_PRE = "missing_pre"
+    DUPLICATE_UID = "duplicate_uid"
+    UNREADABLE = "unreadable"
+    SOURCE_ONLY = "source_only"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "status", "reason", "deid_file", "source_file", "deid_sop_instance_uid", "source_sop_instance_uid",
+    "patient_id", "modality", "series_description", "rows", "columns", "frames",
+    "changed_pixels", "changed_fraction", "changed_frames",
+    "bbox_row0", "bbox_row1", "bbox_col0", "bbox_col1",
+    "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page",
+)
+
+SUMMARY_CSV = "comparison_summary.csv"
+LOG_FILE = "imgCmpLog.log"
+
+
+def pdf_name(part: int | None) -> str:
+    """``comparison_results.pdf`` for the single script, ``comparison_results_<k>.pdf`` for part k of multiT."""
+    return "comparison_results.pdf" if part is None else f"comparison_results_{part}.pdf"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What the index learned from one file's header (pixel data is never read to make it).
+
+    ``path`` is absolute; ``rel_path`` is relative to its tree's root, with '/' separators.
+    ``error`` is set (and the DICOM fields empty) when the file is not DICOM or its header cannot be read.
+    """
+
+    path: str
+    rel_path: str
+    error: str = ""
+    sop_instance_uid: str = ""
+    transfer_syntax_uid: str = ""
+    patient_id: str = ""
+    modality: str = ""
+    series_description: str = ""
+    study_instance_uid: str = ""
+    series_number: int | None = None
+    instance_number: int | None = None
+    rows: int | None = None
+    columns: int | None = None
+    frames: int | None = None
+    samples_per_pixel: int | None = None
+    bits_stored: int | None = None
+    has_pixel_data: bool = False
+
+    @property
+    def order_key(self) -> tuple:
+        """Report order: PatientID, StudyInstanceUID, SeriesNumber, InstanceNumber, path."""
+        return (self.patient_id, self.study_instance_uid,
+                -1 if self.series_number is None else self.series_number,
+                -1 if self.instance_number is None else self.instance_number, self.rel_path)
+
+
+@dataclass(frozen=True)
+class Crop:
+    """Where a smaller de-identified image sits in its source: source rows [row0, row0+rows), cols [col0, col0+cols)."""
+
+    row0: int
+    col0: int
+    rows: int
+    columns: int
+
+
+@dataclass
+class PairResult:
+    """One row of the summary: a de-identified file, its source (if any) and what the comparison found.
+
+    Pixel coordinates are source coordinates; boxes are half-open ([row0, row1) x [col0, col1)).
+    ``shown_frame`` is the 0-based frame with the most changed pixels (the one the PDF page shows).
+    """
+
+    status: Status
+    reason: str = ""
+    deid: FileRecord | None = None
+    source: FileRecord | None = None
+    changed_pixels: int | None = None
+    changed_fraction: float | None = None
+    changed_frames: tuple[int, ...] = ()
+    bbox: tuple[int, int, int, int] | None = None
+    max_abs_diff: float | None = None
+    mse: float | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    crop: Crop | None = None
+    shown_frame: int = 0
+    pdf_file: str = ""
+    pdf_page: int | None = None
+
+    @property
+    def order_key(self) -> tuple:
+        rec = self.deid or self.source
+        return rec.order_key if rec else ()
+
+    def csv_row(self) -> dict[str, object]:
+        """The row of ``comparison_summary.csv`` (column names as in :data:`CSV_COLUMNS`)."""
+        info = self.deid if self.deid and not self.deid.error else self.source
+        bbox = self.bbox or (None, None, None, None)
+        row = {
+            "status": self.status.value,
+            "reason": self.reason,
+            "deid_file": self.deid.rel_path if self.deid else "",
+            "source_file": self.source.rel_path if self.source else "",
+            "deid_sop_instance_uid": self.deid.sop_instance_uid if self.deid else "",
+            "source_sop_instance_uid": self.source.sop_instance_uid if self.source else "",
+            "patient_id": info.patient_id if info else "",
+            "modality": info.modality if info else "",
+            "series_description": info.series_description if info else "",
+            "rows": info.rows if info else None,
+            "columns": info.columns if info else None,
+            "frames": info.frames if info else None,
+            "changed_pixels": self.changed_pixels,
+            "changed_fraction": self.changed_fraction,
+            "changed_frames": ";".join(str(f) for f in self.changed_frames),
+            "bbox_row0": bbox[0], "bbox_row1": bbox[1], "bbox_col0": bbox[2], "bbox_col1": bbox[3],
+            "max_abs_diff": self.max_abs_diff,
+            "mse": self.mse,
+            "psnr": self.psnr,
+            "ssim": self.ssim,
+            "pdf_file": self.pdf_file,
+            "pdf_page": self.pdf_page,
+        }
+        assert tuple(row) == CSV_COLUMNS
+        return row
+
+    def replace(self, **changes) -> PairResult:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,74 @@
+"""The machine-readable summary (CSV), the log file and the console summary."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+from collections import Counter
+from pathlib import Path
+
+from .model import CSV_COLUMNS, PairResult, Status
+
+log = logging.getLogger("dicomimgcmp")
+
+
+def setup_logging(log_dir: Path, log_file: str) -> logging.Handler:
+    """Send this package's messages (not third-party debug noise) to ``log_dir/log_file``, appending."""
+    handler = logging.FileHandler(log_dir / log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    return handler
+
+
+def status_counts(results: list[PairResult]) -> dict[str, int]:
+    """Files per status, every status listed (zeros included), in the order of :class:`Status`."""
+    counts = Counter(r.status for r in results)
+    return {s.value: counts.get(s, 0) for s in Status}
+
+
+def write_summary_csv(path: Path, results: list[PairResult]) -> None:
+    """Write ``comparison_summary.csv`` atomically, one row per result, columns :data:`CSV_COLUMNS`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            for result in results:
+                writer.writerow({k: _cell(v) for k, v in result.csv_row().items()})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _cell(value: object) -> object:
+    """CSV text for one value: blanks for None, 'inf' for infinite PSNR, floats without float noise."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.10g}"
+    return value
+
+
+def log_results(results: list[PairResult]) -> None:
+    """One log line for each file whose status needs a reviewer's attention."""
+    for r in results:
+        if r.status is Status.IDENTICAL:
+            continue
+        name = r.deid.rel_path if r.deid else f"(source) {r.source.rel_path}"
+        level = logging.INFO if r.status in (Status.CHANGED, Status.SOURCE_ONLY) else logging.WARNING
+        page = f" [{r.pdf_file} p.{r.pdf_page}]" if r.pdf_page else ""
+        log.log(level, "%s: %s%s%s", r.status.value, name, f" - {r.reason}" if r.reason else "", page)
+
+
+def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path) -> str:
+    """The closing lines printed to the console."""
+    width = max(len(k) for k in counts)
+    lines = ["Files per status:"] + [f"  {k:<{width}}  {v}" for k, v in counts.items()]
+    if counts[Status.IDENTICAL.value] + counts[Status.CHANGED.value] == 0:
+        lines.append("WARNING: no de-identified file was paired with a source file; check uid_mapping_file.")
+    lines += ["Outputs:"] + [f"  {p}" for p in outputs] + [f"Log: {log_path}"]
+    return "\n".join(lines)
