@@ -127,11 +127,11 @@ class _Figure:
         except Exception as exc:  # the page must exist to keep numbering; say why it has no images
             panels = None
             self.fig.text(0.5, 0.5, f"Cannot display this pair: {exc}", ha="center", color="red")
-        self.fig.text(0.02, 0.98, _header(item), va="top", size=8, family="monospace")
+        self.fig.text(0.02, 0.98, _header(item), va="top", size=9, family="monospace")
         if panels is None:
             return self.fig
         titles = ("De-identified", "Source", "Changed area")
-        axes = self.fig.subplots(1, 3, gridspec_kw=dict(left=0.02, right=0.98, bottom=0.03, top=0.74,
+        axes = self.fig.subplots(1, 3, gridspec_kw=dict(left=0.02, right=0.98, bottom=0.04, top=0.80,
                                                          wspace=0.04))
         for ax, title, (image, kwargs) in zip(axes, titles, panels):
             ax.imshow(image, interpolation="nearest", **kwargs)

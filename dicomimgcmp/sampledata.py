@@ -76,9 +76,11 @@ def with_pixels(ds: Dataset, array: np.ndarray) -> Dataset:
         out.set_pixel_data(array, photometric, int(ds.BitsStored),
                            generate_instance_uid=False)
     else:  # set_pixel_data takes 8- and 16-bit arrays only; 32-bit (RT dose) keeps its header, new bytes
+        image_dims = 2 if int(ds.SamplesPerPixel) == 1 else 3
         out.PhotometricInterpretation = photometric
-        out.Rows, out.Columns = array.shape[-2:] if array.ndim >= 2 and int(ds.SamplesPerPixel) == 1 else \
-            array.shape[-3:-1]
+        out.Rows, out.Columns = array.shape[-image_dims:][:2]
+        if array.ndim > image_dims:
+            out.NumberOfFrames = array.shape[0]
         out.PixelData = array.tobytes()
         out["PixelData"].VR = "OW"
     return out

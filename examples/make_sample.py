@@ -78,9 +78,9 @@ def _to_rle(ds):
 
 
 def _blank_band(ds):
-    """A burned-in name blanked: rows 20:44, columns 30:230 set to the image minimum."""
+    """A burned-in name blanked: rows 200:224, columns 130:330 set to the image minimum."""
     arr = decoded(ds).copy()
-    arr[20:44, 30:230] = arr.min()
+    arr[200:224, 130:330] = arr.min()
     return with_pixels(ds, arr)
 
 

@@ -1,0 +1,101 @@
+"""Shared helpers: build de-identification trees from pydicom's real files and run the scripts as users do."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dicomimgcmp.sampledata import deidentify, load_source, save, write_mapping
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Tree:
+    """A source tree, a de-identified tree and their mapping, under one temporary folder."""
+
+    root: Path
+    mapping: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def source(self) -> Path:
+        return self.root / "source"
+
+    @property
+    def deid(self) -> Path:
+        return self.root / "deid"
+
+    def add(self, name: str, test_file: str, change=None, *, mapped: bool = True, write_source: bool = True,
+            **attrs):
+        """Add a pair made from a bundled file; ``change`` edits the de-identified dataset. Returns both."""
+        src = load_source(test_file, name, **attrs)
+        deid = deidentify(src, name, self.mapping if mapped else {})
+        if change is not None:
+            deid = change(deid)
+        if write_source:
+            save(src, self.source / name)
+        save(deid, self.deid / name)
+        return src, deid
+
+    def config(self, **overrides) -> Path:
+        write_mapping(self.root / "map.csv", self.mapping)
+        cfg = {"run_name": "run", "input_data_path": "deid", "pre_deID_data_path": "source",
+               "uid_mapping_file": "map.csv", "output_data_path": "out", "log_path": "logs",
+               "multiprocessing_cpus": "2"}
+        cfg.update(overrides)
+        path = self.root / "config.json"
+        path.write_text(json.dumps(cfg))
+        return path
+
+
+@pytest.fixture
+def tree(tmp_path) -> Tree:
+    return Tree(tmp_path)
+
+
+@dataclass
+class Run:
+    proc: subprocess.CompletedProcess
+    run_dir: Path
+
+    @property
+    def csv(self) -> pd.DataFrame:
+        return pd.read_csv(self.run_dir / "comparison_summary.csv", keep_default_na=False, dtype=str)
+
+    def row(self, deid_file: str) -> pd.Series:
+        rows = self.csv[self.csv.deid_file == deid_file]
+        assert len(rows) == 1, f"{deid_file}: {len(rows)} rows"
+        return rows.iloc[0]
+
+
+def run_script(config: Path, *, multi: bool = False, check: bool = True) -> Run:
+    """Run a script as a user would (subprocess, from another folder)."""
+    script = REPO / ("run_DICOMImgCmp_multiT.py" if multi else "run_DICOMImgCmp.py")
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+    proc = subprocess.run([sys.executable, str(script), str(config)], capture_output=True, text=True,
+                          cwd=config.parent, env=env, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr
+    cfg = json.loads(config.read_text())
+    return Run(proc, (config.parent / cfg.get("output_data_path", "out") / cfg.get("run_name", "run")).resolve())
+
+
+def pdf_pages(path: Path) -> int:
+    """Number of pages of a PDF that matplotlib wrote (its page objects are not compressed)."""
+    return len(re.findall(rb"/Type\s*/Page\b", path.read_bytes()))
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Path -> sha256 and mode of every file below root (to prove inputs were not touched)."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() + oct(p.stat().st_mode)
+            for p in sorted(root.rglob("*")) if p.is_file()}

@@ -1,0 +1,177 @@
+"""The comparison on real files: re-encodings are identical, every real change is found and measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom.uid import RLELossless
+
+from dicomimgcmp.compare import compare_pair, locate_crop, ssim
+from dicomimgcmp.index import read_record
+from dicomimgcmp.model import Status
+from dicomimgcmp.sampledata import TEST_FILES, decoded, load_source, save, with_pixels
+
+
+def compare_files(tmp_path: Path, source_ds, deid_ds, tolerance: float = 0.0):
+    src = read_record(save(source_ds, tmp_path / "src.dcm"), tmp_path)
+    deid = read_record(save(deid_ds, tmp_path / "deid.dcm"), tmp_path)
+    return compare_pair(deid, src, tolerance)
+
+
+# The same pixel values stored in different encodings (pydicom's test files, checked against each other there).
+REENCODED = [
+    ("MR_small.dcm", "MR_small_RLE.dcm"),
+    ("MR_small.dcm", "MR_small_bigendian.dcm"),
+    ("MR_small.dcm", "MR_small_implicit.dcm"),
+    ("MR_small.dcm", "MR_small_jp2klossless.dcm"),
+    ("MR_small.dcm", "MR_small_jpeg_ls_lossless.dcm"),
+    ("rtdose.dcm", "rtdose_rle.dcm"),
+    ("rtdose.dcm", "rtdose_expb.dcm"),
+    ("SC_rgb_rle.dcm", "SC_rgb_jpeg_gdcm.dcm"),
+    ("SC_rgb_rle_16bit_2frame.dcm", "SC_rgb_rle_16bit_2frame.dcm"),
+    ("liver_1frame.dcm", "liver_expb_1frame.dcm"),
+    ("SC_rgb_small_odd.dcm", "SC_rgb_small_odd_big_endian.dcm"),
+]
+
+
+@pytest.mark.parametrize("source_name, deid_name", REENCODED)
+def test_reencoded_identical_images_are_identical(source_name, deid_name):
+    result = compare_pair(read_record(TEST_FILES / deid_name, TEST_FILES),
+                          read_record(TEST_FILES / source_name, TEST_FILES))
+    assert result.status is Status.IDENTICAL, result.reason
+    assert (result.changed_pixels, result.max_abs_diff, result.mse) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("name", ["image_dfl.dcm", "examples_jpeg2k.dcm", "JPGExtended.dcm", "693_J2KI.dcm",
+                                  "SC_rgb_dcmtk_+eb+cy+np.dcm", "examples_palette.dcm"])
+def test_decompressed_copy_is_identical(tmp_path, name):
+    src = load_source(name, name)
+    assert compare_files(tmp_path, src, with_pixels(src, decoded(src))).status is Status.IDENTICAL
+
+
+def test_one_pixel_changed_by_one_is_found(tmp_path):
+    src = load_source("CT_small.dcm", "ct")
+    arr = decoded(src).copy()
+    arr[100, 37] += 1
+    result = compare_files(tmp_path, src, with_pixels(src, arr))
+    assert result.status is Status.CHANGED
+    assert (result.changed_pixels, result.bbox, result.max_abs_diff) == (1, (100, 101, 37, 38), 1)
+    assert result.changed_fraction == pytest.approx(1 / (128 * 128))
+    assert result.mse == pytest.approx(1 / (128 * 128))
+
+
+def test_no_wraparound_at_the_ends_of_the_type(tmp_path):
+    src = load_source("SC_rgb_rle.dcm", "wrap")
+    arr = decoded(src).copy()
+    arr[0, 0] = (0, 0, 0)
+    deid = arr.copy()
+    deid[0, 0] = (255, 255, 255)
+    result = compare_files(tmp_path, with_pixels(src, arr), with_pixels(src, deid))
+    assert result.max_abs_diff == 255
+    assert result.mse == pytest.approx(255 ** 2 * 3 / arr.size)
+
+
+def test_tolerance_ignores_small_differences(tmp_path):
+    src = load_source("CT_small.dcm", "tol")
+    arr = decoded(src).copy()
+    arr[10, 10] += 2
+    arr[20, 20] += 5
+    result = compare_files(tmp_path, src, with_pixels(src, arr), tolerance=2)
+    assert (result.status, result.changed_pixels, result.bbox) == (Status.CHANGED, 1, (20, 21, 20, 21))
+
+
+def test_one_channel_colour_change(tmp_path):
+    src = load_source("SC_rgb_jpeg_gdcm.dcm", "rgb")
+    arr = decoded(src).copy()
+    arr[40:45, 50:52, 1] ^= 1  # green only, by one
+    result = compare_files(tmp_path, src, with_pixels(src, arr))
+    assert (result.status, result.changed_pixels, result.bbox) == (Status.CHANGED, 10, (40, 45, 50, 52))
+
+
+def test_ybr_source_compares_with_its_rgb_copy(tmp_path):
+    src = load_source("SC_ybr_full_422_uncompressed.dcm", "ybr")
+    assert compare_files(tmp_path, src, with_pixels(src, decoded(src))).status is Status.IDENTICAL
+
+
+def test_middle_frame_change_in_a_multiframe_colour_cine(tmp_path):
+    src = load_source("examples_ybr_color.dcm", "cine")
+    frames = decoded(src).copy()
+    frames[12, 100:110, 200:230] ^= 0x80  # every value changes
+    result = compare_files(tmp_path, src, with_pixels(src, frames))
+    assert result.status is Status.CHANGED
+    assert result.changed_frames == (12,) and result.shown_frame == 12
+    assert result.bbox == (100, 110, 200, 230)
+    assert result.changed_fraction == pytest.approx(300 / (30 * 240 * 320))
+
+
+def test_crop_is_located_and_removed_rows_reported(tmp_path):
+    src = load_source("examples_overlay.dcm", "crop")
+    arr = decoded(src)
+    deid = arr[20:280, 10:400].copy()
+    deid[5, 5] += 1  # and one changed pixel inside the kept part: source (25, 15)
+    result = compare_files(tmp_path, src, with_pixels(src, deid))
+    assert result.status is Status.CHANGED
+    assert (result.crop.row0, result.crop.col0) == (20, 10)
+    assert "cropped: 300x484 -> 260x390" in result.reason
+    assert result.bbox == (0, 300, 0, 484)
+    removed = 300 * 484 - 260 * 390
+    assert result.changed_pixels == removed + 1
+
+
+def test_band_crop_box_is_the_band(tmp_path):
+    src = load_source("MR_small.dcm", "band")
+    result = compare_files(tmp_path, src, with_pixels(src, decoded(src)[:56].copy()))
+    assert (result.bbox, result.changed_pixels, result.max_abs_diff) == ((56, 64, 0, 64), 8 * 64, 0)
+
+
+def test_unrelated_shape_change_is_changed_without_pixel_metrics(tmp_path):
+    ct, mr = load_source("CT_small.dcm", "a"), load_source("MR_small.dcm", "b")
+    result = compare_files(tmp_path, mr, ct)  # 128x128 de-identified vs 64x64 source
+    assert result.status is Status.CHANGED and "shape changed" in result.reason
+    assert result.bbox == (0, 64, 0, 64) and result.mse is None
+
+
+def test_frame_count_change_is_reported(tmp_path):
+    src = load_source("rtdose.dcm", "frames")
+    result = compare_files(tmp_path, src, with_pixels(src, decoded(src)[:14].copy()))
+    assert result.status is Status.CHANGED and "frame count differs: source 15, de-identified 14" in result.reason
+    assert result.changed_frames == (14,)
+
+
+def test_undecodable_pixel_data_is_unreadable_with_the_decoder_message():
+    # pydicom's JPEG-lossy.dcm has a malformed scan header that libjpeg refuses
+    result = compare_pair(read_record(TEST_FILES / "JPEG-lossy.dcm", TEST_FILES),
+                          read_record(TEST_FILES / "JPGExtended.dcm", TEST_FILES))
+    assert result.status is Status.UNREADABLE
+    assert "cannot decode pixel data" in result.reason and "misplaced marker" in result.reason
+
+
+def test_locate_crop_returns_none_for_unrelated_images():
+    rng = np.random.default_rng(0)
+    assert locate_crop(rng.integers(0, 4000, (64, 64)), rng.integers(0, 4000, (32, 32))) is None
+
+
+def test_rle_recompression_is_identical(tmp_path):
+    src = load_source("CT_small.dcm", "rle")
+    deid = load_source("CT_small.dcm", "rle")
+    deid.compress(RLELossless, decoded(deid), generate_instance_uid=False)
+    assert compare_files(tmp_path, src, deid).status is Status.IDENTICAL
+
+
+skimage_metrics = pytest.importorskip("skimage.metrics")
+
+
+@pytest.mark.parametrize("name, channel_axis", [("CT_small.dcm", None), ("examples_overlay.dcm", None),
+                                                ("examples_rgb_color.dcm", -1), ("JPGExtended.dcm", None)])
+def test_ssim_matches_scikit_image(name, channel_axis):
+    src = load_source(name, "ssim")
+    a = decoded(src)
+    b = a.copy()
+    rows, cols = a.shape[:2]
+    b[rows // 4: rows // 2, cols // 3: cols // 2] //= 2  # a real-looking blanked/dimmed block
+    data_range = float(2 ** int(src.BitsStored) - 1)
+    expected = skimage_metrics.structural_similarity(a, b, data_range=data_range, channel_axis=channel_axis)
+    assert ssim(a, b, data_range) == pytest.approx(expected, abs=1e-9)
+    assert expected < 0.999  # the test image really differs

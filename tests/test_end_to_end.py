@@ -1,0 +1,183 @@
+"""The user's story: run the scripts on trees built from real DICOM files and read what they wrote."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO, pdf_pages, run_script, tree_digest
+from dicomimgcmp.model import CSV_COLUMNS
+from dicomimgcmp.sampledata import decoded, with_pixels
+
+SAMPLE = REPO / "examples" / "sample"
+
+
+@pytest.fixture(scope="module")
+def sample_copy(tmp_path_factory):
+    """The shipped sample and example config, copied so the runs write outside the repo."""
+    root = tmp_path_factory.mktemp("sample")
+    shutil.copytree(SAMPLE, root / "examples" / "sample")
+    shutil.copy(REPO / "config_example_linux.json", root / "config.json")
+    return root
+
+
+@pytest.fixture(scope="module")
+def sample_runs(sample_copy):
+    before = tree_digest(sample_copy / "examples")
+    single = run_script(sample_copy / "config.json")
+    csv_single = single.csv
+    multi = run_script(sample_copy / "config.json", multi=True)
+    assert tree_digest(sample_copy / "examples") == before, "inputs were modified"
+    return single, csv_single, multi
+
+
+def test_sample_statuses_match_what_was_built(sample_runs):
+    single, csv, _ = sample_runs
+    expected = pd.read_csv(SAMPLE / "expected_status.csv")
+    got = {(f"(source) {r.source_file}" if r.status == "source_only" else r.deid_file): r.status
+           for r in csv.itertuples()}
+    assert got == dict(zip(expected.file, expected.status))
+    assert tuple(csv.columns) == CSV_COLUMNS
+
+
+def test_sample_known_changes_have_exact_boxes_and_frames(sample_runs):
+    _, csv, _ = sample_runs
+    rows = csv.set_index("deid_file")
+    blank = rows.loc["PAT003/CT/CT0001.dcm"]
+    assert (blank.bbox_row0, blank.bbox_row1, blank.bbox_col0, blank.bbox_col1) == ("200", "224", "130", "330")
+    assert blank.changed_pixels == str(24 * 200)
+    crop = rows.loc["PAT003/MR/MR0001.dcm"]
+    assert (crop.bbox_row0, crop.bbox_row1, crop.bbox_col0, crop.bbox_col1) == ("0", "30", "0", "484")
+    assert "kept source rows 30:300" in crop.reason
+    dose = rows.loc["PAT004/RT/RTDOSE1.dcm"]
+    assert (dose.changed_pixels, dose.changed_frames, dose.max_abs_diff) == ("1", "7", "1")
+    assert (dose.bbox_row0, dose.bbox_row1, dose.bbox_col0, dose.bbox_col1) == ("4", "5", "6", "7")
+    colour = rows.loc["PAT004/SC/SC0001.dcm"]
+    assert (colour.bbox_row0, colour.bbox_row1, colour.bbox_col0, colour.bbox_col1) == ("10", "20", "60", "90")
+
+
+def test_single_pdf_has_summary_then_one_page_per_change(sample_runs):
+    single, csv, _ = sample_runs
+    changed = csv[csv.status == "changed"]
+    pdf = single.run_dir / "comparison_results.pdf"
+    assert pdf_pages(pdf) == 1 + len(changed)
+    assert sorted(changed.pdf_page.astype(int)) == list(range(2, 2 + len(changed)))
+    assert set(changed.pdf_file) == {"comparison_results.pdf"}
+    assert (csv[csv.status != "changed"].pdf_page == "").all()
+
+
+def test_multit_gives_same_csv_and_balanced_pdfs(sample_runs):
+    _, csv_single, multi = sample_runs
+    csv_multi = multi.csv
+    other = [c for c in CSV_COLUMNS if not c.startswith("pdf_")]
+    pd.testing.assert_frame_equal(csv_single[other], csv_multi[other])
+    changed = csv_multi[csv_multi.status == "changed"]
+    pdfs = sorted(p.name for p in multi.run_dir.glob("comparison_results_*.pdf"))
+    assert pdfs == ["comparison_results_0.pdf", "comparison_results_1.pdf"]
+    per_pdf = changed.groupby("pdf_file").size().to_dict()
+    assert per_pdf == {"comparison_results_0.pdf": 2, "comparison_results_1.pdf": 2}
+    for name, n in per_pdf.items():
+        assert pdf_pages(multi.run_dir / name) == 1 + n
+    # pages follow the same order as the single PDF, split into contiguous blocks
+    single_order = csv_single[csv_single.status == "changed"].sort_values("pdf_page", key=lambda s: s.astype(int))
+    multi_order = changed.sort_values(["pdf_file", "pdf_page"], key=lambda s: s.str.zfill(9))
+    assert list(single_order.deid_file) == list(multi_order.deid_file)
+
+
+def test_multit_writes_one_pdf_per_cpu_even_with_fewer_changes(tree):
+    tree.add("a.dcm", "CT_small.dcm", lambda ds: with_pixels(ds, _bump(decoded(ds), (5, 5))))
+    tree.add("b.dcm", "MR_small.dcm")
+    run = run_script(tree.config(multiprocessing_cpus="3"), multi=True)
+    pages = [pdf_pages(run.run_dir / f"comparison_results_{k}.pdf") for k in range(3)]
+    assert pages == [2, 1, 1]
+
+
+def test_outputs_are_deterministic(tree):
+    for i, name in enumerate(["CT_small.dcm", "MR_small.dcm", "SC_rgb_rle.dcm"]):
+        tree.add(f"f{i}.dcm", name, lambda ds: with_pixels(ds, _bump(decoded(ds), (1, 2))))
+    cfg = tree.config()
+    first = run_script(cfg, multi=True)
+    pdf_a = (first.run_dir / "comparison_results_0.pdf").read_bytes()
+    csv_a = (first.run_dir / "comparison_summary.csv").read_bytes()
+    second = run_script(cfg, multi=True)
+    assert (second.run_dir / "comparison_results_0.pdf").read_bytes() == pdf_a
+    assert (second.run_dir / "comparison_summary.csv").read_bytes() == csv_a
+
+
+def test_duplicate_and_unreadable_and_no_pixel_data(tree):
+    _, deid = tree.add("ok.dcm", "MR_small.dcm")
+    shutil.copy(tree.deid / "ok.dcm", tree.deid / "copy_of_ok")
+    tree.add("trunc.dcm", "MR_truncated.dcm")
+    tree.add("sr.dcm", "test-SR.dcm")
+    (tree.deid / "empty.dcm").write_bytes(b"")
+    run = run_script(tree.config())
+    assert run.row("ok.dcm").status == run.row("copy_of_ok").status == "duplicate_uid"
+    assert "copy_of_ok" in run.row("ok.dcm").reason
+    trunc = run.row("trunc.dcm")
+    assert trunc.status == "unreadable" and "decode" in trunc.reason
+    assert run.row("sr.dcm").status == "no_pixel_data"
+    assert run.row("empty.dcm").status == "unreadable"
+    assert "unreadable" in run.proc.stdout
+
+
+def test_no_match_warns_and_still_writes_pdf(tree):
+    tree.add("a.dcm", "CT_small.dcm", mapped=False)
+    run = run_script(tree.config())
+    assert "WARNING: no de-identified file was paired" in run.proc.stdout
+    assert pdf_pages(run.run_dir / "comparison_results.pdf") == 1
+    assert list(run.csv.status) == ["unmapped", "source_only"]
+
+
+def test_legacy_thread_count_and_string_values(tree):
+    tree.add("a.dcm", "CT_small.dcm", lambda ds: with_pixels(ds, _bump(decoded(ds), (3, 4))))
+    cfg = tree.config(pixel_tolerance="1")
+    data = json.loads(cfg.read_text())
+    data["thread_count"] = data.pop("multiprocessing_cpus")
+    cfg.write_text(json.dumps(data))
+    run = run_script(cfg, multi=True)
+    assert run.row("a.dcm").status == "identical"  # |diff| = 1 is within pixel_tolerance 1
+    assert len(list(run.run_dir.glob("comparison_results_*.pdf"))) == 2
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c.pop("input_data_path"), "'input_data_path' is missing"),
+    (lambda c: c.update(run_name=" "), "'run_name' is blank"),
+    (lambda c: c.update(pre_deID_data_path="nowhere"), "pre_deID_data_path': folder does not exist"),
+    (lambda c: c.update(uid_mapping_file="config.json"), "lacks column(s) id_new, id_old"),
+    (lambda c: c.update(multiprocessing_cpus="five"), "'multiprocessing_cpus' must be a number"),
+    (lambda c: c.update(pixel_tolerance="-1"), "'pixel_tolerance' must be at least 0"),
+    (lambda c: c.update(run_name="../escape"), "'run_name' must be a plain folder name"),
+])
+def test_bad_config_exits_2_with_one_clear_line(tree, edit, message):
+    tree.add("a.dcm", "CT_small.dcm")
+    cfg_path = tree.config()
+    cfg = json.loads(cfg_path.read_text())
+    edit(cfg)
+    cfg_path.write_text(json.dumps(cfg))
+    for multi in (False, True):
+        run = run_script(cfg_path, multi=multi, check=False)
+        assert run.proc.returncode == 2
+        assert message in run.proc.stderr
+        assert "Traceback" not in run.proc.stderr and len(run.proc.stderr.strip().splitlines()) == 1
+    assert not (tree.root / "out").exists() or not any((tree.root / "out").iterdir())
+
+
+def test_help_explains_every_key():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, str(REPO / "run_DICOMImgCmp.py"), "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for key in ("run_name", "input_data_path", "pre_deID_data_path", "uid_mapping_file", "output_data_path",
+                "log_path", "multiprocessing_cpus", "pixel_tolerance"):
+        assert key in out
+
+
+def _bump(arr: np.ndarray, at: tuple[int, int]) -> np.ndarray:
+    """A copy with one pixel (all channels) raised by 1."""
+    out = arr.copy()
+    out[at] += 1
+    return out

@@ -1,0 +1,83 @@
+"""Recognising DICOM by content, reading headers only, and reading the UID mapping as real exports write it."""
+
+from __future__ import annotations
+
+import pytest
+from pydicom.dataset import Dataset
+
+from dicomimgcmp.index import iter_files, looks_like_dicom, read_record
+from dicomimgcmp.pairing import load_uid_mapping, pair_files
+from dicomimgcmp.sampledata import TEST_FILES, load_source, save
+from dicomimgcmp.model import Status
+
+
+def test_every_bundled_image_is_indexed_with_pixel_data_and_non_dicom_is_not():
+    records = {p.name: read_record(p, TEST_FILES) for p in iter_files(TEST_FILES)}
+    for name in ("CT_small.dcm", "image_dfl.dcm", "examples_ybr_color.dcm", "rtdose_expb.dcm", "JPEG2000.dcm"):
+        assert records[name].has_pixel_data and not records[name].error, name
+    for name in ("rtplan.dcm", "test-SR.dcm", "waveform_ecg.dcm"):
+        assert not records[name].has_pixel_data and not records[name].error, name
+    for name in ("README.txt", "zipMR.gz", "test1.json", "crayons.icc"):
+        assert records[name].error == "not a DICOM file", name
+    assert records["examples_ybr_color.dcm"].frames == 30
+    assert records["ExplVR_BigEndNoMeta.dcm"].sop_instance_uid  # no preamble, no file meta, big endian
+
+
+def test_file_without_preamble_or_extension_is_dicom(tmp_path):
+    ds = load_source("CT_small.dcm", "np")
+    path = save(ds, tmp_path / "IMAGE")
+    raw = path.read_bytes()
+    bare = tmp_path / "bare"
+    bare.write_bytes(raw[132:])  # drop preamble and DICM: starts with the group 0x0002 file meta
+    assert looks_like_dicom(bare.read_bytes()[:132])
+    rec = read_record(bare, tmp_path)
+    assert rec.sop_instance_uid == ds.SOPInstanceUID and rec.has_pixel_data
+
+
+def test_header_only_read_never_touches_pixel_data(tmp_path):
+    path = save(load_source("MR_small.dcm", "cut"), tmp_path / "a.dcm")
+    data = path.read_bytes()
+    path.write_bytes(data[:-4000])  # pixel data truncated: the header is still fine
+    rec = read_record(path, tmp_path)
+    assert not rec.error and rec.has_pixel_data and rec.rows == 64
+
+
+@pytest.mark.parametrize("content", [b"", b"DICM", b"hello world" * 30, bytes(132)])
+def test_junk_is_not_dicom(tmp_path, content):
+    path = tmp_path / "junk.dcm"
+    path.write_bytes(content)
+    assert read_record(path, tmp_path).error
+
+
+def test_mapping_with_bom_crlf_and_spaces(tmp_path):
+    path = tmp_path / "map.csv"
+    path.write_bytes("\ufeff id_old , id_new ,other\r\n 1.2.3 , 9.8.7 ,x\r\n1.2.4,9.8.6,\r\n,9.9,\r\n".encode())
+    mapping = load_uid_mapping(path)
+    assert mapping.new_to_old == {"9.8.7": "1.2.3", "9.8.6": "1.2.4"}
+
+
+def test_pairing_statuses(tmp_path):
+    def rec(uid, name):
+        ds = Dataset()
+        ds.SOPInstanceUID = uid
+        return read_record(save(_image(ds), tmp_path / name), tmp_path)
+
+    deid = [rec("9.1", "a"), rec("9.2", "b"), rec("9.3", "c"), rec("9.4", "d1"), rec("9.4", "d2")]
+    source = [rec("1.1", "s1"), rec("1.3", "s3"), rec("1.5", "s5")]
+    mapping = load_uid_mapping(_write(tmp_path / "m.csv", "id_old,id_new\n1.1,9.1\n1.2,9.2\n1.4,9.4\n"))
+    pairing = pair_files(deid, source, mapping)
+    assert [(d.rel_path, s.rel_path) for d, s in pairing.pairs] == [("a", "s1")]
+    status = {(r.deid or r.source).rel_path: r.status for r in pairing.settled}
+    assert status == {"b": Status.MISSING_PRE, "c": Status.UNMAPPED, "d1": Status.DUPLICATE_UID,
+                      "d2": Status.DUPLICATE_UID, "s3": Status.SOURCE_ONLY, "s5": Status.SOURCE_ONLY}
+
+
+def _image(ds: Dataset) -> Dataset:
+    src = load_source("MR_small.dcm", "pairing")
+    src.SOPInstanceUID = ds.SOPInstanceUID
+    return src
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
