@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import struct
-import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from pydicom.tag import Tag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from .model import FileRecord
+from .pixels import quiet_pydicom
 
 _PIXEL_TAGS = {Tag(0x7FE0, 0x0010), Tag(0x7FE0, 0x0008), Tag(0x7FE0, 0x0009)}
 _EXPLICIT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
@@ -58,16 +58,18 @@ def looks_like_dicom(head: bytes) -> bool:
 
 def read_record(path: Path, root: Path) -> FileRecord:
     """Read the header of ``path`` into a :class:`FileRecord`; problems go into ``error``, never raise."""
-    rel = path.relative_to(root).as_posix()
+    with quiet_pydicom():
+        return _read_record(path, path.relative_to(root).as_posix())
+
+
+def _read_record(path: Path, rel: str) -> FileRecord:
     try:
         with open(path, "rb") as fp:
             if not looks_like_dicom(fp.read(132)):
                 return FileRecord(str(path), rel, error="not a DICOM file")
             fp.seek(0)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
-                has_pixels = _pixel_data_follows(fp, ds, path)
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+            has_pixels = _pixel_data_follows(fp, ds, path)
     except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError) as exc:
         return FileRecord(str(path), rel, error=f"unreadable DICOM header: {exc}")
     except OSError as exc:
@@ -100,9 +102,7 @@ def _pixel_data_follows(fp, ds, path: Path) -> bool:
     """After a ``stop_before_pixels`` read, whether a pixel data element comes next in the file."""
     ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     if ts == DeflatedExplicitVRLittleEndian:  # the stream we stopped in is the inflated copy
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            full = pydicom.dcmread(path, force=True)
+        full = pydicom.dcmread(path, force=True)
         return any(tag in full for tag in _PIXEL_TAGS)
     head = fp.read(4)
     if len(head) < 4:

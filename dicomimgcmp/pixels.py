@@ -7,6 +7,7 @@ whatever else happens to be installed.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,10 +44,17 @@ def decoding_plugin(transfer_syntax_uid: str) -> str:
 
 @contextmanager
 def quiet_pydicom():
-    """Silence pydicom's warnings about sloppy headers: the report names real problems instead."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    """Silence pydicom's warnings and log records (tracebacks of failed decoders included): the report names
+    the real problem in its ``reason`` column instead."""
+    logger = logging.getLogger("pydicom")
+    disabled = logger.disabled
+    logger.disabled = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.disabled = disabled
 
 
 def iter_frames(path: str, transfer_syntax_uid: str, indices: list[int] | None = None) -> Iterator[np.ndarray]:

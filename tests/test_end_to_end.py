@@ -112,6 +112,7 @@ def test_duplicate_and_unreadable_and_no_pixel_data(tree):
     _, deid = tree.add("ok.dcm", "MR_small.dcm")
     shutil.copy(tree.deid / "ok.dcm", tree.deid / "copy_of_ok")
     tree.add("trunc.dcm", "MR_truncated.dcm")
+    tree.add("badjpeg.dcm", "JPEG-lossy.dcm")  # libjpeg refuses its scan header
     tree.add("sr.dcm", "test-SR.dcm")
     (tree.deid / "empty.dcm").write_bytes(b"")
     run = run_script(tree.config())
@@ -119,6 +120,7 @@ def test_duplicate_and_unreadable_and_no_pixel_data(tree):
     assert "copy_of_ok" in run.row("ok.dcm").reason
     trunc = run.row("trunc.dcm")
     assert trunc.status == "unreadable" and "decode" in trunc.reason
+    assert run.row("badjpeg.dcm").status == "unreadable" and "misplaced marker" in run.row("badjpeg.dcm").reason
     assert run.row("sr.dcm").status == "no_pixel_data"
     assert run.row("empty.dcm").status == "unreadable"
     assert "unreadable" in run.proc.stdout
