@@ -8,10 +8,13 @@ lost count as changed. All coordinates are source coordinates; boxes are half-op
 from __future__ import annotations
 
 import math
+import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydicom.uid import UID
 
 from .model import Crop, FileRecord, PairResult, Status
 from .pixels import DecodeError, dynamic_range, iter_frames
@@ -28,11 +31,58 @@ def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0) -
     if missing:
         return base.replace(status=Status.NO_PIXEL_DATA, reason=f"no pixel data in {' and '.join(missing)} file")
     try:
+        if same_stored_bytes(deid, source):
+            return _identical(base)
         return _compare_frames(base, tolerance)
     except DecodeError as exc:
         return base.replace(reason=str(exc))
     except MemoryError:
         return base.replace(reason="image too large to decode in memory")
+    except OSError as exc:
+        return base.replace(reason=f"cannot read file: {exc.strerror or exc}")
+
+
+def same_stored_bytes(deid: FileRecord, source: FileRecord, chunk: int = 1 << 20) -> bool:
+    """True when both files store their pixel data the same way and its bytes are equal (no decoding needed).
+
+    The bytes compared run from the pixel data element to the end of the file; anything after the pixel data
+    that differs (trailing padding) only sends the pair to the decoding path.
+    """
+    if (deid.pixel_offset is None or source.pixel_offset is None or not deid.pixel_format
+            or not deid.pixel_format[0] or deid.pixel_format != source.pixel_format):
+        return False
+    with open(deid.path, "rb") as a, open(source.path, "rb") as b:
+        size = os.fstat(a.fileno()).st_size - deid.pixel_offset
+        if size != os.fstat(b.fileno()).st_size - source.pixel_offset:
+            return False
+        a.seek(deid.pixel_offset)
+        b.seek(source.pixel_offset)
+        head = a.read(12)
+        if head != b.read(12) or not _pixel_length_fits(head, deid.pixel_format, size):
+            return False
+        while True:
+            block = a.read(chunk)
+            if block != b.read(chunk):
+                return False
+            if not block:
+                return True
+
+
+def _pixel_length_fits(head: bytes, pixel_format: tuple, size: int) -> bool:
+    """Whether native pixel data really holds what its header declares (a lying header must be decoded, and
+    fail there, rather than pass as identical). Encapsulated data (undefined length) is taken as it is."""
+    tsyntax = UID(pixel_format[0])
+    endian = "<" if tsyntax.is_little_endian else ">"
+    header, (length,) = (8, struct.unpack(endian + "L", head[4:8])) if tsyntax.is_implicit_VR else \
+        (12, struct.unpack(endian + "L", head[8:12]))
+    if length == 0xFFFFFFFF:
+        return True
+    try:
+        _, bits_allocated, _, _, _, rows, columns, frames, samples, _ = pixel_format[1:]
+        needed = int(rows) * int(columns) * int(frames or 1) * int(samples or 1) * int(bits_allocated)
+    except ValueError:
+        return False
+    return header + length <= size and length * 8 >= needed
 
 
 def changed_mask(deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolerance: float) -> np.ndarray:
@@ -194,6 +244,12 @@ def _result(base: PairResult, tally: _Tally, crop: Crop | None, reason: str, pix
         crop=crop,
         shown_frame=int(np.argmax(tally.changed_per_frame)) if changed else 0,
     )
+
+
+def _identical(base: PairResult) -> PairResult:
+    """The result for equal stored pixel bytes: what the decoding path gives for equal values."""
+    return base.replace(status=Status.IDENTICAL, changed_pixels=0, changed_fraction=0.0, max_abs_diff=0.0,
+                        mse=0.0, psnr=math.inf, ssim=1.0, reason="")
 
 
 def _not_comparable(base: PairResult, deid_shape: tuple, source_shape: tuple) -> PairResult:

@@ -20,6 +20,9 @@ from .model import FileRecord
 from .pixels import quiet_pydicom
 
 _PIXEL_TAGS = {Tag(0x7FE0, 0x0010), Tag(0x7FE0, 0x0008), Tag(0x7FE0, 0x0009)}
+#: The attributes that, with the transfer syntax, decide how pixel values are laid out in the bytes.
+_FORMAT_KEYWORDS = ("PhotometricInterpretation", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+                    "Rows", "Columns", "NumberOfFrames", "SamplesPerPixel", "PlanarConfiguration")
 _EXPLICIT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
                  b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
                  b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV"}
@@ -69,7 +72,7 @@ def _read_record(path: Path, rel: str) -> FileRecord:
                 return FileRecord(str(path), rel, error="not a DICOM file")
             fp.seek(0)
             ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
-            has_pixels = _pixel_data_follows(fp, ds, path)
+            has_pixels, offset = _find_pixel_data(fp, ds, path)
     except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError) as exc:
         return FileRecord(str(path), rel, error=f"unreadable DICOM header: {exc}")
     except OSError as exc:
@@ -88,7 +91,8 @@ def _read_record(path: Path, rel: str) -> FileRecord:
         rows=_int(ds, "Rows"), columns=_int(ds, "Columns"),
         frames=_int(ds, "NumberOfFrames", default=1) if "Rows" in ds else None,
         samples_per_pixel=_int(ds, "SamplesPerPixel"), bits_stored=_int(ds, "BitsStored"),
-        has_pixel_data=has_pixels,
+        has_pixel_data=has_pixels, pixel_offset=offset,
+        pixel_format=(str(meta.get("TransferSyntaxUID", "")),) + tuple(str(ds.get(k, "")) for k in _FORMAT_KEYWORDS),
     )
 
 
@@ -98,18 +102,20 @@ def read_records(paths: Iterable[str], root: str) -> list[FileRecord]:
     return [read_record(Path(p), root_path) for p in paths]
 
 
-def _pixel_data_follows(fp, ds, path: Path) -> bool:
-    """After a ``stop_before_pixels`` read, whether a pixel data element comes next in the file."""
+def _find_pixel_data(fp, ds, path: Path) -> tuple[bool, int | None]:
+    """After a ``stop_before_pixels`` read: is there pixel data, and at which file offset does it start?"""
     ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    if ts == DeflatedExplicitVRLittleEndian:  # the stream we stopped in is the inflated copy
+    if ts == DeflatedExplicitVRLittleEndian:  # the stream we stopped in is the inflated copy: no offset
         full = pydicom.dcmread(path, force=True)
-        return any(tag in full for tag in _PIXEL_TAGS)
+        return any(tag in full for tag in _PIXEL_TAGS), None
+    offset = fp.tell()
     head = fp.read(4)
     if len(head) < 4:
-        return False
-    little = ds.is_little_endian if ds.is_little_endian is not None else True
-    group, elem = struct.unpack("<HH" if little else ">HH", head)
-    return Tag(group, elem) in _PIXEL_TAGS
+        return False, None
+    _implicit, little = ds.original_encoding
+    group, elem = struct.unpack("<HH" if little in (None, True) else ">HH", head)
+    found = Tag(group, elem) in _PIXEL_TAGS
+    return found, offset if found else None
 
 
 def _text(ds, keyword: str) -> str:

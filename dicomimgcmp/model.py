@@ -69,6 +69,10 @@ class FileRecord:
     samples_per_pixel: int | None = None
     bits_stored: int | None = None
     has_pixel_data: bool = False
+    #: File offset (bytes) of the pixel data element, when its raw bytes can be compared in place (not deflated).
+    pixel_offset: int | None = None
+    #: How the pixel data is stored: transfer syntax and the Image Pixel attributes that shape its bytes.
+    pixel_format: tuple = ()
 
     @property
     def order_key(self) -> tuple:

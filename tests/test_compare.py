@@ -175,3 +175,31 @@ def test_ssim_matches_scikit_image(name, channel_axis):
     expected = skimage_metrics.structural_similarity(a, b, data_range=data_range, channel_axis=channel_axis)
     assert ssim(a, b, data_range) == pytest.approx(expected, abs=1e-9)
     assert expected < 0.999  # the test image really differs
+
+
+def test_equal_stored_bytes_are_identical_without_decoding(tmp_path, monkeypatch):
+    import dicomimgcmp.compare as compare
+
+    src = load_source("CT_small.dcm", "fast")
+    deid = load_source("CT_small.dcm", "fast-deid")
+    decoded_path = compare_files(tmp_path, src, deid)
+    monkeypatch.setattr(compare, "iter_frames", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded")))
+    fast = compare_files(tmp_path, src, deid)
+    assert fast.status is Status.IDENTICAL
+    assert fast == decoded_path.replace(deid=fast.deid, source=fast.source)
+    arr = decoded(src).copy()
+    arr[1, 1] += 1
+    with pytest.raises(AssertionError, match="decoded"):  # different bytes: decoded, never taken as identical
+        compare_files(tmp_path, src, with_pixels(src, arr))
+
+
+def test_fast_path_needs_the_same_storage(tmp_path):
+    from dicomimgcmp.compare import same_stored_bytes
+
+    src = load_source("MR_small.dcm", "fmt")
+    same = read_record(save(load_source("MR_small.dcm", "fmt2"), tmp_path / "b.dcm"), tmp_path)
+    signed_as_unsigned = load_source("MR_small.dcm", "fmt3", PixelRepresentation=0)
+    other = read_record(save(signed_as_unsigned, tmp_path / "c.dcm"), tmp_path)
+    first = read_record(save(src, tmp_path / "a.dcm"), tmp_path)
+    assert same_stored_bytes(first, same)
+    assert not same_stored_bytes(first, other)  # same bytes, other values: must be decoded

@@ -7,11 +7,12 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pydicom
 import pytest
 
 from conftest import REPO, pdf_pages, run_script, tree_digest
 from dicomimgcmp.model import CSV_COLUMNS
-from dicomimgcmp.sampledata import decoded, with_pixels
+from dicomimgcmp.sampledata import TEST_FILES, decoded, with_pixels
 
 SAMPLE = REPO / "examples" / "sample"
 
@@ -112,7 +113,7 @@ def test_duplicate_and_unreadable_and_no_pixel_data(tree):
     _, deid = tree.add("ok.dcm", "MR_small.dcm")
     shutil.copy(tree.deid / "ok.dcm", tree.deid / "copy_of_ok")
     tree.add("trunc.dcm", "MR_truncated.dcm")
-    tree.add("badjpeg.dcm", "JPEG-lossy.dcm")  # libjpeg refuses its scan header
+    tree.add("badjpeg.dcm", "JPGExtended.dcm", _with_pixel_data_of("JPEG-lossy.dcm"))  # a scan libjpeg refuses
     tree.add("sr.dcm", "test-SR.dcm")
     (tree.deid / "empty.dcm").write_bytes(b"")
     run = run_script(tree.config())
@@ -176,6 +177,14 @@ def test_help_explains_every_key():
     for key in ("run_name", "input_data_path", "pre_deID_data_path", "uid_mapping_file", "output_data_path",
                 "log_path", "multiprocessing_cpus", "pixel_tolerance"):
         assert key in out
+
+
+def _with_pixel_data_of(name: str):
+    """A change that swaps in the (encapsulated) pixel data of another bundled file."""
+    def change(ds):
+        ds.PixelData = pydicom.dcmread(TEST_FILES / name).PixelData
+        return ds
+    return change
 
 
 def _bump(arr: np.ndarray, at: tuple[int, int]) -> np.ndarray:

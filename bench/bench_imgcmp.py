@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Benchmark the real scripts on a synthetic de-identification corpus and print what they cost.
+
+    python bench/bench_imgcmp.py --pairs 2000 --changed 0.1            # multiT, 2 workers
+    python bench/bench_imgcmp.py --pairs 200 --frames 120 --changed 1  # multi-frame memory
+    python bench/bench_imgcmp.py --pairs 2000 --changed 0 --cat        # against `cat` of both trees
+
+The corpus: N pairs of 512x512 16-bit CT-like images (a phantom with texture and noise, each image different) in
+a PATIENT/STUDY/SERIES tree of extension-less files; a fraction F of the de-identified copies has a burned-in-
+text-like block blanked (in the middle frame when --frames K > 1). It is cached under --workdir by its parameters.
+Printed: wall time, pairs/s, pages/s, each stage's time (from the run's log), and the peak RSS of the largest
+process (the script or one of its workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int) -> Path:
+    """Write (or reuse) the corpus for these parameters; returns its folder."""
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    from dicomimgcmp.sampledata import load_source
+
+    folder = root / f"corpus_{pairs}p_{changed:g}c_{frames}f_{size}px"
+    if (folder / "done").exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    rng = np.random.default_rng(42)
+    yy, xx = np.mgrid[:size, :size] / size - 0.5
+    phantom = np.where(xx ** 2 / 0.16 + yy ** 2 / 0.2 < 1, 40, -1000).astype(np.int16)
+    phantom[(xx ** 2 + yy ** 2) < 0.01] = 300
+    texture = (60 * np.sin(xx * 40) * np.cos(yy * 30)).astype(np.int16)
+    noise = [rng.normal(0, 12, (size, size)).astype(np.int16) for _ in range(16)]
+
+    template = load_source("CT_small.dcm", "bench")
+    template.file_meta = FileMetaDataset(template.file_meta)
+    template.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    template.Rows = template.Columns = size
+    template.BitsAllocated, template.BitsStored, template.HighBit, template.PixelRepresentation = 16, 16, 15, 1
+    template.WindowCenter, template.WindowWidth = 40, 400
+    if frames > 1:
+        template.NumberOfFrames = frames
+    n_changed = round(pairs * changed)
+    changed_ids = set(np.linspace(0, pairs - 1, n_changed).astype(int)) if n_changed else set()
+    lines = ["id_old,id_new"]
+    for i in range(pairs):
+        patient, study, series = i // 100, (i // 50) % 2, (i // 25) % 2
+        rel = Path(f"PAT{patient:04d}", f"STUDY{study}", f"SERIES{series}", f"IM{i:06d}")
+        stack = np.stack([phantom + texture + np.roll(noise[(i + k) % 16], i + k, axis=1)
+                          for k in range(frames)])
+        uids = {k: generate_uid(entropy_srcs=["bench", str(i), k]) for k in ("study", "series", "sop")}
+        deid_uids = {k: generate_uid(entropy_srcs=["bench-deid", str(i), k]) for k in uids}
+        lines += [f"{uids[k]},{deid_uids[k]}" for k in ("sop",)]
+        if i % 50 == 0:
+            lines += [f"{uids[k]},{deid_uids[k]}" for k in ("study", "series")]
+        _write(template, folder / "source" / rel, stack, uids, f"P{patient:04d}", i)
+        if i in changed_ids:
+            stack[frames // 2, 20:60, 20:240] = -1000  # a burned-in name blanked
+        _write(template, folder / "deid" / rel, stack, deid_uids, f"ANON{patient:04d}", i)
+    (folder / "map.csv").write_text("\n".join(lines) + "\n")
+    (folder / "done").write_text(json.dumps(dict(pairs=pairs, changed=n_changed, frames=frames, size=size)))
+    del pydicom
+    return folder
+
+
+def _write(template, path: Path, stack: np.ndarray, uids: dict, patient: str, i: int) -> None:
+    template.StudyInstanceUID, template.SeriesInstanceUID = uids["study"], uids["series"]
+    template.SOPInstanceUID = template.file_meta.MediaStorageSOPInstanceUID = uids["sop"]
+    template.PatientID, template.InstanceNumber = patient, i
+    template.PixelData = stack.astype("<i2").tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    template.save_as(path, enforce_file_format=True)
+
+
+def time_cat(folder: Path) -> float:
+    """Seconds for `cat` to read both trees (warm cache: run once before timing)."""
+    cmd = f"find '{folder}/source' '{folder}/deid' -type f -print0 | xargs -0 cat > /dev/null"
+    subprocess.run(cmd, shell=True, check=True)
+    start = time.perf_counter()
+    subprocess.run(cmd, shell=True, check=True)
+    return time.perf_counter() - start
+
+
+def run_script(folder: Path, multi: bool, cpus: int) -> dict:
+    """Run a script on the corpus; wall time, stage times and the largest process's peak RSS."""
+    cfg = folder / "config.json"
+    cfg.write_text(json.dumps({"run_name": "bench", "input_data_path": "deid", "pre_deID_data_path": "source",
+                               "uid_mapping_file": "map.csv", "output_data_path": "out",
+                               "log_path": "out/logs", "multiprocessing_cpus": str(cpus)}))
+    log = folder / "out" / "logs" / "imgCmpLog.log"
+    log.unlink(missing_ok=True)
+    script = REPO / ("run_DICOMImgCmp_multiT.py" if multi else "run_DICOMImgCmp.py")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(script), str(cfg)], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"script failed ({proc.returncode}): {proc.stderr}")
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # largest descendant waited for
+    timing = re.findall(r"timing: (.*)", log.read_text())[-1]
+    stages = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)s", timing)}
+    return dict(wall=wall, stages=stages, peak_mb=peak_kib / 1024)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=2000)
+    parser.add_argument("--changed", type=float, default=0.1, help="fraction of pairs with a blanked block")
+    parser.add_argument("--frames", type=int, default=1)
+    parser.add_argument("--size", type=int, default=512, help="rows = columns")
+    parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--single", action="store_true", help="run run_DICOMImgCmp.py instead of multiT")
+    parser.add_argument("--cat", action="store_true", help="also time `cat` reading both trees")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/dicomimgcmp-bench"))
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    folder = make_corpus(args.workdir, args.pairs, args.changed, args.frames, args.size)
+    info = json.loads((folder / "done").read_text())
+    print(f"corpus: {folder} ({info['pairs']} pairs, {info['changed']} changed, {args.frames} frame(s) of "
+          f"{args.size}x{args.size}; ready in {time.perf_counter() - start:.1f} s)")
+    result = run_script(folder, not args.single, args.cpus)
+    wall = result["wall"]
+    print(f"script: {'run_DICOMImgCmp.py' if args.single else f'run_DICOMImgCmp_multiT.py, {args.cpus} cpus'}")
+    print(f"wall: {wall:.2f} s   pairs/s: {info['pairs'] / wall:.1f}   pages/s: {info['changed'] / wall:.1f}")
+    print("stages: " + "  ".join(f"{k} {v:.2f} s" for k, v in result["stages"].items()))
+    print(f"peak RSS of the largest process: {result['peak_mb']:.0f} MB")
+    if args.cat:
+        cat = time_cat(folder)
+        print(f"cat of both trees: {cat:.2f} s   script / cat: {wall / cat:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
