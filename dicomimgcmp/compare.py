@@ -90,23 +90,42 @@ def changed_mask(deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolera
 
     With a ``crop``, the source pixels outside it are changed (removed); without one the shapes must be equal.
     """
-    window = _window(source, crop)
-    mask = np.ones(source.shape[:2], dtype=bool) if crop else np.empty(source.shape[:2], dtype=bool)
-    inner = np.abs(_exact(deid) - _exact(window)) > tolerance
-    _window(mask, crop)[...] = inner.any(axis=-1) if inner.ndim == 3 else inner
-    return mask
+    return _mask_from(pixel_abs_diff(deid, _window(source, crop)) > tolerance, source.shape[:2], crop)
 
 
-def ssim(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
+def pixel_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| per pixel position (the largest over channels), exact: (rows, columns) int64 or float64."""
+    diff = np.abs(_exact(a) - _exact(b))
+    return diff.max(axis=-1) if diff.ndim == 3 else diff
+
+
+def ssim(a: np.ndarray, b: np.ndarray, data_range: float,
+         region: tuple[int, int, int, int] | None = None) -> float:
     """Mean structural similarity as scikit-image computes it by default.
 
     7x7 uniform window, K1=0.01, K2=0.03, sample covariance, border of 3 pixels left out; for
     (rows, columns, samples) arrays, the mean over channels. NaN when the image is smaller than the window.
+    ``region`` (row0, row1, col0, col1), when given, bounds every pixel where ``a`` and ``b`` differ: windows
+    that miss it compare equal content and score exactly 1, so only the windows around it are computed.
     """
     if a.ndim == 3:
-        return float(np.mean([ssim(a[..., c], b[..., c], data_range) for c in range(a.shape[-1])]))
-    if min(a.shape) < SSIM_WINDOW:
+        return float(np.mean([ssim(a[..., c], b[..., c], data_range, region) for c in range(a.shape[-1])]))
+    rows, cols = a.shape
+    if min(rows, cols) < SSIM_WINDOW:
         return math.nan
+    r0, r1, c0, c1 = region or (0, rows, 0, cols)
+    reach = SSIM_WINDOW - 1
+    r0, c0, r1, c1 = max(r0 - reach, 0), max(c0 - reach, 0), min(r1 + reach, rows), min(c1 + reach, cols)
+    if min(r1 - r0, c1 - c0) < SSIM_WINDOW:  # widen a sliver at the border to one full window
+        r0, c0 = min(r0, rows - SSIM_WINDOW), min(c0, cols - SSIM_WINDOW)
+        r1, c1 = max(r1, r0 + SSIM_WINDOW), max(c1, c0 + SSIM_WINDOW)
+    local = _ssim_map(a[r0:r1, c0:c1], b[r0:r1, c0:c1], data_range)
+    windows = (rows - reach) * (cols - reach)
+    return float(1.0 - (local.size - local.sum()) / windows)
+
+
+def _ssim_map(a: np.ndarray, b: np.ndarray, data_range: float) -> np.ndarray:
+    """SSIM of every full 7x7 window of two equal-shape 2-D arrays."""
     x, y = a.astype(np.float64), b.astype(np.float64)
     n = SSIM_WINDOW ** 2
     mx, my = _box_mean(x), _box_mean(y)
@@ -115,8 +134,7 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
     vy = cov_norm * (_box_mean(y * y) - my * my)
     vxy = cov_norm * (_box_mean(x * y) - mx * my)
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return float(s.mean())
+    return ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
 
 
 def locate_crop(source: np.ndarray, deid: np.ndarray) -> Crop | None:
@@ -139,7 +157,7 @@ def locate_crop(source: np.ndarray, deid: np.ndarray) -> Crop | None:
     for flat in finalists:
         r, c = divmod(int(flat), span_c)
         crop = Crop(r, c, h, w)
-        n = int(changed_mask(deid, source, crop, 0)[r:r + h, c:c + w].sum())
+        n = int(np.count_nonzero(pixel_abs_diff(deid, _window(source, crop))))
         if best_misses is None or n < best_misses:
             best, best_misses = crop, n
     return best if best_misses is not None and best_misses <= h * w / 2 else None
@@ -162,17 +180,18 @@ class _Tally:
     def add(self, deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolerance: float) -> None:
         """Account one frame pair."""
         window = _window(source, crop)
-        same = deid.dtype == window.dtype and np.array_equal(deid, window)
-        if same and crop is None:
-            self.changed_per_frame.append(0)
-        else:
-            self._add_mask(changed_mask(deid, source, crop, tolerance))
         self.values += deid.size
-        if not same:
-            diff = _exact(deid) - _exact(window)
-            self.sse += float(np.square(diff, dtype=np.float64).sum())
-            self.max_abs = max(self.max_abs, float(np.abs(diff).max()))
-        score = 1.0 if same else ssim(deid, window, self.data_range)
+        if deid.dtype == window.dtype and np.array_equal(deid, window):
+            self.ssim_sum += 1.0
+            self.ssim_frames += 1
+            self._add_mask(_mask_from(None, source.shape[:2], crop))
+            return
+        diff = _exact(deid) - _exact(window)
+        self.sse += float(np.square(diff, dtype=np.float64).sum())
+        per_pixel = np.abs(diff).max(axis=-1) if diff.ndim == 3 else np.abs(diff)
+        self.max_abs = max(self.max_abs, float(per_pixel.max()))
+        self._add_mask(_mask_from(per_pixel > tolerance, source.shape[:2], crop))
+        score = ssim(deid, window, self.data_range, _box_of(per_pixel > 0))
         if not math.isnan(score):
             self.ssim_sum += score
             self.ssim_frames += 1
@@ -181,16 +200,16 @@ class _Tally:
         """A frame only one file has: every pixel of it counts as changed."""
         self._add_mask(np.ones((self.rows_any.size, self.cols_any.size), dtype=bool))
 
-    def _add_mask(self, mask: np.ndarray) -> None:
+    def _add_mask(self, mask: np.ndarray | None) -> None:
+        if mask is None:
+            self.changed_per_frame.append(0)
+            return
         self.changed_per_frame.append(int(mask.sum()))
         self.rows_any |= mask.any(axis=1)
         self.cols_any |= mask.any(axis=0)
 
     def bbox(self) -> tuple[int, int, int, int] | None:
-        rows, cols = np.flatnonzero(self.rows_any), np.flatnonzero(self.cols_any)
-        if not rows.size:
-            return None
-        return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        return _box_from(self.rows_any, self.cols_any)
 
 
 def _compare_frames(base: PairResult, tolerance: float) -> PairResult:
@@ -277,6 +296,27 @@ def _zip_frames(first_d, rest_d: Iterator, first_s, rest_s: Iterator):
         yield d, s
 
 
+def _mask_from(inner: np.ndarray | None, shape: tuple[int, int], crop: Crop | None) -> np.ndarray | None:
+    """The source-shaped changed mask from the mask of the compared part (None: nothing changed at all)."""
+    if crop is None:
+        return inner
+    mask = np.ones(shape, dtype=bool)
+    _window(mask, crop)[...] = False if inner is None else inner
+    return mask
+
+
+def _box_of(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    return _box_from(mask.any(axis=1), mask.any(axis=0))
+
+
+def _box_from(rows_any: np.ndarray, cols_any: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Half-open (row0, row1, col0, col1) around the True entries, or None."""
+    rows, cols = np.flatnonzero(rows_any), np.flatnonzero(cols_any)
+    if not rows.size:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
 def _window(image: np.ndarray, crop: Crop | None) -> np.ndarray:
     """The part of a source-shaped ``image`` that the de-identified image covers (a view)."""
     if crop is None:
@@ -292,9 +332,8 @@ def _exact(a: np.ndarray) -> np.ndarray:
 def _box_mean(x: np.ndarray) -> np.ndarray:
     """Mean over every full 7x7 window (shape (rows-6, columns-6)), by separable running sums."""
     w = SSIM_WINDOW
-    for axis in (0, 1):
-        c = np.cumsum(x, axis=axis)
-        head = np.take(c, [w - 1], axis=axis)
-        x = np.concatenate([head, np.take(c, range(w, c.shape[axis]), axis=axis)
-                            - np.take(c, range(0, c.shape[axis] - w), axis=axis)], axis=axis)
-    return x / (w * w)
+    c = np.cumsum(x, axis=0)
+    c = np.concatenate([c[w - 1:w], c[w:] - c[:-w]], axis=0)
+    c = np.cumsum(c, axis=1)
+    c = np.concatenate([c[:, w - 1:w], c[:, w:] - c[:, :-w]], axis=1)
+    return c / (w * w)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from . import compare, index
 from .config import Config
-from .model import LOG_FILE, SUMMARY_CSV, PairResult, Status, pdf_name
+from .model import LOG_FILE, SUMMARY_CSV, FileRecord, PairResult, Status, pdf_name
 from .pairing import load_uid_mapping, pair_files
 from .report import console_summary, log, log_results, setup_logging, status_counts, write_summary_csv
 
@@ -68,8 +69,7 @@ def _run(cfg: Config, parts: int | None, executor: Executor) -> RunOutcome:
     clock = _StageClock()
     log.info("run %s: de-identified %s, source %s, mapping %s", cfg.run_name, cfg.input_data_path,
              cfg.pre_deID_data_path, cfg.uid_mapping_file)
-    deid = index_tree(cfg.input_data_path, executor, "de-identified")
-    source = index_tree(cfg.pre_deID_data_path, executor, "source")
+    deid, source = index_trees([cfg.input_data_path, cfg.pre_deID_data_path], executor)
     mapping = load_uid_mapping(cfg.uid_mapping_file)
     pairing = pair_files(deid, source, mapping)
     log.info("indexed %d de-identified and %d source files; %d pairs to compare, mapping has %d UIDs",
@@ -112,10 +112,17 @@ class _StageClock:
         return " ".join(f"{k}={v:.3f}s" for k, v in self.laps.items()) + f" total={total:.3f}s"
 
 
-def index_tree(root: Path, executor: Executor, label: str) -> list:
-    """Header records of every file below ``root``, in sorted path order."""
-    paths = [str(p) for p in index.iter_files(root)]
-    return _map_batches(executor, index.read_records, paths, INDEX_BATCH, f"indexing {label}", str(root))
+def index_trees(roots: list[Path], executor: Executor) -> list[list[FileRecord]]:
+    """Header records of every file below each root, in sorted path order (all trees read in one go)."""
+    listings = [[(str(root), str(path)) for path in index.iter_files(root)] for root in roots]
+    records = _map_batches(executor, _index_batch, [job for jobs in listings for job in jobs], INDEX_BATCH,
+                           "indexing")
+    bounds = np.cumsum([0] + [len(jobs) for jobs in listings])
+    return [records[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+
+
+def _index_batch(jobs: list[tuple[str, str]]) -> list[FileRecord]:
+    return [index.read_record(Path(path), Path(root)) for root, path in jobs]
 
 
 def _compare_batch(pairs: list, tolerance: float) -> list[PairResult]:

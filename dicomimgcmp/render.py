@@ -18,11 +18,12 @@ import numpy as np
 import pydicom
 
 from .compare import changed_mask
-from .model import Crop, PairResult, Status
+from .model import PairResult, Status
 from .pixels import quiet_pydicom, read_frame
 
 PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
 MAX_DISPLAY = 768  # longest side of a displayed image, pixels
+PAGES_PER_CHUNK = 32  # pages matplotlib holds in memory before a chunk file is closed
 FIRST_PAGE_LIST = 18  # changed-image lines on the first summary page
 NEXT_PAGE_LIST = 42  # ... and on each further summary page
 
@@ -49,26 +50,42 @@ def summary_page_count(n_items: int) -> int:
 
 
 def write_pdf(path: Path, summary: Summary, items: list[PairResult], tolerance: float) -> None:
-    """Write the PDF at ``path`` atomically (a temporary name, renamed when complete).
+    """Write the PDF at ``path`` atomically (temporary names, renamed when complete).
 
-    ``items`` are the changed pairs of this PDF in page order, their ``pdf_page`` already set.
+    ``items`` are the changed pairs of this PDF in page order, their ``pdf_page`` already set. matplotlib keeps
+    every page's images in memory until its file is closed, so pages go to chunk files of
+    :data:`PAGES_PER_CHUNK` pages, which pikepdf joins (copying the image streams from disk as it writes):
+    memory does not grow with the number of pages.
     """
     import matplotlib
 
     matplotlib.use("Agg")
+    import pikepdf
     from matplotlib.backends.backend_pdf import PdfPages
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    pages = [lambda fig, lines=lines: fig.text_page(lines) for lines in _summary_pages(summary, items)]
+    pages += [lambda fig, item=item: fig.pair_page(item, tolerance) for item in items]
+    stem = path.with_name(f".{path.name}.{os.getpid()}")
+    chunks = [stem.with_suffix(f".part{k}") for k in range(math.ceil(len(pages) / PAGES_PER_CHUNK))]
+    final = stem.with_suffix(".partial")
     try:
-        with PdfPages(tmp, metadata={"Title": f"DICOMImgCmp {summary.run_name}", "CreationDate": None}) as pdf:
-            figure = _Figure()
-            for lines in _summary_pages(summary, items):
-                pdf.savefig(figure.text_page(lines))
-            for item in items:
-                pdf.savefig(figure.pair_page(item, tolerance))
-        os.replace(tmp, path)
+        figure = _Figure()
+        for k, chunk in enumerate(chunks):
+            with PdfPages(chunk, metadata={"CreationDate": None}) as pdf:
+                for draw in pages[k * PAGES_PER_CHUNK:(k + 1) * PAGES_PER_CHUNK]:
+                    pdf.savefig(draw(figure))
+        with pikepdf.new() as out:
+            sources = [pikepdf.open(chunk) for chunk in chunks]
+            for src in sources:
+                out.pages.extend(src.pages)
+            out.docinfo["/Title"] = f"DICOMImgCmp {summary.run_name}"
+            out.save(final, deterministic_id=True, compress_streams=True)
+            for src in sources:
+                src.close()
+        os.replace(final, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        for tmp in (*chunks, final):
+            tmp.unlink(missing_ok=True)
 
 
 def _summary_pages(summary: Summary, items: list[PairResult]) -> list[list[tuple[str, str]]]:
@@ -102,44 +119,68 @@ def _summary_pages(summary: Summary, items: list[PairResult]) -> list[list[tuple
 
 
 class _Figure:
-    """One matplotlib figure reused for every page (creating a figure per page is slow)."""
+    """Two matplotlib figures reused for every page: creating figures and axes per page is what makes
+    matplotlib slow. Images are embedded at their own resolution (``interpolation="none"``), not resampled."""
 
     def __init__(self) -> None:
         import matplotlib.pyplot as plt
+        from matplotlib.patches import Rectangle
 
+        self.text_fig = plt.figure(figsize=PAGE_SIZE)
         self.fig = plt.figure(figsize=PAGE_SIZE)
+        self.header = self.fig.text(0.02, 0.98, "", va="top", size=9, family="monospace")
+        self.error = self.fig.text(0.5, 0.5, "", ha="center", color="red")
+        self.axes = self.fig.subplots(1, 3, gridspec_kw=dict(left=0.02, right=0.98, bottom=0.04, top=0.80,
+                                                              wspace=0.04))
+        self.images = []
+        for ax, title in zip(self.axes, ("De-identified", "Source", "Changed area")):
+            ax.set_title(title, size=11)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            self.images.append(ax.imshow(np.zeros((1, 1, 3), np.uint8), interpolation="none"))
+        self.box = self.axes[2].add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=1.2, edgecolor="yellow"))
+        self.kept = self.axes[2].add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=1.2, edgecolor="cyan",
+                                                     linestyle="--"))
 
     def text_page(self, lines: list[tuple[str, str]]):
-        self.fig.clear()
+        fig = self.text_fig
+        fig.clear()
         styles = {"title": dict(size=16, weight="bold"), "warn": dict(size=12, color="red", weight="bold"),
                   "text": dict(size=10), "mono": dict(size=8, family="monospace")}
         y = 0.95
         for text, style in lines:
             for line in textwrap.wrap(text, 150 if style == "mono" else 130) or [""]:
-                self.fig.text(0.04, y, line, va="top", **styles[style])
+                fig.text(0.04, y, line, va="top", **styles[style])
                 y -= 0.045 if style == "title" else 0.021 if style == "mono" else 0.03
-        return self.fig
+        return fig
 
     def pair_page(self, item: PairResult, tolerance: float):
-        self.fig.clear()
+        self.header.set_text(_header(item))
         try:
-            panels = _panels(item, tolerance)
+            panels, error = _panels(item, tolerance), ""
         except Exception as exc:  # the page must exist to keep numbering; say why it has no images
-            panels = None
-            self.fig.text(0.5, 0.5, f"Cannot display this pair: {exc}", ha="center", color="red")
-        self.fig.text(0.02, 0.98, _header(item), va="top", size=9, family="monospace")
-        if panels is None:
-            return self.fig
-        titles = ("De-identified", "Source", "Changed area")
-        axes = self.fig.subplots(1, 3, gridspec_kw=dict(left=0.02, right=0.98, bottom=0.04, top=0.80,
-                                                         wspace=0.04))
-        for ax, title, (image, kwargs) in zip(axes, titles, panels):
-            ax.imshow(image, interpolation="nearest", **kwargs)
-            ax.set_title(title, size=11)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        _draw_boxes(axes[2], item, _display_step(item))
+            panels, error = [np.zeros((1, 1, 3), np.uint8)] * 3, f"Cannot display this pair: {exc}"
+        self.error.set_text(error)
+        for ax, image, panel in zip(self.axes, self.images, panels):
+            rows, cols = panel.shape[:2]
+            image.set_data(panel)
+            image.set_extent((-0.5, cols - 0.5, rows - 0.5, -0.5))
+            ax.set_xlim(-0.5, cols - 0.5)
+            ax.set_ylim(rows - 0.5, -0.5)
+        step = _display_step(item)
+        _place(self.box, item.bbox if not error else None, step)
+        crop = item.crop
+        _place(self.kept, None if crop is None or error else
+               (crop.row0, crop.row0 + crop.rows, crop.col0, crop.col0 + crop.columns), step)
         return self.fig
+
+
+def _place(rect, box: tuple[int, int, int, int] | None, step: int) -> None:
+    """Move a rectangle onto a half-open source box, drawn on an image downsampled by ``step``."""
+    rect.set_visible(box is not None)
+    if box is not None:
+        r0, r1, c0, c1 = box
+        rect.set_bounds(c0 / step - 0.5, r0 / step - 0.5, (c1 - c0) / step, (r1 - r0) / step)
 
 
 def _header(item: PairResult) -> str:
@@ -175,8 +216,8 @@ def _display_step(item: PairResult) -> int:
     return max(1, math.ceil(max(rows, cols) / MAX_DISPLAY))
 
 
-def _panels(item: PairResult, tolerance: float) -> list[tuple[np.ndarray, dict]]:
-    """The three (image, imshow keyword arguments) of a pair page, for the frame with most changes."""
+def _panels(item: PairResult, tolerance: float) -> list[np.ndarray]:
+    """The three RGB uint8 images of a pair page, downsampled for display, for the frame with most changes."""
     d_rec, s_rec = item.deid, item.source
     d_frame = read_frame(d_rec.path, d_rec.transfer_syntax_uid, item.shown_frame)
     s_frame = read_frame(s_rec.path, s_rec.transfer_syntax_uid, item.shown_frame)
@@ -184,25 +225,23 @@ def _panels(item: PairResult, tolerance: float) -> list[tuple[np.ndarray, dict]]
         d_ds = pydicom.dcmread(d_rec.path, stop_before_pixels=True, force=True)
         s_ds = pydicom.dcmread(s_rec.path, stop_before_pixels=True, force=True)
     step = _display_step(item)
-    d_img, s_img = _for_display(d_frame, d_ds), _for_display(s_frame, s_ds)
-    if d_img.ndim == 2 and s_img.ndim == 2:
-        window = _window_of(s_ds, s_img)
-        cmap = "gray_r" if s_ds.get("PhotometricInterpretation") == "MONOCHROME1" else "gray"
-        grey = dict(cmap=cmap, vmin=window[0], vmax=window[1])
-        d_show, s_show = (d_img[::step, ::step], grey), (s_img[::step, ::step], grey)
-        base = np.clip((s_img - window[0]) / max(window[1] - window[0], 1e-9), 0, 1)
-        if cmap == "gray_r":
-            base = 1 - base
+    d_img, s_img = _for_display(d_frame, d_ds)[::step, ::step], _for_display(s_frame, s_ds)[::step, ::step]
+    if d_img.ndim == 2 and s_img.ndim == 2:  # one grey scale for both, so a blanked region looks blanked
+        low, high = _window_of(s_ds, s_img)
+        invert = s_ds.get("PhotometricInterpretation") == "MONOCHROME1"
+        d_show, s_show = (_grey01(img, low, high, invert) for img in (d_img, s_img))
+        base = s_show
+        d_show, s_show = _to_rgb8(d_show), _to_rgb8(s_show)
     else:
-        d_show, s_show = (_rgb01(d_img)[::step, ::step], {}), (_rgb01(s_img)[::step, ::step], {})
+        d_show, s_show = _to_rgb8(_rgb01(d_img)), _to_rgb8(_rgb01(s_img))
         base = _rgb01(s_img).mean(axis=-1) if s_img.ndim == 3 else _rgb01(s_img)
     if d_frame.shape[:2] == s_frame.shape[:2] or item.crop is not None:
         mask = changed_mask(d_frame, s_frame, item.crop, tolerance)
     else:  # not comparable: everything changed
         mask = np.ones(s_frame.shape[:2], dtype=bool)
-    overlay = np.repeat((0.35 * base[::step, ::step])[..., None], 3, axis=-1)
-    overlay[_max_pool(mask, step)] = (1.0, 0.0, 0.0)
-    return [d_show, s_show, (overlay, {})]
+    overlay = _to_rgb8(0.35 * base)
+    overlay[_max_pool(mask, step)] = (255, 0, 0)
+    return [d_show, s_show, overlay]
 
 
 def _for_display(frame: np.ndarray, ds) -> np.ndarray:
@@ -231,11 +270,23 @@ def _window_of(ds, image: np.ndarray) -> tuple[float, float]:
     return float(low), float(high if high > low else low + 1)
 
 
+def _grey01(image: np.ndarray, low: float, high: float, invert: bool) -> np.ndarray:
+    """Window a grey image to [0, 1] (MONOCHROME1 inverted)."""
+    scaled = np.clip((image - low) / (high - low), 0.0, 1.0)
+    return 1.0 - scaled if invert else scaled
+
+
 def _rgb01(image: np.ndarray) -> np.ndarray:
     """Scale an integer RGB image to [0, 1] by its dtype's range (float images by their maximum)."""
     if image.dtype.kind in "ui":
         return image.astype(np.float64) / np.iinfo(image.dtype).max
     return np.clip(image / max(float(np.nanmax(image)), 1e-9), 0, 1)
+
+
+def _to_rgb8(image01: np.ndarray) -> np.ndarray:
+    """A [0, 1] grey (rows, columns) or RGB image as (rows, columns, 3) uint8."""
+    image = np.rint(image01 * 255).astype(np.uint8)
+    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
 
 
 def _max_pool(mask: np.ndarray, step: int) -> np.ndarray:
@@ -246,19 +297,3 @@ def _max_pool(mask: np.ndarray, step: int) -> np.ndarray:
     padded = np.zeros((math.ceil(rows / step) * step, math.ceil(cols / step) * step), dtype=bool)
     padded[:rows, :cols] = mask
     return padded.reshape(padded.shape[0] // step, step, -1, step).any(axis=(1, 3))
-
-
-def _draw_boxes(ax, item: PairResult, step: int) -> None:
-    """The changed box (yellow) and, for a crop, the part the de-identified image kept (cyan, dashed)."""
-    from matplotlib.patches import Rectangle
-
-    def rect(r0, r1, c0, c1, **style):
-        ax.add_patch(Rectangle((c0 / step - 0.5, r0 / step - 0.5), (c1 - c0) / step, (r1 - r0) / step,
-                               fill=False, linewidth=1.2, **style))
-
-    if item.bbox is not None:
-        rect(*item.bbox, edgecolor="yellow")
-    crop: Crop | None = item.crop
-    if crop is not None:
-        rect(crop.row0, crop.row0 + crop.rows, crop.col0, crop.col0 + crop.columns, edgecolor="cyan",
-             linestyle="--")

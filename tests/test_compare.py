@@ -174,7 +174,18 @@ def test_ssim_matches_scikit_image(name, channel_axis):
     data_range = float(2 ** int(src.BitsStored) - 1)
     expected = skimage_metrics.structural_similarity(a, b, data_range=data_range, channel_axis=channel_axis)
     assert ssim(a, b, data_range) == pytest.approx(expected, abs=1e-9)
+    region = (rows // 4, rows // 2, cols // 3, cols // 2)  # the changed block: only its windows are computed
+    assert ssim(a, b, data_range, region) == pytest.approx(expected, abs=1e-9)
     assert expected < 0.999  # the test image really differs
+
+
+@pytest.mark.parametrize("box", [(0, 1, 0, 1), (63, 64, 0, 64), (30, 31, 62, 64), (0, 64, 0, 64)])
+def test_ssim_of_a_region_at_the_border_matches_scikit_image(box):
+    a = decoded(load_source("MR_small.dcm", "border"))
+    b = a.copy()
+    b[box[0]:box[1], box[2]:box[3]] += 100
+    expected = skimage_metrics.structural_similarity(a, b, data_range=65535.0)
+    assert ssim(a, b, 65535.0, box) == pytest.approx(expected, abs=1e-9)
 
 
 def test_equal_stored_bytes_are_identical_without_decoding(tmp_path, monkeypatch):
