@@ -4,6 +4,7 @@
     python bench/bench_imgcmp.py --pairs 2000 --changed 0.1            # multiT, 2 workers
     python bench/bench_imgcmp.py --pairs 200 --frames 120 --changed 1  # multi-frame memory
     python bench/bench_imgcmp.py --pairs 2000 --changed 0 --cat        # against `cat` of both trees
+    python bench/bench_imgcmp.py --pairs 2000 --classifier             # the classifier against `cp -r`
 
 The corpus: N pairs of 512x512 16-bit CT-like images (a phantom with texture and noise, each image different) in
 a PATIENT/STUDY/SERIES tree of extension-less files; a fraction F of the de-identified copies has a burned-in-
@@ -120,6 +121,28 @@ def run_script(folder: Path, multi: bool, cpus: int) -> dict:
     return dict(wall=wall, stages=stages, peak_mb=peak_kib / 1024)
 
 
+def bench_classifier(folder: Path, cpus: int) -> None:
+    """Sort the corpus's source tree with the classifier (copy mode) and copy it with `cp -r`, one after the
+    other in one sitting; print files/s of both."""
+    src = folder / "source"
+    n = sum(1 for p in src.rglob("*") if p.is_file())
+    timings = {}
+    for label, cmd in (("cp -r", ["cp", "-r", str(src), str(folder / "cp_dest")]),
+                       ("classifier", [sys.executable, str(REPO / "dicom_file_classifier.py"), str(src),
+                                       str(folder / "cls_dest"), "--processes", str(cpus)])):
+        for target in ("cp_dest", "cls_dest"):
+            shutil.rmtree(folder / target, ignore_errors=True)
+        os.sync()
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        timings[label] = time.perf_counter() - start
+        print(f"{label}: {timings[label]:.2f} s   {n / timings[label]:.0f} files/s")
+    for target in ("cp_dest", "cls_dest"):
+        shutil.rmtree(folder / target, ignore_errors=True)
+    print(f"classifier speed / cp -r speed: {timings['cp -r'] / timings['classifier']:.2f} "
+          f"(copy mode, {cpus} processes, {n} files)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=2000)
@@ -130,6 +153,8 @@ def main() -> None:
     parser.add_argument("--single", action="store_true", help="run run_DICOMImgCmp.py instead of multiT")
     parser.add_argument("--cat", action="store_true", help="also time `cat` reading both trees")
     parser.add_argument("--repeat", type=int, default=1, help="runs of the script (each is printed)")
+    parser.add_argument("--classifier", action="store_true",
+                        help="benchmark dicom_file_classifier.py against cp -r on the source tree instead")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dicomimgcmp-bench"))
     args = parser.parse_args()
 
@@ -138,6 +163,9 @@ def main() -> None:
     info = json.loads((folder / "done").read_text())
     print(f"corpus: {folder} ({info['pairs']} pairs, {info['changed']} changed, {args.frames} frame(s) of "
           f"{args.size}x{args.size}; ready in {time.perf_counter() - start:.1f} s)")
+    if args.classifier:
+        bench_classifier(folder, args.cpus)
+        return
     print(f"script: {'run_DICOMImgCmp.py' if args.single else f'run_DICOMImgCmp_multiT.py, {args.cpus} cpus'}")
     walls = []
     for _ in range(args.repeat):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 
@@ -54,4 +55,69 @@ def main(argv: list[str] | None = None, *, multi: bool = False) -> int:
         logging.getLogger("dicomimgcmp").error("internal error:\n%s", traceback.format_exc())
         print(f"internal error: {type(exc).__name__}: {exc} (see the log in {cfg.log_path})", file=sys.stderr)
         return EXIT_INTERNAL
+    return EXIT_OK
+
+
+def classifier_main(argv: list[str] | None = None) -> int:
+    """``dicom_file_classifier.py SRC DEST``: sort DICOM files into patient and series folders."""
+    from pathlib import Path
+
+    from .classify import DEFAULT_PATTERN, Mode, Pattern, PatternError
+
+    parser = argparse.ArgumentParser(
+        description="Sort every DICOM file under SRC (any name, any depth; recognised by content) into "
+                    "DEST/{PatientName}_{PatientID}/{SeriesDescription}_{SeriesNumber}/<file name>. Destinations "
+                    "are planned first; nothing is ever overwritten; a re-run changes nothing. The report goes "
+                    "to DEST/classifier_report.csv.",
+        epilog="statuses: copied, moved, linked, renamed (a different file had the name), duplicate_skipped "
+               "(same content already there), not_dicom, unreadable.  exit codes: 0 completed, 2 bad arguments")
+    parser.add_argument("src", type=Path, help="folder to sort (only changed by --mode move)")
+    parser.add_argument("dest", type=Path, help="destination folder (created if missing)")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument("--mode", choices=[m.value for m in Mode], default="copy",
+                        help="copy (default, metadata kept), move, symlink or hardlink")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
+    parser.add_argument("--pattern", default=DEFAULT_PATTERN,
+                        help="folder pattern of DICOM keywords, e.g. '{PatientID}/{StudyDate}_{Modality}/"
+                             "{SeriesNumber:04d}' (default: %(default)s)")
+    args = parser.parse_args(argv)
+    src, dest = args.src.resolve(), args.dest.resolve()
+    try:
+        pattern = Pattern(args.pattern).validate()
+        if not src.is_dir():
+            raise ValueError(f"SRC is not a folder: {args.src}")
+        if dest == src or src in dest.parents:
+            raise ValueError(f"DEST {args.dest} is inside SRC {args.src}: sorted files would be sorted again")
+        if args.processes < 1:
+            raise ValueError("--processes must be at least 1")
+    except (PatternError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return _classify(src, dest, pattern, Mode(args.mode), args.dry_run, args.processes)
+    except KeyboardInterrupt:
+        print("interrupted: the report lists nothing; files already placed are complete", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _classify(src, dest, pattern, mode, dry_run: bool, processes: int) -> int:
+    from .classify import REPORT_COLUMNS, REPORT_NAME, act, counts_by_status, plan, plan_tree
+    from .pipeline import make_executor
+    from .report import write_csv
+
+    with make_executor(processes) as executor:
+        plans = plan(src, dest, pattern, executor)
+        if dry_run:
+            print(plan_tree(plans, dest))
+        else:
+            plans = act(plans, mode, executor)
+            dest.mkdir(parents=True, exist_ok=True)
+            write_csv(dest / REPORT_NAME, REPORT_COLUMNS, (
+                {"source": os.path.relpath(p.source, src), "status": p.status, "reason": p.reason,
+                 "destination": os.path.relpath(p.destination, dest) if p.destination else ""} for p in plans))
+    print("Files per status:")
+    for status, n in counts_by_status(plans).items():
+        print(f"  {status:<18} {n}")
+    if not dry_run:
+        print(f"Report: {dest / REPORT_NAME}")
     return EXIT_OK

@@ -10,9 +10,11 @@ import io
 import os
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
@@ -65,68 +67,102 @@ def looks_like_dicom(head: bytes) -> bool:
     return False
 
 
+class HeaderError(Exception):
+    """A file whose DICOM header cannot be read; the message is the reason users see."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """A header read up to the pixel data: the dataset (the keywords asked for, and the file meta), whether
+    pixel data follows, and its file offset when its raw bytes can be compared in place (not deflated)."""
+
+    dataset: Dataset
+    has_pixel_data: bool
+    pixel_offset: int | None
+
+
+def read_header(path: Path, keywords: list[str]) -> Header:
+    """Read the header of ``path`` (only ``keywords`` are converted), never the pixel data.
+
+    Raises :class:`HeaderError` for a file that is not DICOM, whose header cannot be read, or that has no
+    SOPInstanceUID (nor a MediaStorageSOPInstanceUID): without one, a header is too damaged to trust.
+    """
+    with quiet_pydicom():
+        try:
+            with open(path, "rb") as fp:
+                prefix = fp.read(HEADER_PREFIX)
+                if not looks_like_dicom(prefix[:132]):
+                    raise HeaderError("not a DICOM file")
+                header = _parse_header(io.BytesIO(prefix), path, keywords, whole=len(prefix) < HEADER_PREFIX)
+                if header is None:  # the header runs past the prefix: parse it from the file
+                    fp.seek(0)
+                    header = _parse_header(fp, path, keywords, whole=True)
+            if not sop_instance_uid(header.dataset):
+                raise HeaderError("DICOM file without SOPInstanceUID")
+            return header
+        except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError) as exc:
+            raise HeaderError(f"unreadable DICOM header: {exc}") from None
+        except OSError as exc:
+            raise HeaderError(f"cannot read file: {exc.strerror or exc}") from None
+
+
 def read_record(path: Path, root: Path) -> FileRecord:
     """Read the header of ``path`` into a :class:`FileRecord`; problems go into ``error``, never raise."""
-    with quiet_pydicom():
-        return _read_record(path, path.relative_to(root).as_posix())
-
-
-def _read_record(path: Path, rel: str) -> FileRecord:
+    rel = path.relative_to(root).as_posix()
     try:
-        with open(path, "rb") as fp:
-            prefix = fp.read(HEADER_PREFIX)
-            if not looks_like_dicom(prefix[:132]):
-                return FileRecord(str(path), rel, error="not a DICOM file")
-            ds, has_pixels, offset = _parse_header(io.BytesIO(prefix), path, whole=len(prefix) < HEADER_PREFIX)
-            if ds is None:  # the header runs past the prefix: parse it from the file
-                fp.seek(0)
-                ds, has_pixels, offset = _parse_header(fp, path, whole=True)
-    except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError) as exc:
-        return FileRecord(str(path), rel, error=f"unreadable DICOM header: {exc}")
-    except OSError as exc:
-        return FileRecord(str(path), rel, error=f"cannot read file: {exc.strerror or exc}")
+        header = read_header(path, _HEADER_KEYWORDS)
+    except HeaderError as exc:
+        return FileRecord(str(path), rel, error=str(exc))
+    with quiet_pydicom():
+        return _record(header, str(path), rel)
+
+
+def sop_instance_uid(ds: Dataset) -> str:
+    """SOPInstanceUID, else the file meta's MediaStorageSOPInstanceUID (DICOMDIR and the like), else ""."""
     meta = getattr(ds, "file_meta", None) or {}
-    uid = str(ds.get("SOPInstanceUID", "") or meta.get("MediaStorageSOPInstanceUID", "") or "").strip()
-    if not uid:
-        return FileRecord(str(path), rel, error="DICOM file without SOPInstanceUID")
+    return str(ds.get("SOPInstanceUID", "") or meta.get("MediaStorageSOPInstanceUID", "") or "").strip()
+
+
+def _record(header: Header, path: str, rel: str) -> FileRecord:
+    ds = header.dataset
+    meta = getattr(ds, "file_meta", None) or {}
+    uid = sop_instance_uid(ds)
+    tsyntax = str(meta.get("TransferSyntaxUID", "") or "")
     return FileRecord(
-        path=str(path), rel_path=rel, sop_instance_uid=uid,
-        transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "") or ""),
+        path=path, rel_path=rel, sop_instance_uid=uid, transfer_syntax_uid=tsyntax,
         patient_id=_text(ds, "PatientID"), modality=_text(ds, "Modality"),
         series_description=_text(ds, "SeriesDescription"), study_instance_uid=_text(ds, "StudyInstanceUID"),
         series_number=_int(ds, "SeriesNumber"), instance_number=_int(ds, "InstanceNumber"),
         rows=_int(ds, "Rows"), columns=_int(ds, "Columns"),
         frames=_int(ds, "NumberOfFrames", default=1) if "Rows" in ds else None,
         samples_per_pixel=_int(ds, "SamplesPerPixel"), bits_stored=_int(ds, "BitsStored"),
-        has_pixel_data=has_pixels, pixel_offset=offset,
-        pixel_format=(str(meta.get("TransferSyntaxUID", "")),) + tuple(str(ds.get(k, "")) for k in _FORMAT_KEYWORDS),
+        has_pixel_data=header.has_pixel_data, pixel_offset=header.pixel_offset,
+        pixel_format=(tsyntax,) + tuple(str(ds.get(k, "")) for k in _FORMAT_KEYWORDS),
     )
 
 
-def _parse_header(fp, path: Path, *, whole: bool):
-    """(dataset, has pixel data, pixel data offset) read from ``fp`` up to the pixel data.
-
-    ``whole`` says ``fp`` holds the entire file; when it holds only a prefix and the header does not end inside
-    it, the dataset is None (parsing from memory avoids pydicom's hundreds of small reads on a file).
-    """
+def _parse_header(fp, path: Path, keywords: list[str], *, whole: bool) -> Header | None:
+    """Parse ``fp`` up to the pixel data. ``whole`` says ``fp`` holds the entire file; when it holds only a
+    prefix and the header does not end inside it, None (parsing from memory avoids pydicom's hundreds of small
+    reads on a file)."""
     try:
-        ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, specific_tags=_HEADER_KEYWORDS)
+        ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, specific_tags=keywords)
     except (EOFError, OSError, struct.error, ValueError, KeyError, TypeError):
         if whole:  # pydicom raises OSError for an element cut short: here it means the prefix ended
             raise
-        return None, False, None
+        return None
     ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     if ts == DeflatedExplicitVRLittleEndian:  # the stream we stopped in is the inflated copy: no offset
         full = pydicom.dcmread(path, force=True)
-        return ds, any(tag in full for tag in _PIXEL_TAGS), None
+        return Header(ds, any(tag in full for tag in _PIXEL_TAGS), None)
     offset = fp.tell()
     head = fp.read(4)
     if len(head) < 4:
-        return (ds, False, None) if whole else (None, False, None)
+        return Header(ds, False, None) if whole else None
     _implicit, little = ds.original_encoding
     group, elem = struct.unpack("<HH" if little in (None, True) else ">HH", head)
     found = Tag(group, elem) in _PIXEL_TAGS
-    return ds, found, offset if found else None
+    return Header(ds, found, offset if found else None)
 
 
 def _text(ds, keyword: str) -> str:

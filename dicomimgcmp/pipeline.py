@@ -76,7 +76,7 @@ def _run(cfg: Config, parts: int | None, executor: Executor) -> RunOutcome:
              len(deid), len(source), len(pairing.pairs), len(mapping.new_to_old))
     clock.lap("index")
 
-    compared = _map_batches(executor, _compare_batch, pairing.pairs, COMPARE_BATCH, "comparing",
+    compared = map_batches(executor, _compare_batch, pairing.pairs, COMPARE_BATCH, "comparing",
                             cfg.pixel_tolerance)
     clock.lap("compare")
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +115,7 @@ class _StageClock:
 def index_trees(roots: list[Path], executor: Executor) -> list[list[FileRecord]]:
     """Header records of every file below each root, in sorted path order (all trees read in one go)."""
     listings = [[(str(root), str(path)) for path in index.iter_files(root)] for root in roots]
-    records = _map_batches(executor, _index_batch, [job for jobs in listings for job in jobs], INDEX_BATCH,
+    records = map_batches(executor, _index_batch, [job for jobs in listings for job in jobs], INDEX_BATCH,
                            "indexing")
     bounds = np.cumsum([0] + [len(jobs) for jobs in listings])
     return [records[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
@@ -129,7 +129,7 @@ def _compare_batch(pairs: list, tolerance: float) -> list[PairResult]:
     return [compare.compare_pair(d, s, tolerance) for d, s in pairs]
 
 
-def _map_batches(executor: Executor, fn: Callable, items: Sequence, size: int, label: str, *args) -> list:
+def map_batches(executor: Executor, fn: Callable, items: Sequence, size: int, label: str, *args) -> list:
     """``fn(batch, *args)`` over batches of ``items`` on ``executor``; results flattened, in input order."""
     batches = [items[i:i + size] for i in range(0, len(items), size)]
     futures = [executor.submit(fn, batch, *args) for batch in batches]

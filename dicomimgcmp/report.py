@@ -7,6 +7,7 @@ import logging
 import math
 import os
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from .model import CSV_COLUMNS, PairResult, Status
@@ -32,13 +33,18 @@ def status_counts(results: list[PairResult]) -> dict[str, int]:
 
 def write_summary_csv(path: Path, results: list[PairResult]) -> None:
     """Write ``comparison_summary.csv`` atomically, one row per result, columns :data:`CSV_COLUMNS`."""
+    write_csv(path, CSV_COLUMNS, (r.csv_row() for r in results))
+
+
+def write_csv(path: Path, columns: tuple[str, ...], rows: Iterable[dict]) -> None:
+    """Write a CSV under a temporary name and rename it when complete (no half-written file is ever seen)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+            writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
-            for result in results:
-                writer.writerow({k: _cell(v) for k, v in result.csv_row().items()})
+            for row in rows:
+                writer.writerow({k: _cell(v) for k, v in row.items()})
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

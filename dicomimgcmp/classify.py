@@ -1,0 +1,255 @@
+"""Sort a messy tree of DICOM files into ``{PatientName}_{PatientID}/{SeriesDescription}_{SeriesNumber}/``.
+
+Plan, then act: every destination is resolved first (collisions included), then the file actions run in
+parallel, each a pure function of plain data. Nothing is ever overwritten, so a re-run on the same destination
+changes nothing. The source tree is only modified by ``move``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import filecmp
+import os
+import re
+import shutil
+import string
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom.datadict import keyword_dict
+
+from .index import HeaderError, iter_files, read_header
+from .pixels import quiet_pydicom
+
+DEFAULT_PATTERN = "{PatientName}_{PatientID}/{SeriesDescription}_{SeriesNumber}"
+REPORT_NAME = "classifier_report.csv"
+REPORT_COLUMNS = ("source", "destination", "status", "reason")
+MAX_COMPONENT = 100  # characters of one folder or file name
+UNKNOWN = "UNKNOWN"
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*]')
+
+
+class Mode(str, enum.Enum):
+    """What happens to each source file."""
+
+    COPY = "copy"
+    MOVE = "move"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+
+    @property
+    def done_status(self) -> str:
+        return {"copy": "copied", "move": "moved"}.get(self.value, "linked")
+
+
+class PatternError(ValueError):
+    """A --pattern that cannot be used; the message names the problem (with a suggestion)."""
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A destination folder pattern of DICOM keywords, e.g. ``{PatientID}/{StudyDate}_{Modality}``.
+
+    In the default pattern, as users of the original classifier know it, PatientName and SeriesDescription are
+    upper-cased with spaces and ``<`` ``>`` turned into ``_``, and SeriesNumber is zero-padded to 4 digits.
+    """
+
+    text: str
+
+    @property
+    def keywords(self) -> list[str]:
+        return [field for _, field, _, _ in string.Formatter().parse(self.text) if field]
+
+    def validate(self) -> Pattern:
+        if not self.keywords:
+            raise PatternError(f"pattern {self.text!r} names no DICOM keyword")
+        for keyword in self.keywords:
+            if keyword not in keyword_dict:
+                close = difflib.get_close_matches(keyword, list(keyword_dict), n=1)
+                hint = f" (did you mean {{{close[0]}}}?)" if close else ""
+                raise PatternError(f"unknown DICOM keyword {{{keyword}}} in pattern{hint}")
+        return self
+
+    def folder(self, ds) -> Path:
+        """The destination folder (relative) for a dataset; every component made safe."""
+        values = {k: _value(ds, k, default_style=self.text == DEFAULT_PATTERN) for k in self.keywords}
+        parts = []
+        for part in self.text.split("/"):
+            try:
+                parts.append(safe_component(_format(part, values)))
+            except (ValueError, TypeError):  # e.g. {SeriesNumber:04d} with a non-numeric value
+                parts.append(safe_component(part.format(**{k: str(v) for k, v in values.items()})))
+        return Path(*parts)
+
+
+def safe_component(text: str) -> str:
+    """One path component that is safe on every common file system; empty becomes ``UNKNOWN``.
+
+    Separators, control characters and ``<>:"|?*`` become ``_``; leading dots too (no ``..``, no hidden
+    folders); trailing dots and spaces (refused by Windows) go; the length is bounded.
+    """
+    text = _UNSAFE.sub("_", text).strip()[:MAX_COMPONENT].rstrip(". ")
+    text = re.sub(r"^\.+", lambda m: "_" * len(m.group()), text)
+    return text if text.strip("_") else UNKNOWN
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One source file's planned fate: destination (absolute) and status (``planned`` until acted on)."""
+
+    source: str
+    destination: str
+    status: str
+    reason: str = ""
+
+
+def plan(src: Path, dest: Path, pattern: Pattern, executor=None) -> list[Planned]:
+    """Decide where every file under ``src`` goes, resolving collisions; nothing is written."""
+    from .pipeline import InlineExecutor, map_batches
+
+    paths = [str(p) for p in iter_files(src)]
+    targets = map_batches(executor or InlineExecutor(), _targets_batch, paths, 64, "reading headers",
+                          str(dest), pattern.text)
+    taken: dict[str, str] = {}  # destination -> source planned there in this run
+    plans = []
+    for path, target in zip(paths, targets):
+        if isinstance(target, Planned):
+            plans.append(target)
+        else:
+            plans.append(_place(path, Path(target), taken))
+    return plans
+
+
+def act(plans: list[Planned], mode: Mode, executor=None) -> list[Planned]:
+    """Carry out the planned actions (in parallel on ``executor``); returns the final statuses."""
+    from .pipeline import InlineExecutor, map_batches
+
+    todo = [p for p in plans if p.status in ("planned", "renamed")]
+    done = iter(map_batches(executor or InlineExecutor(), _act_batch, todo, 32, f"{mode.value} files",
+                            mode.value))
+    return [next(done) if p.status in ("planned", "renamed") else p for p in plans]
+
+
+def perform(source: str, destination: str, mode: Mode) -> None:
+    """Put one file at ``destination`` (which must not exist) by ``mode``; never overwrites."""
+    dst = Path(destination)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if mode is Mode.SYMLINK:
+        os.symlink(os.path.abspath(source), dst)
+    elif mode is Mode.HARDLINK:
+        os.link(source, dst)
+    else:
+        if mode is Mode.MOVE and _same_device(source, dst.parent):
+            os.link(source, dst)  # fails if dst exists; then drop the old name
+            os.unlink(source)
+            return
+        tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.partial")
+        try:
+            shutil.copy2(source, tmp)
+            os.link(tmp, dst)  # atomic and refuses to overwrite
+        finally:
+            tmp.unlink(missing_ok=True)
+        if mode is Mode.MOVE:
+            os.unlink(source)
+
+
+def _targets_batch(paths: list[str], dest: str, pattern_text: str) -> list[Planned | str]:
+    """For each path: its intended destination file (str), or a final :class:`Planned` (not DICOM, ...)."""
+    pattern = Pattern(pattern_text)
+    out: list[Planned | str] = []
+    for path in paths:
+        try:
+            header = read_header(Path(path), ["SOPInstanceUID", *pattern.keywords])
+        except HeaderError as exc:
+            status = "not_dicom" if str(exc) == "not a DICOM file" else "unreadable"
+            out.append(Planned(path, "", status, str(exc)))
+            continue
+        with quiet_pydicom():
+            out.append(str(Path(dest) / pattern.folder(header.dataset) / safe_component(Path(path).name)))
+    return out
+
+
+def _place(source: str, target: Path, taken: dict[str, str]) -> Planned:
+    """The first free name among target, target_1, target_2, ...; a name holding the same content (on disk
+    or planned in this run) means the file is already there."""
+    for n in range(1_000_000):
+        candidate = target if n == 0 else target.with_name(f"{target.stem}_{n}{target.suffix}")
+        key = str(candidate)
+        occupant = taken.get(key) or (key if os.path.lexists(key) else None)
+        if occupant is None:
+            taken[key] = source
+            return Planned(source, key, "planned" if n == 0 else "renamed",
+                           "" if n == 0 else f"another file with different content has the name {target.name}")
+        if _same_content(source, occupant):
+            where = "already in the destination" if occupant == key else f"same content as {occupant}"
+            return Planned(source, key, "duplicate_skipped", where)
+    raise RuntimeError(f"no free name for {target}")
+
+
+def _same_content(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b) or filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
+def _act_batch(plans: list[Planned], mode_value: str) -> list[Planned]:
+    mode = Mode(mode_value)
+    out = []
+    for p in plans:
+        try:
+            perform(p.source, p.destination, mode)
+            status = "renamed" if p.status == "renamed" else mode.done_status
+            out.append(Planned(p.source, p.destination, status, p.reason))
+        except OSError as exc:
+            out.append(Planned(p.source, p.destination, "unreadable", f"{mode.value} failed: {exc}"))
+    return out
+
+
+def _same_device(source: str, folder: Path) -> bool:
+    return os.stat(source).st_dev == os.stat(folder).st_dev
+
+
+def _value(ds, keyword: str, *, default_style: bool):
+    value = ds.get(keyword, None)
+    text = "" if value is None else str(value).strip()
+    if default_style and keyword in ("PatientName", "SeriesDescription"):
+        return re.sub(r"[ <>]", "_", text.upper())
+    if default_style and keyword == "SeriesNumber":
+        return f"{int(value):04d}" if text.lstrip("-").isdigit() else text
+    if keyword in ("SeriesNumber", "InstanceNumber", "AcquisitionNumber") and text.lstrip("-").isdigit():
+        return int(text)
+    return text
+
+
+def _format(part: str, values: dict) -> str:
+    """Format one pattern component; a missing or empty value becomes UNKNOWN."""
+    return part.format(**{k: (UNKNOWN if v == "" else v) for k, v in values.items()})
+
+
+def counts_by_status(plans: Iterable[Planned]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for p in plans:
+        counts[p.status] = counts.get(p.status, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def plan_tree(plans: list[Planned], dest: Path) -> str:
+    """The plan as a tree of patient / series folders with file counts (for --dry-run)."""
+    folders: dict[tuple[str, ...], int] = {}
+    for p in plans:
+        if p.status in ("planned", "renamed"):
+            key = Path(p.destination).parent.relative_to(dest).parts
+            folders[key] = folders.get(key, 0) + 1
+    lines = [f"{dest}/"]
+    shown: set[tuple[str, ...]] = set()
+    for parts in sorted(folders):
+        for depth in range(1, len(parts)):
+            if parts[:depth] not in shown:
+                shown.add(parts[:depth])
+                lines.append("  " * depth + parts[depth - 1] + "/")
+        lines.append("  " * len(parts) + f"{parts[-1]}/  {folders[parts]} file(s)")
+    return "\n".join(lines)
