@@ -23,6 +23,7 @@ from pydicom.datadict import keyword_dict
 
 from .index import HeaderError, iter_files, read_header
 from .pixels import quiet_pydicom
+from .workers import Workers, map_batches
 
 DEFAULT_PATTERN = "{PatientName}_{PatientID}/{SeriesDescription}_{SeriesNumber}"
 REPORT_NAME = "classifier_report.csv"
@@ -106,13 +107,11 @@ class Planned:
     reason: str = ""
 
 
-def plan(src: Path, dest: Path, pattern: Pattern, executor=None) -> list[Planned]:
+def plan(src: Path, dest: Path, pattern: Pattern, workers: Workers) -> list[Planned]:
     """Decide where every file under ``src`` goes, resolving collisions; nothing is written."""
-    from .pipeline import InlineExecutor, map_batches
-
     paths = [str(p) for p in iter_files(src)]
-    targets = map_batches(executor or InlineExecutor(), _targets_batch, paths, 64, "reading headers",
-                          str(dest), pattern.text)
+    targets = map_batches(workers, _targets_batch, paths, 64, "reading headers", str(dest), pattern.text,
+                          on_failure=lambda path, reason: Planned(path, "", "unreadable", reason))
     taken: dict[str, str] = {}  # destination -> source planned there in this run
     plans = []
     for path, target in zip(paths, targets):
@@ -123,13 +122,10 @@ def plan(src: Path, dest: Path, pattern: Pattern, executor=None) -> list[Planned
     return plans
 
 
-def act(plans: list[Planned], mode: Mode, executor=None) -> list[Planned]:
-    """Carry out the planned actions (in parallel on ``executor``); returns the final statuses."""
-    from .pipeline import InlineExecutor, map_batches
-
+def act(plans: list[Planned], mode: Mode, workers: Workers) -> list[Planned]:
+    """Carry out the planned actions (in parallel); returns the final statuses."""
     todo = [p for p in plans if p.status in ("planned", "renamed")]
-    done = iter(map_batches(executor or InlineExecutor(), _act_batch, todo, 32, f"{mode.value} files",
-                            mode.value))
+    done = iter(map_batches(workers, _act_batch, todo, 32, f"{mode.value} files", mode.value))
     return [next(done) if p.status in ("planned", "renamed") else p for p in plans]
 
 

@@ -7,8 +7,10 @@ log), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
 import traceback
 
@@ -42,20 +44,35 @@ def main(argv: list[str] | None = None, *, multi: bool = False) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
-    from .pipeline import make_executor, run
+    from .pipeline import Progress, remove_partial_outputs, run
+    from .workers import local_workers
 
+    progress = Progress()
     try:
-        workers = cfg.multiprocessing_cpus if multi else 1
-        with make_executor(workers) as executor:
-            run(cfg, parts=workers if multi else None, executor=executor)
+        with _sigterm_as_interrupt(), local_workers(cfg.multiprocessing_cpus if multi else 1) as workers:
+            run(cfg, parts=cfg.multiprocessing_cpus if multi else None, workers=workers, progress=progress)
     except KeyboardInterrupt:
-        print("interrupted: no output was left under a final name half-written", file=sys.stderr)
+        remove_partial_outputs(cfg.run_dir)
+        print(f"interrupted: {progress}. No file under a final name was left half-written.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # the user gets one line; the log gets the traceback
         logging.getLogger("dicomimgcmp").error("internal error:\n%s", traceback.format_exc())
         print(f"internal error: {type(exc).__name__}: {exc} (see the log in {cfg.log_path})", file=sys.stderr)
         return EXIT_INTERNAL
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C in this process while the run lasts (workers are then stopped too)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def classifier_main(argv: list[str] | None = None) -> int:
@@ -94,7 +111,8 @@ def classifier_main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        return _classify(src, dest, pattern, Mode(args.mode), args.dry_run, args.processes)
+        with _sigterm_as_interrupt():
+            return _classify(src, dest, pattern, Mode(args.mode), args.dry_run, args.processes)
     except KeyboardInterrupt:
         print("interrupted: the report lists nothing; files already placed are complete", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -102,15 +120,15 @@ def classifier_main(argv: list[str] | None = None) -> int:
 
 def _classify(src, dest, pattern, mode, dry_run: bool, processes: int) -> int:
     from .classify import REPORT_COLUMNS, REPORT_NAME, act, counts_by_status, plan, plan_tree
-    from .pipeline import make_executor
     from .report import write_csv
+    from .workers import local_workers
 
-    with make_executor(processes) as executor:
-        plans = plan(src, dest, pattern, executor)
+    with local_workers(processes) as workers:
+        plans = plan(src, dest, pattern, workers)
         if dry_run:
             print(plan_tree(plans, dest))
         else:
-            plans = act(plans, mode, executor)
+            plans = act(plans, mode, workers)
             dest.mkdir(parents=True, exist_ok=True)
             write_csv(dest / REPORT_NAME, REPORT_COLUMNS, (
                 {"source": os.path.relpath(p.source, src), "status": p.status, "reason": p.reason,

@@ -24,8 +24,16 @@ _CROP_SAMPLES = 16  # a 16 x 16 grid of probe pixels to locate a crop
 _CROP_FINALISTS = 8
 
 
-def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0) -> PairResult:
-    """Compare the pixel values of one pair; never raises for bad data (the status says what went wrong)."""
+DEFAULT_MAX_PIXELS = 2 ** 32  # rows x columns x frames x samples: a 1000-frame 1024x1024 cine passes
+
+
+def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> PairResult:
+    """Compare the pixel values of one pair; never raises for bad data (the status says what went wrong).
+
+    An image whose header declares more than ``max_pixels`` values (rows x columns x frames x samples) is not
+    decoded (``unreadable``): a damaged or hostile header must not exhaust memory.
+    """
     base = PairResult(Status.UNREADABLE, deid=deid, source=source)
     missing = [side for side, rec in (("de-identified", deid), ("source", source)) if not rec.has_pixel_data]
     if missing:
@@ -33,6 +41,11 @@ def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0) -
     try:
         if same_stored_bytes(deid, source):
             return _identical(base)
+        too_large = [f"{side} file declares {n:,} pixel values, over max_pixels {max_pixels:,}"
+                     for side, n in (("de-identified", _declared_values(deid)), ("source", _declared_values(source)))
+                     if n > max_pixels]
+        if too_large:
+            return base.replace(reason="; ".join(too_large))
         return _compare_frames(base, tolerance)
     except DecodeError as exc:
         return base.replace(reason=str(exc))
@@ -263,6 +276,10 @@ def _result(base: PairResult, tally: _Tally, crop: Crop | None, reason: str, pix
         crop=crop,
         shown_frame=int(np.argmax(tally.changed_per_frame)) if changed else 0,
     )
+
+
+def _declared_values(rec: FileRecord) -> int:
+    return (rec.rows or 0) * (rec.columns or 0) * max(rec.frames or 1, 1) * max(rec.samples_per_pixel or 1, 1)
 
 
 def _identical(base: PairResult) -> PairResult:

@@ -25,6 +25,8 @@ CONFIG_KEYS: dict[str, str] = {
     "multiprocessing_cpus": "worker processes and PDF parts for run_DICOMImgCmp_multiT.py "
                             "(older configs: thread_count)",
     "pixel_tolerance": "optional, default 0: a pixel counts as changed when |deid - source| > this",
+    "max_pixels": "optional, default 4294967296 (2^32): images declaring more values (rows x columns x frames x "
+                  "samples) are not decoded but reported unreadable",
 }
 REQUIRED_KEYS = ("run_name", "input_data_path", "pre_deID_data_path", "uid_mapping_file",
                  "output_data_path", "log_path")
@@ -47,6 +49,7 @@ class Config:
     log_path: Path
     multiprocessing_cpus: int = 1
     pixel_tolerance: float = 0.0
+    max_pixels: int = 2 ** 32
 
     @property
     def run_dir(self) -> Path:
@@ -90,9 +93,16 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         log_path=_resolve(values["log_path"], base),
         multiprocessing_cpus=_number(values, "multiprocessing_cpus", 1, int, minimum=1),
         pixel_tolerance=_number(values, "pixel_tolerance", 0.0, float, minimum=0),
+        max_pixels=_number(values, "max_pixels", 2 ** 32, int, minimum=1),
     )
-    _check_writable(cfg.output_data_path, "output_data_path")
-    _check_writable(cfg.log_path, "log_path")
+    for out_key in ("output_data_path", "log_path"):
+        out = getattr(cfg, out_key)
+        for in_key in ("input_data_path", "pre_deID_data_path"):
+            tree = getattr(cfg, in_key)
+            if out == tree or tree in out.parents:
+                raise ConfigError(f"config key '{out_key}' ({out}) lies inside {in_key} ({tree}): outputs must "
+                                  "not be written into an input tree")
+        _check_writable(out, out_key)
     return cfg
 
 

@@ -36,14 +36,50 @@ _EXPLICIT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", 
                  b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV"}
 
 
-def iter_files(root: Path) -> Iterator[Path]:
-    """Yield every regular file below ``root`` (any name, any depth), in sorted order."""
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(folder, name)
-            if path.is_file():
+def iter_files(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> Iterator[Path]:
+    """Yield every file below ``root`` (any name, any depth): a folder's files in name order, then its folders.
+
+    Symbolic links are followed, but each folder is visited once (link loops end) and each file on disk is
+    yielded once: another path to an already yielded file is appended to ``aliases`` as (path, first path).
+    Broken links are yielded (reading them reports the problem); sockets and FIFOs are not files to read.
+    The walk is iterative, so a deep tree cannot exhaust the interpreter's recursion limit.
+    """
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: dict[tuple[int, int], Path] = {}
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = folder.stat()
+            if (info.st_dev, info.st_ino) in seen_dirs:
+                continue
+            seen_dirs.add((info.st_dev, info.st_ino))
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            yield folder  # reading it reports why it cannot be listed
+            continue
+        subfolders = []
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if entry.is_dir():
+                    subfolders.append(path)
+                    continue
+                if not entry.is_file():
+                    if entry.is_symlink():
+                        yield path  # a broken link
+                    continue
+                key = (entry.stat().st_dev, entry.stat().st_ino)
+            except OSError:
                 yield path
+                continue
+            if key in seen_files:
+                if aliases is not None:
+                    aliases.append((path, seen_files[key]))
+                continue
+            seen_files[key] = path
+            yield path
+        stack.extend(reversed(subfolders))
 
 
 def looks_like_dicom(head: bytes) -> bool:
@@ -102,6 +138,8 @@ def read_header(path: Path, keywords: list[str]) -> Header:
             return header
         except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError) as exc:
             raise HeaderError(f"unreadable DICOM header: {exc}") from None
+        except IsADirectoryError:
+            raise HeaderError("cannot list this folder") from None
         except OSError as exc:
             raise HeaderError(f"cannot read file: {exc.strerror or exc}") from None
 

@@ -1,17 +1,16 @@
 """The one data path both scripts run: config -> index -> pairs -> compare -> render -> report.
 
-Parallel work goes through the ``concurrent.futures.Executor`` interface in batches of plain records, so any
-executor can run it; the single-process script uses :class:`InlineExecutor` (the same path with one worker).
-Results are put in a fixed order before anything is written, so outputs do not depend on timing or workers.
+Parallel work goes through :class:`~.workers.Workers` (any ``concurrent.futures.Executor``) in batches of plain
+records; the single-process script runs the same path in-process. Results are put in a fixed order before
+anything is written, so outputs do not depend on timing or on the number of workers.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,21 +22,10 @@ from .config import Config
 from .model import LOG_FILE, SUMMARY_CSV, FileRecord, PairResult, Status, pdf_name
 from .pairing import load_uid_mapping, pair_files
 from .report import console_summary, log, log_results, setup_logging, status_counts, write_summary_csv
+from .workers import Workers, map_batches
 
 INDEX_BATCH = 64  # files per header-reading task
 COMPARE_BATCH = 16  # pairs per comparison task
-
-
-class InlineExecutor(Executor):
-    """An executor that runs each task at once in the calling process (for the single-process script)."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # delivered through the future, as a pool would
-            future.set_exception(exc)
-        return future
 
 
 @dataclass
@@ -50,41 +38,56 @@ class RunOutcome:
     timings: dict[str, float]
 
 
-def make_executor(workers: int) -> Executor:
-    """A process pool for ``workers`` > 1, else an :class:`InlineExecutor`."""
-    return ProcessPoolExecutor(max_workers=workers) if workers > 1 else InlineExecutor()
+@dataclass
+class Progress:
+    """How far a run got (what an interrupted run reports)."""
+
+    stage: str = "starting"
+    done: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        finished = "; ".join(self.done) if self.done else "nothing"
+        return f"stopped while {self.stage}; finished: {finished}"
 
 
-def run(cfg: Config, *, parts: int | None, executor: Executor) -> RunOutcome:
+def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress | None = None) -> RunOutcome:
     """Run the whole comparison; ``parts`` None writes one ``comparison_results.pdf``, n writes n parts."""
     handler = setup_logging(cfg.log_path, LOG_FILE)
     try:
-        return _run(cfg, parts, executor)
+        return _run(cfg, parts, workers, progress or Progress())
     finally:
         log.removeHandler(handler)
         handler.close()
 
 
-def _run(cfg: Config, parts: int | None, executor: Executor) -> RunOutcome:
+def _run(cfg: Config, parts: int | None, workers: Workers, progress: Progress) -> RunOutcome:
     clock = _StageClock()
     log.info("run %s: de-identified %s, source %s, mapping %s", cfg.run_name, cfg.input_data_path,
              cfg.pre_deID_data_path, cfg.uid_mapping_file)
-    deid, source = index_trees([cfg.input_data_path, cfg.pre_deID_data_path], executor)
+    progress.stage = "indexing"
+    deid, source = index_trees([cfg.input_data_path, cfg.pre_deID_data_path], workers)
     mapping = load_uid_mapping(cfg.uid_mapping_file)
     pairing = pair_files(deid, source, mapping)
     log.info("indexed %d de-identified and %d source files; %d pairs to compare, mapping has %d UIDs",
              len(deid), len(source), len(pairing.pairs), len(mapping.new_to_old))
+    progress.done.append(f"indexed {len(deid) + len(source)} files")
     clock.lap("index")
 
-    compared = map_batches(executor, _compare_batch, pairing.pairs, COMPARE_BATCH, "comparing",
-                            cfg.pixel_tolerance)
+    progress.stage = f"comparing {len(pairing.pairs)} pairs"
+    compared = map_batches(workers, _compare_batch, pairing.pairs, COMPARE_BATCH, "comparing",
+                           cfg.pixel_tolerance, cfg.max_pixels, on_failure=_unreadable_pair)
+    progress.done.append(f"compared {len(compared)} pairs")
     clock.lap("compare")
+    progress.stage = "writing the PDF(s)"
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    results, pdfs = _render(cfg, parts, executor, compared, pairing.settled)
+    results, pdfs = _render(cfg, parts, workers, compared, pairing.settled)
+    progress.done.append(f"wrote {len(pdfs)} PDF(s)")
     clock.lap("render")
+    progress.stage = "writing the CSV"
     results.sort(key=_csv_order)
     csv_path = cfg.run_dir / SUMMARY_CSV
     write_summary_csv(csv_path, results)
+    progress.done.append("wrote the CSV")
     log_results(results)
     clock.lap("report")
     counts = status_counts(results)
@@ -112,11 +115,14 @@ class _StageClock:
         return " ".join(f"{k}={v:.3f}s" for k, v in self.laps.items()) + f" total={total:.3f}s"
 
 
-def index_trees(roots: list[Path], executor: Executor) -> list[list[FileRecord]]:
+def index_trees(roots: list[Path], workers: Workers) -> list[list[FileRecord]]:
     """Header records of every file below each root, in sorted path order (all trees read in one go)."""
-    listings = [[(str(root), str(path)) for path in index.iter_files(root)] for root in roots]
-    records = map_batches(executor, _index_batch, [job for jobs in listings for job in jobs], INDEX_BATCH,
-                           "indexing")
+    aliases: list[tuple[Path, Path]] = []
+    listings = [[(str(root), str(path)) for path in index.iter_files(root, aliases)] for root in roots]
+    for path, first in aliases:
+        log.info("read once: %s is another path to %s", path, first)
+    records = map_batches(workers, _index_batch, [job for jobs in listings for job in jobs], INDEX_BATCH,
+                          "indexing", on_failure=_unreadable_file)
     bounds = np.cumsum([0] + [len(jobs) for jobs in listings])
     return [records[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
 
@@ -125,23 +131,20 @@ def _index_batch(jobs: list[tuple[str, str]]) -> list[FileRecord]:
     return [index.read_record(Path(path), Path(root)) for root, path in jobs]
 
 
-def _compare_batch(pairs: list, tolerance: float) -> list[PairResult]:
-    return [compare.compare_pair(d, s, tolerance) for d, s in pairs]
+def _unreadable_file(job: tuple[str, str], reason: str) -> FileRecord:
+    root, path = job
+    return FileRecord(path, Path(path).relative_to(root).as_posix(), error=reason)
 
 
-def map_batches(executor: Executor, fn: Callable, items: Sequence, size: int, label: str, *args) -> list:
-    """``fn(batch, *args)`` over batches of ``items`` on ``executor``; results flattened, in input order."""
-    batches = [items[i:i + size] for i in range(0, len(items), size)]
-    futures = [executor.submit(fn, batch, *args) for batch in batches]
-    out: list = []
-    with tqdm(total=len(items), desc=label, unit="file", disable=None, leave=False) as bar:
-        for future, batch in zip(futures, batches):
-            out.extend(future.result())
-            bar.update(len(batch))
-    return out
+def _compare_batch(pairs: list, tolerance: float, max_pixels: int) -> list[PairResult]:
+    return [compare.compare_pair(d, s, tolerance, max_pixels) for d, s in pairs]
 
 
-def _render(cfg: Config, parts: int | None, executor: Executor, compared: list[PairResult],
+def _unreadable_pair(pair: tuple[FileRecord, FileRecord], reason: str) -> PairResult:
+    return PairResult(Status.UNREADABLE, reason, deid=pair[0], source=pair[1])
+
+
+def _render(cfg: Config, parts: int | None, workers: Workers, compared: list[PairResult],
             settled: list[PairResult]) -> tuple[list[PairResult], list[Path]]:
     """Assign pages to the changed pairs, write the PDF(s), and return every result with its page."""
     from .render import Summary, summary_page_count, write_pdf
@@ -151,19 +154,23 @@ def _render(cfg: Config, parts: int | None, executor: Executor, compared: list[P
     counts = status_counts(changed + others)
     n_parts = parts or 1
     _remove_stale_parts(cfg.run_dir, parts)
-    futures, paths, paged = [], [], []
+    jobs, paged = [], []
     for part, (first, block) in enumerate(_split_balanced(changed, n_parts)):
         name = pdf_name(None if parts is None else part)
         offset = summary_page_count(len(block))
         block = [r.replace(pdf_file=name, pdf_page=offset + i + 1) for i, r in enumerate(block)]
         summary = Summary(cfg.run_name, _run_date(), str(cfg.input_data_path), str(cfg.pre_deID_data_path),
                           str(cfg.uid_mapping_file), counts, part, n_parts, first + 1, len(changed))
-        paths.append(cfg.run_dir / name)
-        futures.append(executor.submit(write_pdf, paths[-1], summary, block, cfg.pixel_tolerance))
+        jobs.append((cfg.run_dir / name, summary, block, cfg.pixel_tolerance))
         paged += block
-    for future in tqdm(futures, desc="writing PDF", unit="pdf", disable=None, leave=False):
-        future.result()
-    return paged + others, paths
+    futures = [workers.executor.submit(write_pdf, *job) for job in jobs]
+    for job, future in zip(jobs, tqdm(futures, desc="writing PDF", unit="pdf", disable=None, leave=False)):
+        try:
+            future.result()
+        except Exception as exc:  # a worker died while rendering: once more, then give up loudly
+            workers.replace_if_broken(exc)
+            workers.executor.submit(write_pdf, *job).result()
+    return paged + others, [job[0] for job in jobs]
 
 
 def _split_balanced(items: list, n: int) -> Iterable[tuple[int, list]]:
@@ -184,6 +191,12 @@ def _remove_stale_parts(run_dir: Path, parts: int | None) -> None:
             old.unlink()
 
 
+def remove_partial_outputs(run_dir: Path) -> None:
+    """Delete the temporary files an interrupted run left (never a file under a final name)."""
+    for tmp in run_dir.glob(".comparison_*"):
+        tmp.unlink(missing_ok=True)
+
+
 def _run_date() -> str:
     """Now, or SOURCE_DATE_EPOCH when set (reproducible outputs), in UTC."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
@@ -194,4 +207,3 @@ def _run_date() -> str:
 def _csv_order(r: PairResult) -> tuple:
     """CSV rows: de-identified files by path, then the source-only and source-unreadable rows by path."""
     return (0, r.deid.rel_path, "") if r.deid else (1, "", r.source.rel_path)
-

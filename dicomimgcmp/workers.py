@@ -1,0 +1,104 @@
+"""Running batches of work on any ``concurrent.futures.Executor``, surviving workers that die.
+
+A process pool whose worker is killed (a decoder that crashes the process, the OOM killer) is broken for good:
+:class:`Workers` replaces it. :func:`map_batches` then retries the work that was lost one item at a time, so the
+item that kills a worker is found; an item that fails a second time gets the caller's failure record (a status
+and a reason) and the run goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from tqdm import tqdm
+
+
+class InlineExecutor(Executor):
+    """An executor that runs each task at once in the calling process (for the single-process script)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # delivered through the future, as a pool would
+            future.set_exception(exc)
+        return future
+
+
+class Workers:
+    """The executor work is submitted to, replaced by a fresh one when a worker process has died."""
+
+    def __init__(self, make: Callable[[], Executor], count: int) -> None:
+        self._make = make
+        self.count = count
+        self.executor = make()
+
+    def replace_if_broken(self, exc: BaseException) -> None:
+        if isinstance(exc, BrokenProcessPool):
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = self._make()
+
+    def terminate(self) -> None:
+        """Stop at once (Ctrl-C, SIGTERM): cancel what is queued and end the worker processes."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():
+            child.terminate()
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.executor.shutdown(wait=True)
+        else:
+            self.terminate()
+
+
+def local_workers(count: int) -> Workers:
+    """``count`` worker processes, or the calling process itself when ``count`` is 1."""
+    if count > 1:
+        return Workers(lambda: ProcessPoolExecutor(max_workers=count), count)
+    return Workers(InlineExecutor, 1)
+
+
+def map_batches(workers: Workers, fn: Callable, items: Sequence, size: int, label: str, *args,
+                on_failure: Callable[[object, str], object] | None = None) -> list:
+    """``fn(batch, *args)`` over batches of ``items``; results flattened, in input order.
+
+    A batch whose task fails (its worker died, or it raised) is retried one item at a time; an item that fails
+    again is given ``on_failure(item, reason)`` (without ``on_failure``, the error is raised).
+    """
+    batches = [items[i:i + size] for i in range(0, len(items), size)]
+    futures = [workers.executor.submit(fn, batch, *args) for batch in batches]
+    out: list = []
+    with tqdm(total=len(items), desc=label, unit="file", disable=None, leave=False) as bar:
+        for future, batch in zip(futures, batches):
+            try:
+                out.extend(future.result())
+            except Exception as exc:
+                workers.replace_if_broken(exc)
+                out.extend(_retry_one_by_one(workers, fn, batch, args, on_failure))
+            bar.update(len(batch))
+    return out
+
+
+def _retry_one_by_one(workers: Workers, fn: Callable, batch: Sequence, args: tuple, on_failure):
+    out = []
+    for item in batch:
+        try:
+            out.extend(workers.executor.submit(fn, [item], *args).result())
+        except Exception as exc:
+            workers.replace_if_broken(exc)
+            if on_failure is None:
+                raise
+            out.append(on_failure(item, _describe(exc)))
+    return out
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BrokenProcessPool):
+        return "a worker process died while reading this file (twice): a decoder crash or out of memory"
+    return f"failed twice: {type(exc).__name__}: {exc}"
