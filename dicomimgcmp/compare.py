@@ -35,7 +35,12 @@ def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0,
     decoded (``unreadable``): a damaged or hostile header must not exhaust memory.
     """
     base = PairResult(Status.UNREADABLE, deid=deid, source=source)
-    missing = [side for side, rec in (("de-identified", deid), ("source", source)) if not rec.has_pixel_data]
+    sides = (("de-identified", deid), ("source", source))
+    cut = [side for side, rec in sides if not rec.has_pixel_data and rec.rows is not None]
+    if cut:  # an image header (Rows) must be followed by pixel data
+        return base.replace(reason=f"{' and '.join(cut)} file declares an image (Rows, Columns) but holds no "
+                                   "pixel data: cut short?")
+    missing = [side for side, rec in sides if not rec.has_pixel_data]
     if missing:
         return base.replace(status=Status.NO_PIXEL_DATA, reason=f"no pixel data in {' and '.join(missing)} file")
     try:

@@ -17,7 +17,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.uid import DeflatedExplicitVRLittleEndian, MediaStorageDirectoryStorage
 
 from .model import FileRecord
 from .pixels import quiet_pydicom
@@ -39,15 +39,23 @@ _EXPLICIT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", 
 def iter_files(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> Iterator[Path]:
     """Yield every file below ``root`` (any name, any depth): a folder's files in name order, then its folders.
 
-    Symbolic links are followed, but each folder is visited once (link loops end) and each file on disk is
-    yielded once: another path to an already yielded file is appended to ``aliases`` as (path, first path).
-    Broken links are yielded (reading them reports the problem); sockets and FIFOs are not files to read.
-    The walk is iterative, so a deep tree cannot exhaust the interpreter's recursion limit.
+    Symbolic links are followed after the real tree has been walked, each folder is visited once (link loops
+    end) and each file on disk is yielded once, under its real path where it has one: another path to an
+    already yielded file is appended to ``aliases`` as (path, first path). Broken links are yielded (reading
+    them reports the problem); sockets and FIFOs are not files to read. The walk is iterative, so a deep tree
+    cannot exhaust the interpreter's recursion limit.
     """
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: dict[tuple[int, int], Path] = {}
-    stack = [root]
-    while stack:
+    stack, links = [root], []
+    while stack or links:
+        if not stack:
+            link = links.pop(0)
+            if link.is_dir():
+                stack.append(link)
+            else:
+                yield from _once(link, seen_files, aliases)
+            continue
         folder = stack.pop()
         try:
             info = folder.stat()
@@ -61,25 +69,31 @@ def iter_files(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> It
         subfolders = []
         for entry in entries:
             path = Path(entry.path)
-            try:
-                if entry.is_dir():
-                    subfolders.append(path)
-                    continue
-                if not entry.is_file():
-                    if entry.is_symlink():
-                        yield path  # a broken link
-                    continue
-                key = (entry.stat().st_dev, entry.stat().st_ino)
-            except OSError:
-                yield path
-                continue
-            if key in seen_files:
-                if aliases is not None:
-                    aliases.append((path, seen_files[key]))
-                continue
-            seen_files[key] = path
-            yield path
+            if entry.is_symlink():
+                links.append(path)
+            elif entry.is_dir(follow_symlinks=False):
+                subfolders.append(path)
+            elif entry.is_file(follow_symlinks=False):
+                yield from _once(path, seen_files, aliases)
         stack.extend(reversed(subfolders))
+
+
+def _once(path: Path, seen: dict[tuple[int, int], Path], aliases: list | None) -> Iterator[Path]:
+    """Yield ``path`` unless the file it names was yielded already (then note the alias)."""
+    try:
+        info = path.stat()
+    except OSError:
+        yield path  # a broken link: reading it reports the problem
+        return
+    if not path.is_file():
+        return
+    key = (info.st_dev, info.st_ino)
+    if key in seen:
+        if aliases is not None:
+            aliases.append((path, seen[key]))
+        return
+    seen[key] = path
+    yield path
 
 
 def looks_like_dicom(head: bytes) -> bool:
@@ -134,7 +148,7 @@ def read_header(path: Path, keywords: list[str]) -> Header:
                     fp.seek(0)
                     header = _parse_header(fp, path, keywords, whole=True)
             if not sop_instance_uid(header.dataset):
-                raise HeaderError("DICOM file without SOPInstanceUID")
+                raise HeaderError("DICOM header without SOPInstanceUID (damaged or cut short?)")
             return header
         except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError) as exc:
             raise HeaderError(f"unreadable DICOM header: {exc}") from None
@@ -156,9 +170,15 @@ def read_record(path: Path, root: Path) -> FileRecord:
 
 
 def sop_instance_uid(ds: Dataset) -> str:
-    """SOPInstanceUID, else the file meta's MediaStorageSOPInstanceUID (DICOMDIR and the like), else ""."""
+    """The dataset's SOPInstanceUID ("" when missing: a header cut short has only its file meta's).
+
+    A DICOMDIR has none in its dataset by design: its file meta's MediaStorageSOPInstanceUID is used.
+    """
+    uid = str(ds.get("SOPInstanceUID", "") or "").strip()
     meta = getattr(ds, "file_meta", None) or {}
-    return str(ds.get("SOPInstanceUID", "") or meta.get("MediaStorageSOPInstanceUID", "") or "").strip()
+    if not uid and meta.get("MediaStorageSOPClassUID", "") == MediaStorageDirectoryStorage:
+        uid = str(meta.get("MediaStorageSOPInstanceUID", "") or "").strip()
+    return uid
 
 
 def _record(header: Header, path: str, rel: str) -> FileRecord:

@@ -71,7 +71,9 @@ def iter_frames(path: str, transfer_syntax_uid: str, indices: list[int] | None =
             if transfer_syntax_uid == DeflatedExplicitVRLittleEndian:
                 src = pydicom.dcmread(path, force=True)
             yield from iter_pixels(src, decoding_plugin=plugin, indices=indices)
-    except Exception as exc:  # decoders raise anything from ValueError to RuntimeError
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # decoders raise anything; Rust ones panic with a BaseException
         raise DecodeError(f"cannot decode pixel data: {type(exc).__name__}: {exc}") from None
 
 

@@ -9,11 +9,16 @@ and a reason) and the run goes on.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from tqdm import tqdm
+
+
+#: What a failed task may raise besides Exception: a Rust decoder's panic is a BaseException.
+_NOT_FAILURES = (KeyboardInterrupt, SystemExit)
 
 
 class InlineExecutor(Executor):
@@ -23,7 +28,9 @@ class InlineExecutor(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # delivered through the future, as a pool would
+        except _NOT_FAILURES:
+            raise
+        except BaseException as exc:  # delivered through the future, as a pool would
             future.set_exception(exc)
         return future
 
@@ -60,8 +67,13 @@ class Workers:
 def local_workers(count: int) -> Workers:
     """``count`` worker processes, or the calling process itself when ``count`` is 1."""
     if count > 1:
-        return Workers(lambda: ProcessPoolExecutor(max_workers=count), count)
+        return Workers(lambda: ProcessPoolExecutor(max_workers=count, initializer=_leave_interrupts_to_main), count)
     return Workers(InlineExecutor, 1)
+
+
+def _leave_interrupts_to_main() -> None:
+    """Workers ignore Ctrl-C: the main process stops them, so no worker prints a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def map_batches(workers: Workers, fn: Callable, items: Sequence, size: int, label: str, *args,
@@ -78,7 +90,9 @@ def map_batches(workers: Workers, fn: Callable, items: Sequence, size: int, labe
         for future, batch in zip(futures, batches):
             try:
                 out.extend(future.result())
-            except Exception as exc:
+            except _NOT_FAILURES:
+                raise
+            except BaseException as exc:
                 workers.replace_if_broken(exc)
                 out.extend(_retry_one_by_one(workers, fn, batch, args, on_failure))
             bar.update(len(batch))
@@ -90,7 +104,9 @@ def _retry_one_by_one(workers: Workers, fn: Callable, batch: Sequence, args: tup
     for item in batch:
         try:
             out.extend(workers.executor.submit(fn, [item], *args).result())
-        except Exception as exc:
+        except _NOT_FAILURES:
+            raise
+        except BaseException as exc:
             workers.replace_if_broken(exc)
             if on_failure is None:
                 raise

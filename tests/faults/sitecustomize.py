@@ -1,0 +1,29 @@
+"""Fault injection for the robustness tests, active only when a test puts this folder on PYTHONPATH.
+
+DICOMIMGCMP_FAULT=kill:NAME   a worker process kills itself (SIGKILL) when it compares a file whose name has NAME
+DICOMIMGCMP_FAULT=once:NAME   the same, only the first time (a marker file next to the test's tree remembers it)
+DICOMIMGCMP_FAULT=slow:SECONDS  every comparison sleeps that long (to interrupt a run mid-way)
+"""
+
+import os
+import signal
+import time
+
+_fault = os.environ.get("DICOMIMGCMP_FAULT", "")
+if _fault:
+    import dicomimgcmp.compare as _compare
+
+    _kind, _, _arg = _fault.partition(":")
+    _original = _compare.compare_pair
+
+    def _faulty(deid, source, *args, **kwargs):
+        if _kind in ("kill", "once") and _arg in deid.path:
+            marker = os.environ["DICOMIMGCMP_FAULT_MARKER"]
+            if _kind == "kill" or not os.path.exists(marker):
+                open(marker, "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
+        if _kind == "slow":
+            time.sleep(float(_arg))
+        return _original(deid, source, *args, **kwargs)
+
+    _compare.compare_pair = _faulty

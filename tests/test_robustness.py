@@ -1,0 +1,233 @@
+"""Nothing lost, nothing crashes: damaged files, dying workers, interrupts, hostile paths, limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import REPO, Tree, pdf_pages, run_script, tree_digest
+from dicomimgcmp.config import load_config
+from dicomimgcmp.pipeline import run
+from dicomimgcmp.sampledata import decoded, with_pixels
+from dicomimgcmp.workers import local_workers
+
+FAULTS = Path(__file__).parent / "faults"
+
+
+def _bump(ds):
+    arr = decoded(ds).copy()
+    arr[(3,) * arr.ndim] += 1
+    return with_pixels(ds, arr)
+
+
+def _faulty_env(tmp_path: Path, fault: str) -> dict:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(FAULTS), str(REPO)]), DICOMIMGCMP_FAULT=fault,
+                DICOMIMGCMP_FAULT_MARKER=str(tmp_path / "fault.marker"))
+
+
+def _run_with(config: Path, env: dict, multi: bool = True) -> subprocess.CompletedProcess:
+    script = REPO / ("run_DICOMImgCmp_multiT.py" if multi else "run_DICOMImgCmp.py")
+    return subprocess.run([sys.executable, str(script), str(config)], capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+def _csv(tree: Tree) -> pd.DataFrame:
+    return pd.read_csv(tree.root / "out" / "run" / "comparison_summary.csv", keep_default_na=False, dtype=str)
+
+
+# --- damaged files -------------------------------------------------------------------------------------------
+
+def _damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "zero":
+        data = bytearray()
+    elif how == "truncated-header":
+        data = data[:300]
+    elif how == "truncated-pixels":
+        data = data[:-1000]
+    elif how == "bitflip":
+        for i in range(len(data) // 2, len(data), 97):
+            data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_files_each_get_one_row_with_a_reason(tree):
+    names = {"zero": "CT_small.dcm", "truncated-header": "MR_small.dcm", "truncated-pixels": "CT_small.dcm",
+             "bitflip": "MR_small_jp2klossless.dcm"}
+    for how, name in names.items():
+        tree.add(f"{how}.dcm", name)
+        _damage(tree.deid / f"{how}.dcm", how)
+    _, huge = tree.add("huge.dcm", "CT_small.dcm")
+    ds = huge.copy()
+    ds.Rows = ds.Columns = 50000
+    ds.NumberOfFrames = 400  # 10^12 pixel values declared, 32 KiB stored
+    from dicomimgcmp.sampledata import save
+    save(ds, tree.deid / "huge.dcm")
+    result = run_script(tree.config())
+    everything = result.csv
+    csv = everything[everything.deid_file != ""].set_index("deid_file")
+    assert len(csv) == len(names) + 1
+    # the empty file and the cut header have no UID, so their sources are reported as source_only, not dropped
+    assert list(everything[everything.deid_file == ""].status) == ["source_only", "source_only"]
+    assert "without SOPInstanceUID" in csv.loc["truncated-header.dcm", "reason"]
+    for how in names:
+        row = csv.loc[f"{how}.dcm"]
+        assert row.status in ("unreadable", "changed"), (how, row.status)
+        assert row.status == "changed" or row.reason, how
+    assert csv.loc["zero.dcm", "status"] == "unreadable"
+    assert csv.loc["truncated-pixels.dcm", "status"] == "unreadable"
+    assert "over max_pixels" in csv.loc["huge.dcm", "reason"] and csv.loc["huge.dcm", "status"] == "unreadable"
+    assert result.proc.returncode == 0
+
+
+_DAMAGES = st.sampled_from(["none", "zero", "truncated-header", "truncated-pixels", "bitflip"])
+
+
+@settings(max_examples=20, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(damages=st.lists(st.tuples(st.sampled_from(["CT_small.dcm", "MR_small_RLE.dcm", "SC_rgb_jpeg_gdcm.dcm",
+                                                   "rtdose.dcm", "JPEG2000.dcm"]), _DAMAGES, _DAMAGES),
+                        min_size=1, max_size=5))
+def test_property_every_file_gets_exactly_one_row(tmp_path_factory, damages):
+    tree = Tree(tmp_path_factory.mktemp("prop"))
+    for i, (name, deid_damage, source_damage) in enumerate(damages):
+        tree.add(f"f{i}", name)
+        if deid_damage != "none":
+            _damage(tree.deid / f"f{i}", deid_damage)
+        if source_damage != "none":
+            _damage(tree.source / f"f{i}", source_damage)
+    cfg = load_config(tree.config())
+    with local_workers(1) as workers:
+        outcome = run(cfg, parts=None, workers=workers)
+    deid_rows = [r.deid.rel_path for r in outcome.results if r.deid]
+    assert sorted(deid_rows) == sorted(f"f{i}" for i in range(len(damages)))  # each exactly once
+    source_rows = [r.source.rel_path for r in outcome.results if r.source and not r.deid]
+    assert len(source_rows) == len(set(source_rows))
+    assert all(r.status.value for r in outcome.results)
+    assert (cfg.run_dir / "comparison_summary.csv").exists() and (cfg.run_dir / "comparison_results.pdf").exists()
+
+
+# --- dying workers -------------------------------------------------------------------------------------------
+
+def test_worker_killed_every_time_gives_unreadable_and_the_run_completes(tree, tmp_path):
+    for i in range(6):
+        tree.add(f"ok{i}.dcm", "CT_small.dcm", _bump if i % 2 else None)
+    tree.add("CRASHME.dcm", "MR_small.dcm")
+    proc = _run_with(tree.config(), _faulty_env(tmp_path, "kill:CRASHME"))
+    assert proc.returncode == 0, proc.stderr
+    csv = _csv(tree).set_index("deid_file")
+    assert len(csv) == 7
+    assert csv.loc["CRASHME.dcm", "status"] == "unreadable"
+    assert "worker process died" in csv.loc["CRASHME.dcm", "reason"]
+    assert list(csv.loc[[f"ok{i}.dcm" for i in range(6)], "status"]) == ["identical", "changed"] * 3
+
+
+def test_worker_killed_once_is_retried_and_succeeds(tree, tmp_path):
+    for i in range(4):
+        tree.add(f"ok{i}.dcm", "CT_small.dcm")
+    tree.add("CRASHONCE.dcm", "MR_small.dcm", _bump)
+    proc = _run_with(tree.config(), _faulty_env(tmp_path, "once:CRASHONCE"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "fault.marker").exists()  # the worker really died once
+    csv = _csv(tree).set_index("deid_file")
+    assert csv.loc["CRASHONCE.dcm", "status"] == "changed"
+    assert set(csv.loc[[f"ok{i}.dcm" for i in range(4)], "status"]) == {"identical"}
+
+
+# --- interrupts ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_stops_promptly_and_leaves_no_half_written_output(tree, tmp_path, sig):
+    for i in range(30):
+        tree.add(f"f{i:02d}.dcm", "CT_small.dcm", _bump)
+    config = tree.config()
+    proc = subprocess.Popen([sys.executable, str(REPO / "run_DICOMImgCmp_multiT.py"), str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_faulty_env(tmp_path, "slow:0.2"), start_new_session=True)
+    log = tree.root / "logs" / "imgCmpLog.log"
+    deadline = time.monotonic() + 60
+    while not (log.exists() and "indexed" in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    started = time.monotonic()
+    # Ctrl-C reaches the whole foreground process group; SIGTERM is sent to the main process only
+    os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - started < 10
+    assert proc.returncode == 130, stderr
+    assert "interrupted: stopped while comparing 30 pairs" in stderr and "indexed 60 files" in stderr
+    assert "Traceback" not in stderr
+    run_dir = tree.root / "out" / "run"
+    leftovers = [p.name for p in run_dir.iterdir()] if run_dir.exists() else []
+    assert leftovers == [], leftovers  # no final-named output, no temporary file
+
+
+# --- inputs and paths ---------------------------------------------------------------------------------------------
+
+def test_outputs_inside_an_input_tree_are_refused(tree):
+    tree.add("a.dcm", "CT_small.dcm")
+    for key in ("output_data_path", "log_path"):
+        result = run_script(tree.config(**{key: "deid/out"}), check=False)
+        assert result.proc.returncode == 2 and "lies inside input_data_path" in result.proc.stderr
+    assert not (tree.deid / "out").exists()
+
+
+def test_hostile_paths_spaces_unicode_links_loops_depth(tree):
+    tree.add("with space/Ünïcødé ファイル.dcm", "CT_small.dcm", _bump)
+    deep = "/".join(["d"] * 150)
+    tree.add(f"{deep}/deep.dcm", "MR_small.dcm")
+    tree.add("real/linked.dcm", "SC_rgb_rle.dcm")
+    (tree.deid / "link_to_real").symlink_to(tree.deid / "real", target_is_directory=True)  # same files again
+    (tree.deid / "real" / "loop").symlink_to(tree.deid, target_is_directory=True)  # a loop
+    (tree.deid / "dangling").symlink_to(tree.deid / "nowhere")
+    (tree.source / "outside").mkdir()
+    os.symlink(tree.source / "real" / "linked.dcm", tree.source / "outside" / "alias.dcm")
+    result = run_script(tree.config())
+    csv = result.csv.set_index("deid_file")
+    assert csv.loc["with space/Ünïcødé ファイル.dcm", "status"] == "changed"
+    assert csv.loc[f"{deep}/deep.dcm", "status"] == "identical"
+    assert csv.loc["real/linked.dcm", "status"] == "identical"  # read once, not a duplicate of its link
+    assert not any(f.startswith("link_to_real/") for f in csv.index)
+    assert csv.loc["dangling", "status"] == "unreadable"
+    assert "duplicate_uid" not in set(csv.status)
+    assert pdf_pages(result.run_dir / "comparison_results.pdf") == 2
+
+
+def test_runs_with_different_names_do_not_touch_each_other(tree):
+    tree.add("a.dcm", "CT_small.dcm", _bump)
+    first = run_script(tree.config(run_name="first"))
+    before = tree_digest(first.run_dir)
+    second = run_script(tree.config(run_name="second", multiprocessing_cpus="3"), multi=True)
+    assert tree_digest(first.run_dir) == before
+    assert sorted(p.name for p in second.run_dir.iterdir()) == [
+        "comparison_results_0.pdf", "comparison_results_1.pdf", "comparison_results_2.pdf",
+        "comparison_summary.csv"]
+
+
+def test_inputs_are_byte_and_mode_identical_after_a_run(tree):
+    tree.add("a.dcm", "CT_small.dcm", _bump)
+    tree.add("b.dcm", "examples_ybr_color.dcm")
+    cfg = tree.config()
+    before = tree_digest(tree.deid), tree_digest(tree.source), (tree.root / "map.csv").read_bytes()
+    mtimes = {p: p.stat().st_mtime_ns for p in tree.root.rglob("*") if p.is_file()}
+    run_script(cfg)
+    run_script(cfg, multi=True)
+    assert (tree_digest(tree.deid), tree_digest(tree.source), (tree.root / "map.csv").read_bytes()) == before
+    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items() if p.exists())
+
+
+def test_max_pixels_is_configurable(tree):
+    tree.add("a.dcm", "CT_small.dcm", _bump)
+    result = run_script(tree.config(max_pixels=str(128 * 128 - 1)))
+    assert result.row("a.dcm").status == "unreadable" and "over max_pixels 16,383" in result.row("a.dcm").reason
+    assert json.loads((tree.root / "config.json").read_text())["max_pixels"] == "16383"
