@@ -57,9 +57,6 @@ def write_pdf(path: Path, summary: Summary, items: list[PairResult], tolerance: 
     :data:`PAGES_PER_CHUNK` pages, which pikepdf joins (copying the image streams from disk as it writes):
     memory does not grow with the number of pages.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import pikepdf
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -123,11 +120,11 @@ class _Figure:
     matplotlib slow. Images are embedded at their own resolution (``interpolation="none"``), not resampled."""
 
     def __init__(self) -> None:
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # not pyplot: nothing global holds the figures after the PDF
         from matplotlib.patches import Rectangle
 
-        self.text_fig = plt.figure(figsize=PAGE_SIZE)
-        self.fig = plt.figure(figsize=PAGE_SIZE)
+        self.text_fig = Figure(figsize=PAGE_SIZE)
+        self.fig = Figure(figsize=PAGE_SIZE)
         self.header = self.fig.text(0.02, 0.98, "", va="top", size=9, family="monospace")
         self.error = self.fig.text(0.5, 0.5, "", ha="center", color="red")
         self.axes = self.fig.subplots(1, 3, gridspec_kw=dict(left=0.02, right=0.98, bottom=0.04, top=0.80,
