@@ -45,12 +45,14 @@ def main(argv: list[str] | None = None, *, multi: bool = False) -> int:
         return EXIT_CONFIG
 
     from .pipeline import Progress, remove_partial_outputs, run
-    from .workers import local_workers
 
     progress = Progress()
     try:
-        with _sigterm_as_interrupt(), local_workers(cfg.multiprocessing_cpus if multi else 1) as workers:
+        with _sigterm_as_interrupt(), _workers(cfg, multi) as workers:
             run(cfg, parts=cfg.multiprocessing_cpus if multi else None, workers=workers, progress=progress)
+    except ConfigError as exc:  # found while connecting to a cluster
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         remove_partial_outputs(cfg.run_dir)
         print(f"interrupted: {progress}. No file under a final name was left half-written.", file=sys.stderr)
@@ -60,6 +62,17 @@ def main(argv: list[str] | None = None, *, multi: bool = False) -> int:
         print(f"internal error: {type(exc).__name__}: {exc} (see the log in {cfg.log_path})", file=sys.stderr)
         return EXIT_INTERNAL
     return EXIT_OK
+
+
+def _workers(cfg, multi: bool):
+    """Where the work runs: Dask when configured, else worker processes here (the single script: in-process)."""
+    if cfg.executor == "dask":
+        from .cluster import dask_workers
+
+        return dask_workers(cfg)
+    from .workers import local_workers
+
+    return local_workers(cfg.multiprocessing_cpus if multi else 1)
 
 
 @contextlib.contextmanager

@@ -25,6 +25,9 @@ CONFIG_KEYS: dict[str, str] = {
     "multiprocessing_cpus": "worker processes and PDF parts for run_DICOMImgCmp_multiT.py "
                             "(older configs: thread_count)",
     "pixel_tolerance": "optional, default 0: a pixel counts as changed when |deid - source| > this",
+    "executor": "optional: \"local\" (default, worker processes on this machine) or \"dask\" (a Dask cluster)",
+    "dask_scheduler_address": "optional, with executor \"dask\": e.g. \"tcp://10.0.0.5:8786\"; without it a "
+                              "local Dask cluster of multiprocessing_cpus workers is started",
     "max_pixels": "optional, default 4294967296 (2^32): images declaring more values (rows x columns x frames x "
                   "samples) are not decoded but reported unreadable",
 }
@@ -50,6 +53,8 @@ class Config:
     multiprocessing_cpus: int = 1
     pixel_tolerance: float = 0.0
     max_pixels: int = 2 ** 32
+    executor: str = "local"
+    dask_scheduler_address: str = ""
 
     @property
     def run_dir(self) -> Path:
@@ -94,6 +99,8 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         multiprocessing_cpus=_number(values, "multiprocessing_cpus", 1, int, minimum=1),
         pixel_tolerance=_number(values, "pixel_tolerance", 0.0, float, minimum=0),
         max_pixels=_number(values, "max_pixels", 2 ** 32, int, minimum=1),
+        executor=_choice(values, "executor", ("local", "dask")),
+        dask_scheduler_address=str(values.get("dask_scheduler_address", "") or "").strip(),
     )
     for out_key in ("output_data_path", "log_path"):
         out = getattr(cfg, out_key)
@@ -159,6 +166,13 @@ def _number(values: dict, key: str, default, kind, *, minimum) -> int | float:
     if number < minimum:
         raise ConfigError(f"config key '{key}' must be at least {minimum}, got {value!r}")
     return number
+
+
+def _choice(values: dict, key: str, choices: tuple[str, ...]) -> str:
+    value = str(values.get(key, choices[0])).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"config key '{key}' must be one of {', '.join(choices)}, got {values[key]!r}")
+    return value
 
 
 def _check_writable(path: Path, key: str) -> None:

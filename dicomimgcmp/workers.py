@@ -38,8 +38,9 @@ class InlineExecutor(Executor):
 class Workers:
     """The executor work is submitted to, replaced by a fresh one when a worker process has died."""
 
-    def __init__(self, make: Callable[[], Executor], count: int) -> None:
+    def __init__(self, make: Callable[[], Executor], count: int, close: Callable[[], None] | None = None) -> None:
         self._make = make
+        self._close = close
         self.count = count
         self.executor = make()
 
@@ -62,6 +63,8 @@ class Workers:
             self.executor.shutdown(wait=True)
         else:
             self.terminate()
+        if self._close is not None:
+            self._close()
 
 
 def local_workers(count: int) -> Workers:
