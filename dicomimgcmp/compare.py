@@ -16,15 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.uid import UID
 
-from .model import Crop, FileRecord, PairResult, Status
+from .model import DEFAULT_MAX_PIXELS, Crop, FileRecord, PairResult, Status
 from .pixels import DecodeError, dynamic_range, iter_frames
 
 SSIM_WINDOW = 7  # scikit-image's default win_size
 _CROP_SAMPLES = 16  # a 16 x 16 grid of probe pixels to locate a crop
 _CROP_FINALISTS = 8
-
-
-DEFAULT_MAX_PIXELS = 2 ** 32  # rows x columns x frames x samples: a 1000-frame 1024x1024 cine passes
 
 
 def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0,
@@ -113,8 +110,11 @@ def changed_mask(deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolera
 
 def pixel_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """|a - b| per pixel position (the largest over channels), exact: (rows, columns) int64 or float64."""
-    diff = np.abs(_exact(a) - _exact(b))
-    return diff.max(axis=-1) if diff.ndim == 3 else diff
+    return _largest_over_channels(np.abs(_exact(a) - _exact(b)))
+
+
+def _largest_over_channels(values: np.ndarray) -> np.ndarray:
+    return values.max(axis=-1) if values.ndim == 3 else values
 
 
 def ssim(a: np.ndarray, b: np.ndarray, data_range: float,
@@ -206,7 +206,7 @@ class _Tally:
             return
         diff = _exact(deid) - _exact(window)
         self.sse += float(np.square(diff, dtype=np.float64).sum())
-        per_pixel = np.abs(diff).max(axis=-1) if diff.ndim == 3 else np.abs(diff)
+        per_pixel = _largest_over_channels(np.abs(diff))
         self.max_abs = max(self.max_abs, float(per_pixel.max()))
         self._add_mask(_mask_from(per_pixel > tolerance, source.shape[:2], crop))
         score = ssim(deid, window, self.data_range, _box_of(per_pixel > 0))

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .model import DEFAULT_MAX_PIXELS
+
 #: Every key the config understands, with the help text ``--help`` prints.
 CONFIG_KEYS: dict[str, str] = {
     "run_name": "name of this run; outputs go to <output_data_path>/<run_name>/",
@@ -28,7 +30,7 @@ CONFIG_KEYS: dict[str, str] = {
     "executor": "optional: \"local\" (default, worker processes on this machine) or \"dask\" (a Dask cluster)",
     "dask_scheduler_address": "optional, with executor \"dask\": e.g. \"tcp://10.0.0.5:8786\"; without it a "
                               "local Dask cluster of multiprocessing_cpus workers is started",
-    "max_pixels": "optional, default 4294967296 (2^32): images declaring more values (rows x columns x frames x "
+    "max_pixels": f"optional, default {DEFAULT_MAX_PIXELS} (2^32): images declaring more values (rows x columns x frames x "
                   "samples) are not decoded but reported unreadable",
 }
 REQUIRED_KEYS = ("run_name", "input_data_path", "pre_deID_data_path", "uid_mapping_file",
@@ -52,7 +54,7 @@ class Config:
     log_path: Path
     multiprocessing_cpus: int = 1
     pixel_tolerance: float = 0.0
-    max_pixels: int = 2 ** 32
+    max_pixels: int = DEFAULT_MAX_PIXELS
     executor: str = "local"
     dask_scheduler_address: str = ""
 
@@ -98,7 +100,7 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         log_path=_resolve(values["log_path"], base),
         multiprocessing_cpus=_number(values, "multiprocessing_cpus", 1, int, minimum=1),
         pixel_tolerance=_number(values, "pixel_tolerance", 0.0, float, minimum=0),
-        max_pixels=_number(values, "max_pixels", 2 ** 32, int, minimum=1),
+        max_pixels=_number(values, "max_pixels", DEFAULT_MAX_PIXELS, int, minimum=1),
         executor=_choice(values, "executor", ("local", "dask")),
         dask_scheduler_address=str(values.get("dask_scheduler_address", "") or "").strip(),
     )

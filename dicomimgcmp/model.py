@@ -35,6 +35,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page",
 )
 
+#: Default limit on the values an image may declare (rows x columns x frames x samples) to be decoded:
+#: a 1000-frame 1024x1024 cine and any mammogram pass, a header claiming 10^12 does not.
+DEFAULT_MAX_PIXELS = 2 ** 32
+
 SUMMARY_CSV = "comparison_summary.csv"
 LOG_FILE = "imgCmpLog.log"
 
