@@ -20,8 +20,8 @@ EXIT_OK, EXIT_INTERNAL, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser(multi: bool) -> argparse.ArgumentParser:
-    what = (f"with multiprocessing_cpus worker processes, writing one PDF per worker "
-            f"(comparison_results_<k>.pdf)" if multi else "in one process, writing comparison_results.pdf")
+    what = ("with multiprocessing_cpus worker processes, writing one PDF per worker "
+            "(comparison_results_<k>.pdf)" if multi else "in one process, writing comparison_results.pdf")
     keys = "\n".join(f"  {k:<22} {v}" for k, v in CONFIG_KEYS.items())
     return argparse.ArgumentParser(
         description="Compare de-identified DICOM images with their sources by decoded pixel values, "

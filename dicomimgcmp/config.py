@@ -30,8 +30,8 @@ CONFIG_KEYS: dict[str, str] = {
     "executor": "optional: \"local\" (default, worker processes on this machine) or \"dask\" (a Dask cluster)",
     "dask_scheduler_address": "optional, with executor \"dask\": e.g. \"tcp://10.0.0.5:8786\"; without it a "
                               "local Dask cluster of multiprocessing_cpus workers is started",
-    "max_pixels": f"optional, default {DEFAULT_MAX_PIXELS} (2^32): images declaring more values (rows x columns x frames x "
-                  "samples) are not decoded but reported unreadable",
+    "max_pixels": f"optional, default {DEFAULT_MAX_PIXELS} (2^32): images declaring more values (rows x columns "
+                  "x frames x samples) are not decoded but reported unreadable",
 }
 REQUIRED_KEYS = ("run_name", "input_data_path", "pre_deID_data_path", "uid_mapping_file",
                  "output_data_path", "log_path")

@@ -14,7 +14,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
 from pydicom.uid import RLELossless
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
