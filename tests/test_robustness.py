@@ -153,7 +153,9 @@ def test_interrupt_stops_promptly_and_leaves_no_half_written_output(tree, tmp_pa
     config = tree.config()
     proc = subprocess.Popen([sys.executable, str(REPO / "run_DICOMImgCmp_multiT.py"), str(config)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_faulty_env(tmp_path, "slow:0.2"), start_new_session=True)
+                            env=_faulty_env(tmp_path, "slow:0.2"), start_new_session=True,
+                            # as from a terminal: a runner that started us in the background may ignore SIGINT
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     log = tree.root / "logs" / "imgCmpLog.log"
     deadline = time.monotonic() + 60
     while not (log.exists() and "indexed" in log.read_text()) and time.monotonic() < deadline:
