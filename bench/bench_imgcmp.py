@@ -3,7 +3,8 @@
 
     python bench/bench_imgcmp.py --pairs 2000 --changed 0.1            # multiT, 2 workers
     python bench/bench_imgcmp.py --pairs 200 --frames 120 --changed 1  # multi-frame memory
-    python bench/bench_imgcmp.py --pairs 2000 --changed 0 --cat        # against `cat` of both trees
+    python bench/bench_imgcmp.py --pairs 2000 --changed 0 --cat        # against `cat` of both trees (warm)
+    python bench/bench_imgcmp.py --pairs 2000 --changed 0 --cat --cold # both reading from disk (root)
     python bench/bench_imgcmp.py --pairs 2000 --classifier             # the classifier against `cp -r`
 
 The corpus: N pairs of 512x512 16-bit CT-like images (a phantom with texture and noise, each image different) in
@@ -92,10 +93,22 @@ def _write(template, path: Path, stack: np.ndarray, uids: dict, patient: str, i:
     template.save_as(path, enforce_file_format=True)
 
 
-def time_cat(folder: Path) -> float:
-    """Seconds for `cat` to read both trees (warm cache: run once before timing)."""
+def drop_caches() -> None:
+    """Empty the page cache (root only), so that the next run reads from disk."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as exc:
+        sys.exit(f"--cold needs root to drop the page cache: {exc}")
+
+
+def time_cat(folder: Path, cold: bool) -> float:
+    """Seconds for `cat` to read both trees, from disk (cold) or from the page cache (warm, read once first)."""
     cmd = f"find '{folder}/source' '{folder}/deid' -type f -print0 | xargs -0 cat > /dev/null"
-    subprocess.run(cmd, shell=True, check=True)
+    if cold:
+        drop_caches()
+    else:
+        subprocess.run(cmd, shell=True, check=True)
     start = time.perf_counter()
     subprocess.run(cmd, shell=True, check=True)
     return time.perf_counter() - start
@@ -153,6 +166,8 @@ def main() -> None:
     parser.add_argument("--single", action="store_true", help="run run_DICOMImgCmp.py instead of multiT")
     parser.add_argument("--cat", action="store_true", help="also time `cat` reading both trees")
     parser.add_argument("--repeat", type=int, default=1, help="runs of the script (each is printed)")
+    parser.add_argument("--cold", action="store_true",
+                        help="drop the page cache (root) before each timed run, so files are read from disk")
     parser.add_argument("--classifier", action="store_true",
                         help="benchmark dicom_file_classifier.py against cp -r on the source tree instead")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dicomimgcmp-bench"))
@@ -169,6 +184,8 @@ def main() -> None:
     print(f"script: {'run_DICOMImgCmp.py' if args.single else f'run_DICOMImgCmp_multiT.py, {args.cpus} cpus'}")
     walls = []
     for _ in range(args.repeat):
+        if args.cold:
+            drop_caches()
         result = run_script(folder, not args.single, args.cpus)
         wall = result["wall"]
         walls.append(wall)
@@ -176,8 +193,9 @@ def main() -> None:
               "stages: " + "  ".join(f"{k} {v:.2f} s" for k, v in result["stages"].items()))
     print(f"peak RSS of the largest process (all runs): {result['peak_mb']:.0f} MB")
     if args.cat:
-        cat = time_cat(folder)
-        print(f"cat of both trees: {cat:.2f} s   best script run / cat: {min(walls) / cat:.1f}x")
+        cat = time_cat(folder, args.cold)
+        print(f"cat of both trees ({'cold' if args.cold else 'warm'}): {cat:.2f} s   "
+              f"best script run / cat: {min(walls) / cat:.1f}x")
 
 
 if __name__ == "__main__":
