@@ -35,7 +35,6 @@ sys.path.insert(0, str(REPO))
 
 def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int) -> Path:
     """Write (or reuse) the corpus for these parameters; returns its folder."""
-    import pydicom
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -80,7 +79,6 @@ def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int) 
     (folder / "map.csv").write_text("\n".join(lines) + "\n")
     os.sync()  # written pages must not be flushed to disk while the run is timed
     (folder / "done").write_text(json.dumps(dict(pairs=pairs, changed=n_changed, frames=frames, size=size)))
-    del pydicom
     return folder
 
 

@@ -48,7 +48,7 @@ def dask_workers(cfg: Config) -> Workers:
         close()
         raise
     executor = client.get_executor(pure=False)  # pure=False: a retried task is run again, not looked up
-    return Workers(lambda: executor, len(client.scheduler_info()["workers"]), close=close)
+    return Workers(lambda: executor, close=close)
 
 
 def _check_shared_paths(client, cfg: Config) -> None:

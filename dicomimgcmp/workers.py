@@ -38,10 +38,9 @@ class InlineExecutor(Executor):
 class Workers:
     """The executor work is submitted to, replaced by a fresh one when a worker process has died."""
 
-    def __init__(self, make: Callable[[], Executor], count: int, close: Callable[[], None] | None = None) -> None:
+    def __init__(self, make: Callable[[], Executor], close: Callable[[], None] | None = None) -> None:
         self._make = make
         self._close = close
-        self.count = count
         self.executor = make()
 
     def replace_if_broken(self, exc: BaseException) -> None:
@@ -70,8 +69,8 @@ class Workers:
 def local_workers(count: int) -> Workers:
     """``count`` worker processes, or the calling process itself when ``count`` is 1."""
     if count > 1:
-        return Workers(lambda: ProcessPoolExecutor(max_workers=count, initializer=_leave_interrupts_to_main), count)
-    return Workers(InlineExecutor, 1)
+        return Workers(lambda: ProcessPoolExecutor(max_workers=count, initializer=_leave_interrupts_to_main))
+    return Workers(InlineExecutor)
 
 
 def _leave_interrupts_to_main() -> None:
