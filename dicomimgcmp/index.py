@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 from pydicom.uid import DeflatedExplicitVRLittleEndian, MediaStorageDirectoryStorage
 
@@ -135,7 +134,7 @@ def read_header(path: Path, keywords: list[str]) -> Header:
     """Read the header of ``path`` (only ``keywords`` are converted), never the pixel data.
 
     Raises :class:`HeaderError` for a file that is not DICOM, whose header cannot be read, or that has no
-    SOPInstanceUID (nor a MediaStorageSOPInstanceUID): without one, a header is too damaged to trust.
+    SOPInstanceUID (see :func:`sop_instance_uid`): without one, a header is too damaged to trust.
     """
     with quiet_pydicom():
         try:
@@ -150,12 +149,14 @@ def read_header(path: Path, keywords: list[str]) -> Header:
             if not sop_instance_uid(header.dataset):
                 raise HeaderError("DICOM header without SOPInstanceUID (damaged or cut short?)")
             return header
-        except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError) as exc:
-            raise HeaderError(f"unreadable DICOM header: {exc}") from None
+        except HeaderError:
+            raise
         except IsADirectoryError:
             raise HeaderError("cannot list this folder") from None
         except OSError as exc:
             raise HeaderError(f"cannot read file: {exc.strerror or exc}") from None
+        except Exception as exc:  # a damaged header makes pydicom raise almost anything
+            raise HeaderError(f"unreadable DICOM header: {type(exc).__name__}: {exc}") from None
 
 
 def read_record(path: Path, root: Path) -> FileRecord:
@@ -205,8 +206,8 @@ def _parse_header(fp, path: Path, keywords: list[str], *, whole: bool) -> Header
     reads on a file)."""
     try:
         ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, specific_tags=keywords)
-    except (EOFError, OSError, struct.error, ValueError, KeyError, TypeError):
-        if whole:  # pydicom raises OSError for an element cut short: here it means the prefix ended
+    except Exception:
+        if whole:  # an element cut short (pydicom raises OSError, EOFError...): here it means the prefix ended
             raise
         return None
     ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)

@@ -58,6 +58,9 @@ def _damage(path: Path, how: str) -> None:
     elif how == "bitflip":
         for i in range(len(data) // 2, len(data), 97):
             data[i] ^= 0xFF
+    elif how == "header-bitflip":
+        for i in range(140, min(len(data), 2000), 37):
+            data[i] ^= 0x5A
     path.write_bytes(bytes(data))
 
 
@@ -90,10 +93,10 @@ def test_damaged_files_each_get_one_row_with_a_reason(tree):
     assert result.proc.returncode == 0
 
 
-_DAMAGES = st.sampled_from(["none", "zero", "truncated-header", "truncated-pixels", "bitflip"])
+_DAMAGES = st.sampled_from(["none", "zero", "truncated-header", "truncated-pixels", "bitflip", "header-bitflip"])
 
 
-@settings(max_examples=20, deadline=None, derandomize=True,
+@settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(damages=st.lists(st.tuples(st.sampled_from(["CT_small.dcm", "MR_small_RLE.dcm", "SC_rgb_jpeg_gdcm.dcm",
                                                    "rtdose.dcm", "JPEG2000.dcm"]), _DAMAGES, _DAMAGES),
