@@ -138,6 +138,10 @@ def _classify(src, dest, pattern, mode, dry_run: bool, processes: int) -> int:
 
     with local_workers(processes) as workers:
         plans = plan(src, dest, pattern, workers)
+        planned = counts_by_status(plans)
+        print(f"Plan: {planned.get('planned', 0) + planned.get('renamed', 0)} files to place; collisions: "
+              f"{planned.get('renamed', 0)} renamed (another file has the name), "
+              f"{planned.get('duplicate_skipped', 0)} duplicates skipped")
         if dry_run:
             print(plan_tree(plans, dest))
         else:

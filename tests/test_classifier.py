@@ -78,6 +78,9 @@ def test_copy_sorts_reports_and_leaves_source_untouched(messy, tmp_path):
     assert (dest / "DOE^JANE_P1/HEAD_CT_0003/IM1_1").read_bytes() == (messy / "x" / "IM1").read_bytes()
     assert os.stat(dest / "DOE^JANE_P1/HEAD_CT_0003/IM1").st_mtime == os.stat(messy / "IM1").st_mtime
     assert "copied" in proc.stdout and "renamed" in proc.stdout
+    plan_line = proc.stdout.splitlines()[0]  # collisions are reported before any file is touched
+    assert plan_line == "Plan: 4 files to place; collisions: 1 renamed (another file has the name), " \
+                        "1 duplicates skipped"
 
 
 def test_rerun_is_idempotent_and_never_overwrites(messy, tmp_path):

@@ -231,6 +231,23 @@ def test_inputs_are_byte_and_mode_identical_after_a_run(tree):
     assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items() if p.exists())
 
 
+def test_read_only_inputs_work(tree):
+    import shutil
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs unshare and root for a read-only bind mount (root ignores file modes)")
+    tree.add("a.dcm", "CT_small.dcm", _bump)
+    tree.add("b.dcm", "MR_small.dcm")
+    config = tree.config()  # outputs beside the read-only trees
+    mount = (f'mount --bind -o ro "{tree.deid}" "{tree.deid}" && mount --bind -o ro "{tree.source}" "{tree.source}"'
+             f' && touch "{tree.deid}/probe" 2>/dev/null && exit 99; exec "$0" "$@"')
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", mount, sys.executable,
+                           str(REPO / "run_DICOMImgCmp_multiT.py"), str(config)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr  # 99 would mean the mount was not read-only
+    csv = _csv(tree).set_index("deid_file")
+    assert csv.loc["a.dcm", "status"] == "changed" and csv.loc["b.dcm", "status"] == "identical"
+
+
 def test_max_pixels_is_configurable(tree):
     tree.add("a.dcm", "CT_small.dcm", _bump)
     result = run_script(tree.config(max_pixels=str(128 * 128 - 1)))
