@@ -184,9 +184,10 @@ def _split_balanced(items: list, n: int) -> Iterable[tuple[int, list]]:
 
 
 def _remove_stale_parts(run_dir: Path, parts: int | None) -> None:
-    """Remove numbered PDFs an earlier run of this run_name left beyond this run's count."""
-    keep = {pdf_name(k) for k in range(parts)} if parts else set()
-    for old in run_dir.glob("comparison_results_*.pdf"):
+    """Remove the PDFs an earlier run of this run_name wrote that this run does not write again (the other
+    script's, or parts beyond this run's count), so that every PDF in the folder matches the CSV."""
+    keep = {pdf_name(k) for k in range(parts)} if parts else {pdf_name(None)}
+    for old in run_dir.glob("comparison_results*.pdf"):
         if old.name not in keep:
             old.unlink()
 

@@ -77,7 +77,7 @@ def test_multit_gives_same_csv_and_balanced_pdfs(sample_runs):
     other = [c for c in CSV_COLUMNS if not c.startswith("pdf_")]
     pd.testing.assert_frame_equal(csv_single[other], csv_multi[other])
     changed = csv_multi[csv_multi.status == "changed"]
-    pdfs = sorted(p.name for p in multi.run_dir.glob("comparison_results_*.pdf"))
+    pdfs = sorted(p.name for p in multi.run_dir.glob("*.pdf"))  # the single run's PDF is gone: CSV matches
     assert pdfs == ["comparison_results_0.pdf", "comparison_results_1.pdf"]
     per_pdf = changed.groupby("pdf_file").size().to_dict()
     assert per_pdf == {"comparison_results_0.pdf": 2, "comparison_results_1.pdf": 2}
