@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None, *, multi: bool = False) -> int:
 
     from .pipeline import Progress, remove_partial_outputs, run
 
+    _keep_large_allocations()
     progress = Progress()
     try:
         with _sigterm_as_interrupt(), _workers(cfg, multi) as workers:
@@ -62,6 +63,22 @@ def main(argv: list[str] | None = None, *, multi: bool = False) -> int:
         print(f"internal error: {type(exc).__name__}: {exc} (see the log in {cfg.log_path})", file=sys.stderr)
         return EXIT_INTERNAL
     return EXIT_OK
+
+
+def _keep_large_allocations() -> None:
+    """Let glibc reuse freed multi-megabyte numpy temporaries instead of returning them to the kernel after each
+    use (measured: 2,000 pairs with 200 pages, 9.1 s -> 8.1 s; peak RSS unchanged). Worker processes forked
+    later inherit it. Done here, by the command line, never as a side effect of importing the package."""
+    import ctypes
+    import ctypes.util
+
+    m_trim_threshold, m_mmap_threshold, limit = -1, -3, 256 << 20
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(m_mmap_threshold, limit)
+        libc.mallopt(m_trim_threshold, limit)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
 
 
 def _workers(cfg, multi: bool):
