@@ -15,13 +15,14 @@ import re
 import shutil
 import string
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydicom.datadict import keyword_dict
 
-from .index import HeaderError, iter_files, read_header
+from .index import HeaderError, NotDicomError, iter_files, read_header
 from .pixels import quiet_pydicom
 from .workers import Workers, map_batches
 
@@ -33,6 +34,23 @@ UNKNOWN = "UNKNOWN"
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*]')
 
 
+class Placement(str, enum.Enum):
+    """The status of one source file in the plan and in ``classifier_report.csv``."""
+
+    PLANNED = "planned"  # to be placed under its own name (only seen in a dry run)
+    RENAMED = "renamed"  # to be / was placed with a _N suffix: another file has the name
+    COPIED = "copied"
+    MOVED = "moved"
+    LINKED = "linked"
+    DUPLICATE_SKIPPED = "duplicate_skipped"
+    NOT_DICOM = "not_dicom"
+    UNREADABLE = "unreadable"
+
+    @property
+    def to_place(self) -> bool:
+        return self in (Placement.PLANNED, Placement.RENAMED)
+
+
 class Mode(str, enum.Enum):
     """What happens to each source file."""
 
@@ -42,8 +60,8 @@ class Mode(str, enum.Enum):
     HARDLINK = "hardlink"
 
     @property
-    def done_status(self) -> str:
-        return {"copy": "copied", "move": "moved"}.get(self.value, "linked")
+    def done(self) -> Placement:
+        return {"copy": Placement.COPIED, "move": Placement.MOVED}.get(self.value, Placement.LINKED)
 
 
 class PatternError(ValueError):
@@ -103,7 +121,7 @@ class Planned:
 
     source: str
     destination: str
-    status: str
+    status: Placement
     reason: str = ""
 
 
@@ -111,7 +129,7 @@ def plan(src: Path, dest: Path, pattern: Pattern, workers: Workers) -> list[Plan
     """Decide where every file under ``src`` goes, resolving collisions; nothing is written."""
     paths = [str(p) for p in iter_files(src)]
     targets = map_batches(workers, _targets_batch, paths, 64, "reading headers", str(dest), pattern.text,
-                          on_failure=lambda path, reason: Planned(path, "", "unreadable", reason))
+                          on_failure=lambda path, reason: Planned(path, "", Placement.UNREADABLE, reason))
     taken: dict[str, str] = {}  # destination -> source planned there in this run
     plans = []
     for path, target in zip(paths, targets):
@@ -124,9 +142,9 @@ def plan(src: Path, dest: Path, pattern: Pattern, workers: Workers) -> list[Plan
 
 def act(plans: list[Planned], mode: Mode, workers: Workers) -> list[Planned]:
     """Carry out the planned actions (in parallel); returns the final statuses."""
-    todo = [p for p in plans if p.status in ("planned", "renamed")]
+    todo = [p for p in plans if p.status.to_place]
     done = iter(map_batches(workers, _act_batch, todo, 32, f"{mode.value} files", mode.value))
-    return [next(done) if p.status in ("planned", "renamed") else p for p in plans]
+    return [next(done) if p.status.to_place else p for p in plans]
 
 
 def perform(source: str, destination: str, mode: Mode) -> None:
@@ -160,7 +178,7 @@ def _targets_batch(paths: list[str], dest: str, pattern_text: str) -> list[Plann
         try:
             header = read_header(Path(path), ["SOPInstanceUID", *pattern.keywords])
         except HeaderError as exc:
-            status = "not_dicom" if str(exc) == "not a DICOM file" else "unreadable"
+            status = Placement.NOT_DICOM if isinstance(exc, NotDicomError) else Placement.UNREADABLE
             out.append(Planned(path, "", status, str(exc)))
             continue
         with quiet_pydicom():
@@ -177,11 +195,11 @@ def _place(source: str, target: Path, taken: dict[str, str]) -> Planned:
         occupant = taken.get(key) or (key if os.path.lexists(key) else None)
         if occupant is None:
             taken[key] = source
-            return Planned(source, key, "planned" if n == 0 else "renamed",
+            return Planned(source, key, Placement.PLANNED if n == 0 else Placement.RENAMED,
                            "" if n == 0 else f"another file with different content has the name {target.name}")
         if _same_content(source, occupant):
             where = "already in the destination" if occupant == key else f"same content as {occupant}"
-            return Planned(source, key, "duplicate_skipped", where)
+            return Planned(source, key, Placement.DUPLICATE_SKIPPED, where)
     raise RuntimeError(f"no free name for {target}")
 
 
@@ -198,10 +216,10 @@ def _act_batch(plans: list[Planned], mode_value: str) -> list[Planned]:
     for p in plans:
         try:
             perform(p.source, p.destination, mode)
-            status = "renamed" if p.status == "renamed" else mode.done_status
+            status = Placement.RENAMED if p.status is Placement.RENAMED else mode.done
             out.append(Planned(p.source, p.destination, status, p.reason))
         except OSError as exc:
-            out.append(Planned(p.source, p.destination, "unreadable", f"{mode.value} failed: {exc}"))
+            out.append(Planned(p.source, p.destination, Placement.UNREADABLE, f"{mode.value} failed: {exc}"))
     return out
 
 
@@ -227,17 +245,16 @@ def _format(part: str, values: dict) -> str:
 
 
 def counts_by_status(plans: Iterable[Planned]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for p in plans:
-        counts[p.status] = counts.get(p.status, 0) + 1
-    return dict(sorted(counts.items()))
+    """Files per status word, in the order of :class:`Placement` (those with no file left out)."""
+    counts = Counter(p.status for p in plans)
+    return {s.value: counts[s] for s in Placement if counts[s]}
 
 
 def plan_tree(plans: list[Planned], dest: Path) -> str:
     """The plan as a tree of patient / series folders with file counts (for --dry-run)."""
     folders: dict[tuple[str, ...], int] = {}
     for p in plans:
-        if p.status in ("planned", "renamed"):
+        if p.status.to_place:
             key = Path(p.destination).parent.relative_to(dest).parts
             folders[key] = folders.get(key, 0) + 1
     lines = [f"{dest}/"]

@@ -14,7 +14,7 @@ import signal
 import sys
 import traceback
 
-from .config import CONFIG_KEYS, ConfigError, load_config, unknown_keys
+from .config import CONFIG_KEYS, ConfigError, load_config
 
 EXIT_OK, EXIT_INTERNAL, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -38,11 +38,11 @@ def main(argv: list[str] | None = None, *, multi: bool = False) -> int:
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, need_cpus=multi)
-        for key in unknown_keys(args.config):
-            print(f"warning: config key '{key}' is not used", file=sys.stderr)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    for key in cfg.unused_keys:
+        print(f"warning: config key '{key}' is not used", file=sys.stderr)
 
     from .pipeline import Progress, remove_partial_outputs, run
 
@@ -149,23 +149,23 @@ def classifier_main(argv: list[str] | None = None) -> int:
 
 
 def _classify(src, dest, pattern, mode, dry_run: bool, processes: int) -> int:
-    from .classify import REPORT_COLUMNS, REPORT_NAME, act, counts_by_status, plan, plan_tree
+    from .classify import REPORT_COLUMNS, REPORT_NAME, Placement, act, counts_by_status, plan, plan_tree
     from .report import write_csv
     from .workers import local_workers
 
     with local_workers(processes) as workers:
         plans = plan(src, dest, pattern, workers)
         planned = counts_by_status(plans)
-        print(f"Plan: {planned.get('planned', 0) + planned.get('renamed', 0)} files to place; collisions: "
-              f"{planned.get('renamed', 0)} renamed (another file has the name), "
-              f"{planned.get('duplicate_skipped', 0)} duplicates skipped")
+        print(f"Plan: {sum(p.status.to_place for p in plans)} files to place; collisions: "
+              f"{planned.get(Placement.RENAMED.value, 0)} renamed (another file has the name), "
+              f"{planned.get(Placement.DUPLICATE_SKIPPED.value, 0)} duplicates skipped")
         if dry_run:
             print(plan_tree(plans, dest))
         else:
             plans = act(plans, mode, workers)
             dest.mkdir(parents=True, exist_ok=True)
             write_csv(dest / REPORT_NAME, REPORT_COLUMNS, (
-                {"source": os.path.relpath(p.source, src), "status": p.status, "reason": p.reason,
+                {"source": os.path.relpath(p.source, src), "status": p.status.value, "reason": p.reason,
                  "destination": os.path.relpath(p.destination, dest) if p.destination else ""} for p in plans))
     print("Files per status:")
     for status, n in counts_by_status(plans).items():

@@ -57,6 +57,8 @@ class Config:
     max_pixels: int = DEFAULT_MAX_PIXELS
     executor: str = "local"
     dask_scheduler_address: str = ""
+    #: Keys in the file that this tool does not use (a typo is worth a warning, not a failure).
+    unused_keys: tuple[str, ...] = ()
 
     @property
     def run_dir(self) -> Path:
@@ -103,6 +105,7 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         max_pixels=_number(values, "max_pixels", DEFAULT_MAX_PIXELS, int, minimum=1),
         executor=_choice(values, "executor", ("local", "dask")),
         dask_scheduler_address=str(values.get("dask_scheduler_address", "") or "").strip(),
+        unused_keys=tuple(k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS),
     )
     for out_key in ("output_data_path", "log_path"):
         out = getattr(cfg, out_key)
@@ -113,12 +116,6 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
                                   "not be written into an input tree")
         _check_writable(out, out_key)
     return cfg
-
-
-def unknown_keys(path: str | os.PathLike) -> list[str]:
-    """Keys in the config file that this tool does not use (a typo is worth a warning, not a failure)."""
-    raw = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    return [k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS]
 
 
 def _did_you_mean(key: str, raw: dict) -> str:

@@ -120,6 +120,13 @@ class HeaderError(Exception):
     """A file whose DICOM header cannot be read; the message is the reason users see."""
 
 
+class NotDicomError(HeaderError):
+    """A file that is not DICOM at all."""
+
+    def __init__(self) -> None:
+        super().__init__("not a DICOM file")
+
+
 @dataclass(frozen=True)
 class Header:
     """A header read up to the pixel data: the dataset (the keywords asked for, and the file meta), whether
@@ -141,7 +148,7 @@ def read_header(path: Path, keywords: list[str]) -> Header:
             with open(path, "rb") as fp:
                 prefix = fp.read(HEADER_PREFIX)
                 if not looks_like_dicom(prefix[:132]):
-                    raise HeaderError("not a DICOM file")
+                    raise NotDicomError()
                 header = _parse_header(io.BytesIO(prefix), path, keywords, whole=len(prefix) < HEADER_PREFIX)
                 if header is None:  # the header runs past the prefix: parse it from the file
                     fp.seek(0)

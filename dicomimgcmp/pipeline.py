@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from . import compare, index
 from .config import Config
@@ -80,7 +79,8 @@ def _run(cfg: Config, parts: int | None, workers: Workers, progress: Progress) -
     clock.lap("compare")
     progress.stage = "writing the PDF(s)"
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    results, pdfs = _render(cfg, parts, workers, compared, pairing.settled)
+    counts = status_counts(compared + pairing.settled)
+    results, pdfs = _render(cfg, parts, workers, compared, pairing.settled, counts)
     progress.done.append(f"wrote {len(pdfs)} PDF(s)")
     clock.lap("render")
     progress.stage = "writing the CSV"
@@ -90,7 +90,6 @@ def _run(cfg: Config, parts: int | None, workers: Workers, progress: Progress) -
     progress.done.append("wrote the CSV")
     log_results(results)
     clock.lap("report")
-    counts = status_counts(results)
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
     outputs = pdfs + [csv_path]
@@ -145,13 +144,14 @@ def _unreadable_pair(pair: tuple[FileRecord, FileRecord], reason: str) -> PairRe
 
 
 def _render(cfg: Config, parts: int | None, workers: Workers, compared: list[PairResult],
-            settled: list[PairResult]) -> tuple[list[PairResult], list[Path]]:
-    """Assign pages to the changed pairs, write the PDF(s), and return every result with its page."""
-    from .render import Summary, summary_page_count, write_pdf
+            settled: list[PairResult], counts: dict[str, int]) -> tuple[list[PairResult], list[Path]]:
+    """Assign pages to the changed pairs, write the PDF(s) (one task each, retried like any other work), and
+    return every result with its page."""
+    from .render import Summary, summary_page_count
 
     changed = sorted((r for r in compared if r.status is Status.CHANGED), key=lambda r: r.order_key)
     others = [r for r in compared if r.status is not Status.CHANGED] + settled
-    counts = status_counts(changed + others)
+    date = _run_date()
     n_parts = parts or 1
     _remove_stale_parts(cfg.run_dir, parts)
     jobs, paged = [], []
@@ -159,18 +159,20 @@ def _render(cfg: Config, parts: int | None, workers: Workers, compared: list[Pai
         name = pdf_name(None if parts is None else part)
         offset = summary_page_count(len(block))
         block = [r.replace(pdf_file=name, pdf_page=offset + i + 1) for i, r in enumerate(block)]
-        summary = Summary(cfg.run_name, _run_date(), str(cfg.input_data_path), str(cfg.pre_deID_data_path),
+        summary = Summary(cfg.run_name, date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
                           str(cfg.uid_mapping_file), counts, part, n_parts, first + 1, len(changed))
         jobs.append((cfg.run_dir / name, summary, block, cfg.pixel_tolerance))
         paged += block
-    futures = [workers.executor.submit(write_pdf, *job) for job in jobs]
-    for job, future in zip(jobs, tqdm(futures, desc="writing PDF", unit="pdf", disable=None, leave=False)):
-        try:
-            future.result()
-        except Exception as exc:  # a worker died while rendering: once more, then give up loudly
-            workers.replace_if_broken(exc)
-            workers.executor.submit(write_pdf, *job).result()
+    map_batches(workers, _write_pdfs, jobs, 1, "writing PDF")  # a PDF that fails twice stops the run loudly
     return paged + others, [job[0] for job in jobs]
+
+
+def _write_pdfs(jobs: list[tuple]) -> list[Path]:
+    from .render import write_pdf
+
+    for job in jobs:
+        write_pdf(*job)
+    return [job[0] for job in jobs]
 
 
 def _split_balanced(items: list, n: int) -> Iterable[tuple[int, list]]:

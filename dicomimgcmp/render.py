@@ -8,6 +8,7 @@ stays visible. matplotlib is imported here only, so the command line starts fast
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import textwrap
@@ -71,14 +72,12 @@ def write_pdf(path: Path, summary: Summary, items: list[PairResult], tolerance: 
             with PdfPages(chunk, metadata={"CreationDate": None}) as pdf:
                 for draw in pages[k * PAGES_PER_CHUNK:(k + 1) * PAGES_PER_CHUNK]:
                     pdf.savefig(draw(figure))
-        with pikepdf.new() as out:
-            sources = [pikepdf.open(chunk) for chunk in chunks]
-            for src in sources:
-                out.pages.extend(src.pages)
+        with contextlib.ExitStack() as stack:
+            out = stack.enter_context(pikepdf.new())
+            for chunk in chunks:
+                out.pages.extend(stack.enter_context(pikepdf.open(chunk)).pages)
             out.docinfo["/Title"] = f"DICOMImgCmp {summary.run_name}"
             out.save(final, deterministic_id=True, compress_streams=True)
-            for src in sources:
-                src.close()
         os.replace(final, path)
     finally:
         for tmp in (*chunks, final):
@@ -226,12 +225,12 @@ def _panels(item: PairResult, tolerance: float) -> list[np.ndarray]:
     if d_img.ndim == 2 and s_img.ndim == 2:  # one grey scale for both, so a blanked region looks blanked
         low, high = _window_of(s_ds, s_img)
         invert = s_ds.get("PhotometricInterpretation") == "MONOCHROME1"
-        d_show, s_show = (_grey01(img, low, high, invert) for img in (d_img, s_img))
-        base = s_show
-        d_show, s_show = _to_rgb8(d_show), _to_rgb8(s_show)
+        d01, base = (_grey01(img, low, high, invert) for img in (d_img, s_img))
+        s01 = base
     else:
-        d_show, s_show = _to_rgb8(_rgb01(d_img)), _to_rgb8(_rgb01(s_img))
-        base = _rgb01(s_img).mean(axis=-1) if s_img.ndim == 3 else _rgb01(s_img)
+        d01, s01 = _rgb01(d_img), _rgb01(s_img)
+        base = s01.mean(axis=-1) if s01.ndim == 3 else s01
+    d_show, s_show = _to_rgb8(d01), _to_rgb8(s01)
     if d_frame.shape[:2] == s_frame.shape[:2] or item.crop is not None:
         mask = changed_mask(d_frame, s_frame, item.crop, tolerance)
     else:  # not comparable: everything changed
