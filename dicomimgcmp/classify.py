@@ -10,11 +10,11 @@ from __future__ import annotations
 import difflib
 import enum
 import filecmp
+import hashlib
 import os
 import re
 import shutil
 import string
-import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydicom.datadict import keyword_dict
 
+from .atomic import atomic_output
 from .index import HeaderError, NotDicomError, iter_files, read_header
 from .pixels import quiet_pydicom
 from .workers import Workers, map_batches
@@ -29,7 +30,7 @@ from .workers import Workers, map_batches
 DEFAULT_PATTERN = "{PatientName}_{PatientID}/{SeriesDescription}_{SeriesNumber}"
 REPORT_NAME = "classifier_report.csv"
 REPORT_COLUMNS = ("source", "destination", "status", "reason")
-MAX_COMPONENT = 100  # characters of one folder or file name
+MAX_COMPONENT_BYTES = 100  # UTF-8 bytes of one folder or file name (file systems count bytes, 255 at most)
 UNKNOWN = "UNKNOWN"
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*]')
 
@@ -93,26 +94,40 @@ class Pattern:
         return self
 
     def folder(self, ds) -> Path:
-        """The destination folder (relative) for a dataset; every component made safe."""
-        values = {k: _value(ds, k, default_style=self.text == DEFAULT_PATTERN) for k in self.keywords}
-        parts = []
-        for part in self.text.split("/"):
-            try:
-                parts.append(safe_component(_format(part, values)))
-            except (ValueError, TypeError):  # e.g. {SeriesNumber:04d} with a non-numeric value
-                parts.append(safe_component(part.format(**{k: str(v) for k, v in values.items()})))
-        return Path(*parts)
+        """The destination folder (relative) for a dataset; every component made safe. A missing or empty value
+        is ``UNKNOWN``; a format spec that does not fit the value (``{SeriesNumber:04d}`` on text) is ignored."""
+        default_style = self.text == DEFAULT_PATTERN
+        values = {k: _value(ds, k, default_style=default_style) for k in self.keywords}
+        values = {k: UNKNOWN if v == "" else v for k, v in values.items()}
+        return Path(*(safe_component(_LenientFormatter().format(part, **values)) for part in self.text.split("/")))
+
+
+class _LenientFormatter(string.Formatter):
+    """``str.format`` that writes a value as plain text where its format spec does not fit it."""
+
+    def format_field(self, value, format_spec: str) -> str:
+        try:
+            return super().format_field(value, format_spec)
+        except (ValueError, TypeError):
+            return str(value)
 
 
 def safe_component(text: str) -> str:
     """One path component that is safe on every common file system; empty becomes ``UNKNOWN``.
 
     Separators, control characters and ``<>:"|?*`` become ``_``; leading dots too (no ``..``, no hidden
-    folders); trailing dots and spaces (refused by Windows) go; the length is bounded.
+    folders); trailing dots and spaces (refused by Windows) go. A name over :data:`MAX_COMPONENT_BYTES` bytes is
+    cut at a character boundary and ends with ``~`` and a hash of the full value, so that two long values that
+    differ only at the end stay apart.
     """
-    text = _UNSAFE.sub("_", text).strip()[:MAX_COMPONENT].rstrip(". ")
-    text = re.sub(r"^\.+", lambda m: "_" * len(m.group()), text)
-    return text if text.strip("_") else UNKNOWN
+    safe = re.sub(r"^\.+", lambda m: "_" * len(m.group()), _UNSAFE.sub("_", text).strip()).rstrip(". ")
+    if not safe.strip("_"):
+        return UNKNOWN
+    if len(safe.encode()) <= MAX_COMPONENT_BYTES:
+        return safe
+    digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    head = safe.encode()[:MAX_COMPONENT_BYTES - len(digest) - 1].decode("utf-8", "ignore")
+    return f"{head}~{digest}"
 
 
 @dataclass(frozen=True)
@@ -126,17 +141,20 @@ class Planned:
 
 
 def plan(src: Path, dest: Path, pattern: Pattern, workers: Workers) -> list[Planned]:
-    """Decide where every file under ``src`` goes, resolving collisions; nothing is written."""
-    paths = [str(p) for p in iter_files(src)]
+    """Decide where every path under ``src`` goes, resolving collisions; nothing is written.
+
+    Every path gets a plan: a second path to a file already planned (a hard link, or a symbolic link inside
+    ``src``) is ``duplicate_skipped`` and names the first.
+    """
+    aliases: list[tuple[Path, Path]] = []
+    paths = [str(p) for p in iter_files(src, aliases)]
     targets = map_batches(workers, _targets_batch, paths, 64, "reading headers", str(dest), pattern.text,
                           on_failure=lambda path, reason: Planned(path, "", Placement.UNREADABLE, reason))
     taken: dict[str, str] = {}  # destination -> source planned there in this run
-    plans = []
-    for path, target in zip(paths, targets):
-        if isinstance(target, Planned):
-            plans.append(target)
-        else:
-            plans.append(_place(path, Path(target), taken))
+    plans = [_place(target, taken) if target.status is Placement.PLANNED else target for target in targets]
+    plans += [Planned(str(path), "", Placement.DUPLICATE_SKIPPED,
+                      f"another path to the same file as {os.path.relpath(first, src)} (a link); placed once, "
+                      "from there") for path, first in aliases]
     return plans
 
 
@@ -160,47 +178,46 @@ def perform(source: str, destination: str, mode: Mode) -> None:
             os.link(source, dst)  # fails if dst exists; then drop the old name
             os.unlink(source)
             return
-        tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.partial")
-        try:
+        with atomic_output(dst, overwrite=False) as tmp:
             shutil.copy2(source, tmp)
-            os.link(tmp, dst)  # atomic and refuses to overwrite
-        finally:
-            tmp.unlink(missing_ok=True)
         if mode is Mode.MOVE:
             os.unlink(source)
 
 
-def _targets_batch(paths: list[str], dest: str, pattern_text: str) -> list[Planned | str]:
-    """For each path: its intended destination file (str), or a final :class:`Planned` (not DICOM, ...)."""
+def _targets_batch(paths: list[str], dest: str, pattern_text: str) -> list[Planned]:
+    """For each path: ``planned`` at its intended destination file, or its final status (not DICOM, ...).
+    Only the pattern's keywords are read: sorting needs no SOPInstanceUID."""
     pattern = Pattern(pattern_text)
-    out: list[Planned | str] = []
+    out = []
     for path in paths:
         try:
-            header = read_header(Path(path), ["SOPInstanceUID", *pattern.keywords])
+            header = read_header(Path(path), pattern.keywords)
         except HeaderError as exc:
             status = Placement.NOT_DICOM if isinstance(exc, NotDicomError) else Placement.UNREADABLE
             out.append(Planned(path, "", status, str(exc)))
             continue
         with quiet_pydicom():
-            out.append(str(Path(dest) / pattern.folder(header.dataset) / safe_component(Path(path).name)))
+            target = Path(dest) / pattern.folder(header.dataset) / safe_component(Path(path).name)
+        out.append(Planned(path, str(target), Placement.PLANNED))
     return out
 
 
-def _place(source: str, target: Path, taken: dict[str, str]) -> Planned:
-    """The first free name among target, target_1, target_2, ...; a name holding the same content (on disk
+def _place(target: Planned, taken: dict[str, str]) -> Planned:
+    """The first free name among the target, target_1, target_2, ...; a name holding the same content (on disk
     or planned in this run) means the file is already there."""
+    source, wanted = target.source, Path(target.destination)
     for n in range(1_000_000):
-        candidate = target if n == 0 else target.with_name(f"{target.stem}_{n}{target.suffix}")
+        candidate = wanted if n == 0 else wanted.with_name(f"{wanted.stem}_{n}{wanted.suffix}")
         key = str(candidate)
         occupant = taken.get(key) or (key if os.path.lexists(key) else None)
         if occupant is None:
             taken[key] = source
             return Planned(source, key, Placement.PLANNED if n == 0 else Placement.RENAMED,
-                           "" if n == 0 else f"another file with different content has the name {target.name}")
+                           "" if n == 0 else f"another file with different content has the name {wanted.name}")
         if _same_content(source, occupant):
             where = "already in the destination" if occupant == key else f"same content as {occupant}"
             return Planned(source, key, Placement.DUPLICATE_SKIPPED, where)
-    raise RuntimeError(f"no free name for {target}")
+    raise RuntimeError(f"no free name for {wanted}")
 
 
 def _same_content(a: str, b: str) -> bool:
@@ -237,11 +254,6 @@ def _value(ds, keyword: str, *, default_style: bool):
     if keyword in ("SeriesNumber", "InstanceNumber", "AcquisitionNumber") and text.lstrip("-").isdigit():
         return int(text)
     return text
-
-
-def _format(part: str, values: dict) -> str:
-    """Format one pattern component; a missing or empty value becomes UNKNOWN."""
-    return part.format(**{k: (UNKNOWN if v == "" else v) for k, v in values.items()})
 
 
 def counts_by_status(plans: Iterable[Planned]) -> dict[str, int]:

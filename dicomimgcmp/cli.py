@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -33,36 +34,84 @@ def build_parser(multi: bool) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, *, multi: bool = False) -> int:
+    """``run_DICOMImgCmp.py CONFIG`` (``multi`` False) and ``run_DICOMImgCmp_multiT.py CONFIG`` (True)."""
     parser = build_parser(multi)
     parser.add_argument("config", help="path to the JSON config file")
     args = parser.parse_args(argv)
+    return _run_config(args.config, multi=multi, parts=None)
+
+
+def console_main(argv: list[str] | None = None) -> int:
+    """The installed ``dicomimgcmp`` command: ``dicomimgcmp CONFIG`` runs as run_DICOMImgCmp.py does;
+    ``dicomimgcmp CONFIG --parts N`` as run_DICOMImgCmp_multiT.py does, with N workers and N PDFs."""
+    parser = build_parser(multi=False)
+    parser.add_argument("config", help="path to the JSON config file")
+    parser.add_argument("--parts", type=int, metavar="N",
+                        help="run with N worker processes writing N PDFs (as run_DICOMImgCmp_multiT.py with "
+                             "multiprocessing_cpus N)")
+    args = parser.parse_args(argv)
+    if args.parts is not None and args.parts < 1:
+        parser.error("--parts must be at least 1")
+    return _run_config(args.config, multi=args.parts is not None, parts=args.parts)
+
+
+def _run_config(config: str, *, multi: bool, parts: int | None) -> int:
     try:
-        cfg = load_config(args.config, need_cpus=multi)
+        cfg = load_config(config, need_cpus=multi and parts is None)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if parts is not None:
+        cfg = dataclasses.replace(cfg, multiprocessing_cpus=parts)
     for key in cfg.unused_keys:
         print(f"warning: config key '{key}' is not used", file=sys.stderr)
 
-    from .pipeline import Progress, remove_partial_outputs, run
+    from .atomic import remove_temporaries
+    from .model import LOG_FILE
+    from .pipeline import Progress, run
+    from .report import console_summary
 
     _keep_large_allocations()
     progress = Progress()
+    log_file = cfg.log_path / LOG_FILE
     try:
-        with _sigterm_as_interrupt(), _workers(cfg, multi) as workers:
-            run(cfg, parts=cfg.multiprocessing_cpus if multi else None, workers=workers, progress=progress)
-    except ConfigError as exc:  # found while connecting to a cluster
+        with _logging_to(log_file), _sigterm_as_interrupt(), _workers(cfg, multi) as workers:
+            outcome = run(cfg, parts=cfg.multiprocessing_cpus if multi else None, workers=workers,
+                          progress=progress)
+    except ConfigError as exc:  # the mapping file, or found while connecting to a cluster
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
-        remove_partial_outputs(cfg.run_dir)
+        if cfg.run_dir.is_dir():
+            remove_temporaries(cfg.run_dir)
         print(f"interrupted: {progress}. No file under a final name was left half-written.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # the user gets one line; the log gets the traceback
-        logging.getLogger("dicomimgcmp").error("internal error:\n%s", traceback.format_exc())
+        with _logging_to(log_file):
+            _log.error("internal error:\n%s", traceback.format_exc())
         print(f"internal error: {type(exc).__name__}: {exc} (see the log in {cfg.log_path})", file=sys.stderr)
         return EXIT_INTERNAL
+    print(console_summary(outcome.counts, outcome.outputs, log_file, outcome.notes))
     return EXIT_OK
+
+
+_log = logging.getLogger("dicomimgcmp")
+
+
+@contextlib.contextmanager
+def _logging_to(log_file):
+    """Send this package's messages (not third-party debug noise) to ``log_file``, appending, while the block
+    runs."""
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    _log.addHandler(handler)
+    _log.setLevel(logging.INFO)
+    _log.propagate = False
+    try:
+        yield
+    finally:
+        _log.removeHandler(handler)
+        handler.close()
 
 
 def _keep_large_allocations() -> None:

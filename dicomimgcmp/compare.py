@@ -14,9 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydicom.uid import UID
-
-from .model import DEFAULT_MAX_PIXELS, Crop, FileRecord, PairResult, Status
+from .model import DEFAULT_MAX_PIXELS, Crop, FileRecord, PairResult, PixelFormat, Status
 from .pixels import DecodeError, dynamic_range, iter_frames
 
 SSIM_WINDOW = 7  # scikit-image's default win_size
@@ -29,11 +27,17 @@ def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0,
     """Compare the pixel values of one pair; never raises for bad data (the status says what went wrong).
 
     An image whose header declares more than ``max_pixels`` values (rows x columns x frames x samples) is not
-    decoded (``unreadable``): a damaged or hostile header must not exhaust memory.
+    decoded (``unreadable``): a damaged or hostile header must not exhaust memory. Stored values are compared;
+    a difference in how they are to be shown (MONOCHROME1 against MONOCHROME2, another rescale) is not a
+    change of values, and the reason says so.
     """
+    return _compare(deid, source, tolerance, max_pixels).with_note("; ".join(interpretation_notes(deid, source)))
+
+
+def _compare(deid: FileRecord, source: FileRecord, tolerance: float, max_pixels: int) -> PairResult:
     base = PairResult(Status.UNREADABLE, deid=deid, source=source)
     sides = (("de-identified", deid), ("source", source))
-    cut = [side for side, rec in sides if not rec.has_pixel_data and rec.rows is not None]
+    cut = [side for side, rec in sides if not rec.has_pixel_data and rec.format.rows is not None]
     if cut:  # an image header (Rows) must be followed by pixel data
         return base.replace(reason=f"{' and '.join(cut)} file declares an image (Rows, Columns) but holds no "
                                    "pixel data: cut short?")
@@ -43,9 +47,8 @@ def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0,
     try:
         if same_stored_bytes(deid, source):
             return _identical(base)
-        too_large = [f"{side} file declares {n:,} pixel values, over max_pixels {max_pixels:,}"
-                     for side, n in (("de-identified", _declared_values(deid)), ("source", _declared_values(source)))
-                     if n > max_pixels]
+        too_large = [f"{side} file declares {rec.format.declared_values:,} pixel values, over max_pixels "
+                     f"{max_pixels:,}" for side, rec in sides if rec.format.declared_values > max_pixels]
         if too_large:
             return base.replace(reason="; ".join(too_large))
         return _compare_frames(base, tolerance)
@@ -57,14 +60,29 @@ def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0,
         return base.replace(reason=f"cannot read file: {exc.strerror or exc}")
 
 
+def interpretation_notes(deid: FileRecord, source: FileRecord) -> list[str]:
+    """What differs in how the two files' stored values are to be shown, though the values are compared as
+    stored: the grey scale's direction (MONOCHROME1/2) and the rescale (slope, intercept)."""
+    notes = []
+    d_pi, s_pi = deid.format.photometric_interpretation, source.format.photometric_interpretation
+    if d_pi != s_pi and {d_pi, s_pi} <= {"MONOCHROME1", "MONOCHROME2"}:
+        notes.append(f"PhotometricInterpretation differs: source {s_pi}, de-identified {d_pi} "
+                     "(stored values compared)")
+    if deid.rescale != source.rescale:
+        notes.append("rescale differs: source slope {:g} intercept {:g}, de-identified slope {:g} intercept {:g} "
+                     "(stored values compared)".format(*source.rescale, *deid.rescale))
+    return notes
+
+
 def same_stored_bytes(deid: FileRecord, source: FileRecord, chunk: int = 1 << 20) -> bool:
     """True when both files store their pixel data the same way and its bytes are equal (no decoding needed).
 
     The bytes compared run from the pixel data element to the end of the file; anything after the pixel data
     that differs (trailing padding) only sends the pair to the decoding path.
     """
-    if (deid.pixel_offset is None or source.pixel_offset is None or not deid.pixel_format
-            or not deid.pixel_format[0] or deid.pixel_format != source.pixel_format):
+    fmt = deid.format
+    if (deid.pixel_offset is None or source.pixel_offset is None or not fmt.transfer_syntax_uid
+            or fmt != source.format):
         return False
     with open(deid.path, "rb") as a, open(source.path, "rb") as b:
         size = os.fstat(a.fileno()).st_size - deid.pixel_offset
@@ -73,7 +91,7 @@ def same_stored_bytes(deid: FileRecord, source: FileRecord, chunk: int = 1 << 20
         a.seek(deid.pixel_offset)
         b.seek(source.pixel_offset)
         head = a.read(12)
-        if head != b.read(12) or not _pixel_length_fits(head, deid.pixel_format, size):
+        if head != b.read(12) or not _pixel_length_fits(head, fmt, size):
             return False
         while True:
             block = a.read(chunk)
@@ -83,34 +101,67 @@ def same_stored_bytes(deid: FileRecord, source: FileRecord, chunk: int = 1 << 20
                 return True
 
 
-def _pixel_length_fits(head: bytes, pixel_format: tuple, size: int) -> bool:
+def _pixel_length_fits(head: bytes, fmt: PixelFormat, size: int) -> bool:
     """Whether native pixel data really holds what its header declares (a lying header must be decoded, and
     fail there, rather than pass as identical). Encapsulated data (undefined length) is taken as it is."""
-    tsyntax = UID(pixel_format[0])
-    endian = "<" if tsyntax.is_little_endian else ">"
-    header, (length,) = (8, struct.unpack(endian + "L", head[4:8])) if tsyntax.is_implicit_VR else \
+    endian = "<" if fmt.little_endian else ">"
+    header, (length,) = (8, struct.unpack(endian + "L", head[4:8])) if fmt.implicit_vr else \
         (12, struct.unpack(endian + "L", head[8:12]))
     if length == 0xFFFFFFFF:
         return True
-    try:
-        _, bits_allocated, _, _, _, rows, columns, frames, samples, _ = pixel_format[1:]
-        needed = int(rows) * int(columns) * int(frames or 1) * int(samples or 1) * int(bits_allocated)
-    except ValueError:
-        return False
-    return header + length <= size and length * 8 >= needed
+    needed = fmt.expected_bytes()
+    return needed is not None and header + length <= size and length >= needed
 
 
 def changed_mask(deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolerance: float) -> np.ndarray:
-    """Boolean (rows, columns) mask, in source coordinates, of the pixels that differ in any channel.
+    """Boolean (rows, columns) mask, in source coordinates, of the changed pixels (see :func:`frame_diff`)."""
+    mask = frame_diff(deid, source, crop, tolerance).mask
+    return np.zeros(source.shape[:2], dtype=bool) if mask is None else mask
 
-    With a ``crop``, the source pixels outside it are changed (removed); without one the shapes must be equal.
+
+@dataclass(frozen=True)
+class FrameDiff:
+    """How a de-identified frame differs from its source frame.
+
+    ``mask``: (rows, columns) bool in source coordinates, the changed pixel positions (None: none changed).
+    ``abs_diff``: |de-identified - source| over the compared part, (rows, columns[, samples]) (None: equal).
     """
-    return _mask_from(pixel_abs_diff(deid, _window(source, crop)) > tolerance, source.shape[:2], crop)
+
+    mask: np.ndarray | None
+    abs_diff: np.ndarray | None
+
+    @property
+    def per_pixel(self) -> np.ndarray:
+        """The largest |difference| over channels at each compared position."""
+        return _largest_over_channels(self.abs_diff)
+
+
+def frame_diff(deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolerance: float) -> FrameDiff:
+    """The one definition of *changed*: a pixel position whose |de-identified - source| exceeds ``tolerance``
+    in any channel (exact arithmetic; NaN against a number is a change, NaN against NaN is not), and, with a
+    ``crop``, every source pixel outside the part the de-identified image kept. Without a crop the shapes must
+    be equal."""
+    window = _window(source, crop)
+    if deid.dtype == window.dtype and np.array_equal(deid, window):
+        return FrameDiff(_mask_from(None, source.shape[:2], crop), None)
+    abs_diff = _abs_diff(deid, window)
+    changed = ~(_largest_over_channels(abs_diff) <= tolerance)
+    return FrameDiff(_mask_from(changed, source.shape[:2], crop), abs_diff)
 
 
 def pixel_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """|a - b| per pixel position (the largest over channels), exact: (rows, columns) int64 or float64."""
-    return _largest_over_channels(np.abs(_exact(a) - _exact(b)))
+    return _largest_over_channels(_abs_diff(a, b))
+
+
+def _abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| element by element, exact; for float data equal values (infinities, NaN with NaN) give 0."""
+    x, y = _exact(a), _exact(b)
+    diff = np.abs(x - y)
+    if diff.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            diff[(x == y) | (np.isnan(x) & np.isnan(y))] = 0
+    return diff
 
 
 def _largest_over_channels(values: np.ndarray) -> np.ndarray:
@@ -197,19 +248,17 @@ class _Tally:
 
     def add(self, deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolerance: float) -> None:
         """Account one frame pair."""
-        window = _window(source, crop)
+        found = frame_diff(deid, source, crop, tolerance)
         self.values += deid.size
-        if deid.dtype == window.dtype and np.array_equal(deid, window):
+        self._add_mask(found.mask)
+        if found.abs_diff is None:
             self.ssim_sum += 1.0
             self.ssim_frames += 1
-            self._add_mask(_mask_from(None, source.shape[:2], crop))
             return
-        diff = _exact(deid) - _exact(window)
-        self.sse += float(np.square(diff, dtype=np.float64).sum())
-        per_pixel = _largest_over_channels(np.abs(diff))
+        self.sse += float(np.square(found.abs_diff, dtype=np.float64).sum())
+        per_pixel = found.per_pixel
         self.max_abs = max(self.max_abs, float(per_pixel.max()))
-        self._add_mask(_mask_from(per_pixel > tolerance, source.shape[:2], crop))
-        score = ssim(deid, window, self.data_range, _box_of(per_pixel > 0))
+        score = ssim(deid, _window(source, crop), self.data_range, _box_of(per_pixel > 0))
         if not math.isnan(score):
             self.ssim_sum += score
             self.ssim_frames += 1
@@ -232,8 +281,7 @@ class _Tally:
 
 def _compare_frames(base: PairResult, tolerance: float) -> PairResult:
     deid, source = base.deid, base.source
-    deid_frames = iter_frames(deid.path, deid.transfer_syntax_uid)
-    source_frames = iter_frames(source.path, source.transfer_syntax_uid)
+    deid_frames, source_frames = iter_frames(deid), iter_frames(source)
     first_d, first_s = next(deid_frames, None), next(source_frames, None)
     if first_d is None or first_s is None:
         raise DecodeError("pixel data holds no frame")
@@ -248,7 +296,7 @@ def _compare_frames(base: PairResult, tolerance: float) -> PairResult:
                        f"cols {crop.col0}:{crop.col0 + crop.columns}")
 
     rows, cols = first_s.shape[:2]
-    tally = _Tally(np.zeros(rows, bool), np.zeros(cols, bool), dynamic_range(first_s, source.bits_stored))
+    tally = _Tally(np.zeros(rows, bool), np.zeros(cols, bool), dynamic_range(first_s, source.format.bits_stored))
     counts = {"deid": 0, "source": 0}
     for d, s in _zip_frames(first_d, deid_frames, first_s, source_frames):
         counts["deid"] += d is not None
@@ -259,17 +307,22 @@ def _compare_frames(base: PairResult, tolerance: float) -> PairResult:
             raise DecodeError("frames of one file differ in shape")
         else:
             tally.add(d, s, crop, tolerance)
+    result = _result(base, tally, crop, rows * cols * len(tally.changed_per_frame))
     if counts["deid"] != counts["source"]:
-        reasons.append(f"frame count differs: source {counts['source']}, de-identified {counts['deid']}")
-    return _result(base, tally, crop, "; ".join(reasons), rows * cols * len(tally.changed_per_frame))
+        common = min(counts.values())
+        reasons.append(f"frame count differs: source {counts['source']}, de-identified {counts['deid']}; the "
+                       f"frames only one file has count as changed; pixel metrics left empty")
+        in_common = tally.changed_per_frame[:common]
+        result = result.replace(max_abs_diff=None, mse=None, psnr=None, ssim=None,
+                                shown_frame=int(np.argmax(in_common)) if any(in_common) else 0)
+    return result.replace(reason="; ".join(reasons))
 
 
-def _result(base: PairResult, tally: _Tally, crop: Crop | None, reason: str, pixels: int) -> PairResult:
+def _result(base: PairResult, tally: _Tally, crop: Crop | None, pixels: int) -> PairResult:
     changed = sum(tally.changed_per_frame)
     mse = tally.sse / tally.values if tally.values else 0.0
     return base.replace(
         status=Status.CHANGED if changed else Status.IDENTICAL,
-        reason=reason,
         changed_pixels=changed,
         changed_fraction=changed / pixels,
         changed_frames=tuple(i for i, n in enumerate(tally.changed_per_frame) if n),
@@ -283,10 +336,6 @@ def _result(base: PairResult, tally: _Tally, crop: Crop | None, reason: str, pix
     )
 
 
-def _declared_values(rec: FileRecord) -> int:
-    return (rec.rows or 0) * (rec.columns or 0) * max(rec.frames or 1, 1) * max(rec.samples_per_pixel or 1, 1)
-
-
 def _identical(base: PairResult) -> PairResult:
     """The result for equal stored pixel bytes: what the decoding path gives for equal values."""
     return base.replace(status=Status.IDENTICAL, changed_pixels=0, changed_fraction=0.0, max_abs_diff=0.0,
@@ -296,7 +345,7 @@ def _identical(base: PairResult) -> PairResult:
 def _not_comparable(base: PairResult, deid_shape: tuple, source_shape: tuple) -> PairResult:
     """A shape change that is not a crop: everything changed, no pixel metrics."""
     rows, cols = source_shape[:2]
-    frames = base.source.frames or 1
+    frames = base.source.format.frames or 1
     return base.replace(
         status=Status.CHANGED,
         reason=f"shape changed: source {_shape_text(source_shape)} -> de-identified {_shape_text(deid_shape)}",

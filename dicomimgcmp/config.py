@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
 
 from .model import DEFAULT_MAX_PIXELS
 
@@ -90,7 +89,7 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
     for key in REQUIRED_KEYS + (("multiprocessing_cpus",) if need_cpus else ()):
         if key not in values:
             raise ConfigError(f"config key '{key}' is missing{_did_you_mean(key, raw)}")
-        if str(values[key]).strip() == "":
+        if values[key] is None or str(values[key]).strip() == "":
             raise ConfigError(f"config key '{key}' is blank")
 
     cfg = Config(
@@ -107,15 +106,21 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         dask_scheduler_address=str(values.get("dask_scheduler_address", "") or "").strip(),
         unused_keys=tuple(k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS),
     )
-    for out_key in ("output_data_path", "log_path"):
-        out = getattr(cfg, out_key)
+    _check_outputs_outside_inputs(cfg)
+    _check_writable(cfg.output_data_path, "output_data_path")
+    _check_writable(cfg.log_path, "log_path")
+    return cfg
+
+
+def _check_outputs_outside_inputs(cfg: Config) -> None:
+    """The run folder (``output_data_path/run_name``) and the log folder must not be, or lie inside, an input
+    tree: outputs written there would be read as inputs by the next run (paths resolved, links followed)."""
+    for out_key, out in (("output_data_path", cfg.run_dir.resolve()), ("log_path", cfg.log_path)):
         for in_key in ("input_data_path", "pre_deID_data_path"):
             tree = getattr(cfg, in_key)
             if out == tree or tree in out.parents:
-                raise ConfigError(f"config key '{out_key}' ({out}) lies inside {in_key} ({tree}): outputs must "
-                                  "not be written into an input tree")
-        _check_writable(out, out_key)
-    return cfg
+                raise ConfigError(f"config key '{out_key}' puts outputs in {out}, which lies inside {in_key} "
+                                  f"({tree}): outputs must not be written into an input tree")
 
 
 def _did_you_mean(key: str, raw: dict) -> str:
@@ -128,6 +133,8 @@ def _resolve(value: object, base: Path) -> Path:
 
 
 def _run_name(value: object) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ConfigError(f"config key 'run_name' must be a plain folder name, got {json.dumps(value)}")
     name = str(value).strip()
     if name in (".", "..") or any(sep in name for sep in ("/", "\\", "\0")):
         raise ConfigError(f"config key 'run_name' must be a plain folder name, got {name!r}")
@@ -142,29 +149,28 @@ def _existing_dir(values: dict, key: str, base: Path) -> Path:
 
 
 def _mapping_file(values: dict, base: Path) -> Path:
+    """The mapping file's path (its content is read and validated by :func:`.pairing.load_uid_mapping`, first
+    thing in a run, before any file is indexed)."""
     path = _resolve(values["uid_mapping_file"], base)
     if not path.is_file():
         raise ConfigError(f"config key 'uid_mapping_file': file does not exist: {path}")
-    try:
-        columns = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
-    except Exception as exc:  # pandas raises many types for unreadable CSV
-        raise ConfigError(f"uid_mapping_file {path} is not a readable CSV: {exc}") from None
-    missing = {"id_old", "id_new"} - {str(c).strip() for c in columns}
-    if missing:
-        raise ConfigError(f"uid_mapping_file {path} lacks column(s) {', '.join(sorted(missing))}; "
-                          "it needs id_old and id_new")
     return path
 
 
 def _number(values: dict, key: str, default, kind, *, minimum) -> int | float:
+    """A finite number >= ``minimum``, from a number or a string; ``kind`` int also takes integral floats
+    (2.0, "2.0"). NaN and infinity are refused: a tolerance of NaN would hide every change."""
     value = values.get(key, default)
     try:
-        number = kind(str(value).strip())
+        number = float(str(value).strip()) if not isinstance(value, bool) else math.nan
     except ValueError:
-        raise ConfigError(f"config key '{key}' must be a number, got {value!r}") from None
+        number = math.nan
+    if not math.isfinite(number) or (kind is int and not number.is_integer()):
+        what = "with no fraction" if kind is int else "(finite)"
+        raise ConfigError(f"config key '{key}' must be a number {what}, got {json.dumps(value)}")
     if number < minimum:
-        raise ConfigError(f"config key '{key}' must be at least {minimum}, got {value!r}")
-    return number
+        raise ConfigError(f"config key '{key}' must be at least {minimum}, got {json.dumps(value)}")
+    return kind(number) if kind is float else int(number)
 
 
 def _choice(values: dict, key: str, choices: tuple[str, ...]) -> str:

@@ -18,7 +18,7 @@ from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 from pydicom.uid import DeflatedExplicitVRLittleEndian, MediaStorageDirectoryStorage
 
-from .model import FileRecord
+from .model import FileRecord, PixelFormat
 from .pixels import quiet_pydicom
 
 _PIXEL_TAGS = {Tag(0x7FE0, 0x0010), Tag(0x7FE0, 0x0008), Tag(0x7FE0, 0x0009)}
@@ -29,7 +29,8 @@ _FORMAT_KEYWORDS = ("PhotometricInterpretation", "BitsAllocated", "BitsStored", 
                     "Rows", "Columns", "NumberOfFrames", "SamplesPerPixel", "PlanarConfiguration")
 #: Every attribute the index reads (pydicom then converts only these: a third faster on rich headers).
 _HEADER_KEYWORDS = ["SOPInstanceUID", "PatientID", "Modality", "SeriesDescription", "StudyInstanceUID",
-                    "SeriesNumber", "InstanceNumber", *_FORMAT_KEYWORDS]
+                    "SeriesInstanceUID", "SeriesNumber", "InstanceNumber", "RescaleSlope", "RescaleIntercept",
+                    *_FORMAT_KEYWORDS]
 _EXPLICIT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
                  b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
                  b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV"}
@@ -140,8 +141,8 @@ class Header:
 def read_header(path: Path, keywords: list[str]) -> Header:
     """Read the header of ``path`` (only ``keywords`` are converted), never the pixel data.
 
-    Raises :class:`HeaderError` for a file that is not DICOM, whose header cannot be read, or that has no
-    SOPInstanceUID (see :func:`sop_instance_uid`): without one, a header is too damaged to trust.
+    Raises :class:`HeaderError` for a file that is not DICOM, whose header cannot be read, or that ends within
+    its file meta information (pydicom reads such a stump without complaint).
     """
     with quiet_pydicom():
         try:
@@ -153,8 +154,9 @@ def read_header(path: Path, keywords: list[str]) -> Header:
                 if header is None:  # the header runs past the prefix: parse it from the file
                     fp.seek(0)
                     header = _parse_header(fp, path, keywords, whole=True)
-            if not sop_instance_uid(header.dataset):
-                raise HeaderError("DICOM header without SOPInstanceUID (damaged or cut short?)")
+                size = os.fstat(fp.fileno()).st_size
+            if size <= _file_meta_end(header.dataset, preamble=prefix[128:132] == b"DICM"):
+                raise HeaderError("DICOM file ends within its file meta information (cut short?)")
             return header
         except HeaderError:
             raise
@@ -166,13 +168,26 @@ def read_header(path: Path, keywords: list[str]) -> Header:
             raise HeaderError(f"unreadable DICOM header: {type(exc).__name__}: {exc}") from None
 
 
+def _file_meta_end(ds: Dataset, *, preamble: bool) -> int:
+    """The file offset where the data set starts, by the file meta's group length (0 when it has none)."""
+    meta = getattr(ds, "file_meta", None) or {}
+    length = meta.get("FileMetaInformationGroupLength", None)
+    return (132 if preamble else 0) + 12 + int(length) if isinstance(length, int) else 0
+
+
 def read_record(path: Path, root: Path) -> FileRecord:
-    """Read the header of ``path`` into a :class:`FileRecord`; problems go into ``error``, never raise."""
+    """Read the header of ``path`` into a :class:`FileRecord`; problems go into ``error``, never raise.
+
+    A header without SOPInstanceUID (see :func:`sop_instance_uid`) is an error here: the comparison pairs by
+    it, and a header that lacks it is usually cut short.
+    """
     rel = path.relative_to(root).as_posix()
     try:
         header = read_header(path, _HEADER_KEYWORDS)
     except HeaderError as exc:
         return FileRecord(str(path), rel, error=str(exc))
+    if not sop_instance_uid(header.dataset):
+        return FileRecord(str(path), rel, error="DICOM header without SOPInstanceUID (damaged or cut short?)")
     with quiet_pydicom():
         return _record(header, str(path), rel)
 
@@ -191,19 +206,28 @@ def sop_instance_uid(ds: Dataset) -> str:
 
 def _record(header: Header, path: str, rel: str) -> FileRecord:
     ds = header.dataset
-    meta = getattr(ds, "file_meta", None) or {}
-    uid = sop_instance_uid(ds)
-    tsyntax = str(meta.get("TransferSyntaxUID", "") or "")
     return FileRecord(
-        path=path, rel_path=rel, sop_instance_uid=uid, transfer_syntax_uid=tsyntax,
+        path=path, rel_path=rel, sop_instance_uid=sop_instance_uid(ds),
         patient_id=_text(ds, "PatientID"), modality=_text(ds, "Modality"),
         series_description=_text(ds, "SeriesDescription"), study_instance_uid=_text(ds, "StudyInstanceUID"),
+        series_instance_uid=_text(ds, "SeriesInstanceUID"),
         series_number=_int(ds, "SeriesNumber"), instance_number=_int(ds, "InstanceNumber"),
-        rows=_int(ds, "Rows"), columns=_int(ds, "Columns"),
+        rescale=(_float(ds, "RescaleSlope", 1.0), _float(ds, "RescaleIntercept", 0.0)),
+        has_pixel_data=header.has_pixel_data, pixel_offset=header.pixel_offset, format=_pixel_format(ds),
+    )
+
+
+def _pixel_format(ds: Dataset) -> PixelFormat:
+    meta = getattr(ds, "file_meta", None) or {}
+    implicit, little = ds.original_encoding
+    return PixelFormat(
+        transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "") or ""),
+        implicit_vr=bool(implicit), little_endian=little in (None, True),
+        photometric_interpretation=_text(ds, "PhotometricInterpretation"),
+        bits_allocated=_int(ds, "BitsAllocated"), bits_stored=_int(ds, "BitsStored"), high_bit=_int(ds, "HighBit"),
+        pixel_representation=_int(ds, "PixelRepresentation"), rows=_int(ds, "Rows"), columns=_int(ds, "Columns"),
         frames=_int(ds, "NumberOfFrames", default=1) if "Rows" in ds else None,
-        samples_per_pixel=_int(ds, "SamplesPerPixel"), bits_stored=_int(ds, "BitsStored"),
-        has_pixel_data=header.has_pixel_data, pixel_offset=header.pixel_offset,
-        pixel_format=(tsyntax,) + tuple(str(ds.get(k, "")) for k in _FORMAT_KEYWORDS),
+        samples_per_pixel=_int(ds, "SamplesPerPixel"), planar_configuration=_int(ds, "PlanarConfiguration"),
     )
 
 
@@ -233,6 +257,14 @@ def _parse_header(fp, path: Path, keywords: list[str], *, whole: bool) -> Header
 
 def _text(ds, keyword: str) -> str:
     return str(ds.get(keyword, "") or "").strip()
+
+
+def _float(ds, keyword: str, default: float) -> float:
+    try:
+        value = ds.get(keyword, None)
+        return default if value in (None, "") else float(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _int(ds, keyword: str, default: int | None = None) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Status(str, enum.Enum):
@@ -48,6 +49,64 @@ def pdf_name(part: int | None) -> str:
     return "comparison_results.pdf" if part is None else f"comparison_results_{part}.pdf"
 
 
+class PixelFormat(NamedTuple):
+    """How a file stores its pixel data: the transfer syntax, the encoding its data set really uses, and the
+    Image Pixel attributes that shape the bytes. Two files whose formats are equal store equal values in equal
+    bytes (the byte fast path relies on it)."""
+
+    transfer_syntax_uid: str
+    #: The encoding pydicom found the data set in; some files in the wild disagree with their transfer syntax.
+    implicit_vr: bool
+    little_endian: bool
+    photometric_interpretation: str
+    bits_allocated: int | None
+    bits_stored: int | None
+    high_bit: int | None
+    pixel_representation: int | None
+    rows: int | None
+    columns: int | None
+    #: NumberOfFrames (1 when absent); None when the file declares no image (no Rows).
+    frames: int | None
+    samples_per_pixel: int | None
+    planar_configuration: int | None
+
+    @property
+    def encoding_mismatch(self) -> bool:
+        """Whether the data set is encoded otherwise than its transfer syntax says (pydicom warns "Expected
+        explicit VR, but found implicit VR"): reading the file by its transfer syntax would misread it."""
+        from pydicom.uid import UID, ImplicitVRLittleEndian  # not at import: the command line starts fast
+
+        tsyntax = UID(self.transfer_syntax_uid or ImplicitVRLittleEndian)
+        return (tsyntax.is_implicit_VR, tsyntax.is_little_endian) != (self.implicit_vr, self.little_endian)
+
+    @property
+    def declared_values(self) -> int:
+        """rows x columns x frames x samples, as the header declares them."""
+        return (self.rows or 0) * (self.columns or 0) * max(self.frames or 1, 1) * max(self.samples_per_pixel or 1, 1)
+
+    def expected_bytes(self) -> int | None:
+        """Bytes of native pixel data the header declares (pydicom's rule, YBR_FULL_422's 2/3 included);
+        None when the attributes needed are missing."""
+        from pydicom.pixels.utils import get_expected_length
+
+        attrs = {"Rows": self.rows, "Columns": self.columns, "SamplesPerPixel": self.samples_per_pixel,
+                 "BitsAllocated": self.bits_allocated, "NumberOfFrames": self.frames,
+                 "PhotometricInterpretation": self.photometric_interpretation}
+        if None in attrs.values():
+            return None
+        return get_expected_length(_Attributes(attrs))
+
+
+class _Attributes(dict):
+    """Attribute access over a dict, the little of a Dataset that ``get_expected_length`` reads."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 @dataclass(frozen=True)
 class FileRecord:
     """What the index learned from one file's header (pixel data is never read to make it).
@@ -60,23 +119,20 @@ class FileRecord:
     rel_path: str
     error: str = ""
     sop_instance_uid: str = ""
-    transfer_syntax_uid: str = ""
     patient_id: str = ""
     modality: str = ""
     series_description: str = ""
     study_instance_uid: str = ""
+    series_instance_uid: str = ""
     series_number: int | None = None
     instance_number: int | None = None
-    rows: int | None = None
-    columns: int | None = None
-    frames: int | None = None
-    samples_per_pixel: int | None = None
-    bits_stored: int | None = None
+    #: (RescaleSlope, RescaleIntercept), (1, 0) when absent: the modality LUT's linear form.
+    rescale: tuple[float, float] = (1.0, 0.0)
     has_pixel_data: bool = False
     #: File offset (bytes) of the pixel data element, when its raw bytes can be compared in place (not deflated).
     pixel_offset: int | None = None
-    #: How the pixel data is stored: transfer syntax and the Image Pixel attributes that shape its bytes.
-    pixel_format: tuple = ()
+    #: How the pixel data is (or would be) stored; None only when the header could not be read.
+    format: PixelFormat | None = None
 
     @property
     def order_key(self) -> tuple:
@@ -129,6 +185,7 @@ class PairResult:
     def csv_row(self) -> dict[str, object]:
         """The row of ``comparison_summary.csv`` (column names as in :data:`CSV_COLUMNS`)."""
         info = self.deid if self.deid and not self.deid.error else self.source
+        fmt = info.format if info else None
         bbox = self.bbox or (None, None, None, None)
         row = {
             "status": self.status.value,
@@ -140,9 +197,9 @@ class PairResult:
             "patient_id": info.patient_id if info else "",
             "modality": info.modality if info else "",
             "series_description": info.series_description if info else "",
-            "rows": info.rows if info else None,
-            "columns": info.columns if info else None,
-            "frames": info.frames if info else None,
+            "rows": fmt.rows if fmt else None,
+            "columns": fmt.columns if fmt else None,
+            "frames": fmt.frames if fmt else None,
             "changed_pixels": self.changed_pixels,
             "changed_fraction": self.changed_fraction,
             "changed_frames": ";".join(str(f) for f in self.changed_frames),
@@ -159,3 +216,16 @@ class PairResult:
 
     def replace(self, **changes) -> PairResult:
         return dataclasses.replace(self, **changes)
+
+    def with_note(self, note: str) -> PairResult:
+        """The same result with ``note`` put before its reason."""
+        return self.replace(reason="; ".join(text for text in (note, self.reason) if text))
+
+
+class Pair(NamedTuple):
+    """A de-identified file and the source it is compared with. ``note`` says what the reviewer should know
+    about how they were paired (an unchanged UID, other copies of the file); it opens the row's reason."""
+
+    deid: FileRecord
+    source: FileRecord
+    note: str = ""

@@ -13,14 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from . import compare, index
+from . import compare, index, render
 from .config import Config
-from .model import LOG_FILE, SUMMARY_CSV, FileRecord, PairResult, Status, pdf_name
+from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import load_uid_mapping, pair_files
-from .report import console_summary, log, log_results, setup_logging, status_counts, write_summary_csv
+from .report import log, log_results, status_counts, write_summary_csv
 from .workers import Workers, map_batches
 
 INDEX_BATCH = 64  # files per header-reading task
@@ -29,12 +30,14 @@ COMPARE_BATCH = 16  # pairs per comparison task
 
 @dataclass
 class RunOutcome:
-    """What a run produced: every row, the counts, the files written and each stage's wall time (s)."""
+    """What a run produced: every row, the counts, the files written, each stage's wall time (s), and notes for
+    the user (how the mapping was read)."""
 
     results: list[PairResult]
     counts: dict[str, int]
     outputs: list[Path]
     timings: dict[str, float]
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -50,22 +53,21 @@ class Progress:
 
 
 def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress | None = None) -> RunOutcome:
-    """Run the whole comparison; ``parts`` None writes one ``comparison_results.pdf``, n writes n parts."""
-    handler = setup_logging(cfg.log_path, LOG_FILE)
-    try:
-        return _run(cfg, parts, workers, progress or Progress())
-    finally:
-        log.removeHandler(handler)
-        handler.close()
+    """Run the whole comparison; ``parts`` None writes one ``comparison_results.pdf``, n writes n parts.
 
-
-def _run(cfg: Config, parts: int | None, workers: Workers, progress: Progress) -> RunOutcome:
+    The mapping is read and validated first (:class:`~.pairing.MappingError`, a ConfigError, before any file
+    is indexed); logging goes to the ``dicomimgcmp`` logger, which the command line sends to the log file.
+    """
+    progress = progress or Progress()
     clock = _StageClock()
     log.info("run %s: de-identified %s, source %s, mapping %s", cfg.run_name, cfg.input_data_path,
              cfg.pre_deID_data_path, cfg.uid_mapping_file)
+    progress.stage = "reading the UID mapping"
+    mapping = load_uid_mapping(cfg.uid_mapping_file)
+    for note in mapping.notes:
+        log.info("uid_mapping_file: %s", note)
     progress.stage = "indexing"
     deid, source = index_trees([cfg.input_data_path, cfg.pre_deID_data_path], workers)
-    mapping = load_uid_mapping(cfg.uid_mapping_file)
     pairing = pair_files(deid, source, mapping)
     log.info("indexed %d de-identified and %d source files; %d pairs to compare, mapping has %d UIDs",
              len(deid), len(source), len(pairing.pairs), len(mapping.new_to_old))
@@ -92,9 +94,7 @@ def _run(cfg: Config, parts: int | None, workers: Workers, progress: Progress) -
     clock.lap("report")
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
-    outputs = pdfs + [csv_path]
-    print(console_summary(counts, outputs, cfg.log_path / LOG_FILE))
-    return RunOutcome(results, counts, outputs, clock.laps)
+    return RunOutcome(results, counts, pdfs + [csv_path], clock.laps, mapping.notes)
 
 
 class _StageClock:
@@ -114,10 +114,26 @@ class _StageClock:
         return " ".join(f"{k}={v:.3f}s" for k, v in self.laps.items()) + f" total={total:.3f}s"
 
 
+class IndexJob(NamedTuple):
+    """One file to read the header of, and the root of its tree (for its relative path)."""
+
+    root: str
+    path: str
+
+
+class PdfJob(NamedTuple):
+    """One PDF to write: where, what its summary says, and its changed pairs with their pages assigned."""
+
+    path: Path
+    summary: render.Summary
+    items: list[PairResult]
+    tolerance: float
+
+
 def index_trees(roots: list[Path], workers: Workers) -> list[list[FileRecord]]:
     """Header records of every file below each root, in sorted path order (all trees read in one go)."""
     aliases: list[tuple[Path, Path]] = []
-    listings = [[(str(root), str(path)) for path in index.iter_files(root, aliases)] for root in roots]
+    listings = [[IndexJob(str(root), str(path)) for path in index.iter_files(root, aliases)] for root in roots]
     for path, first in aliases:
         log.info("read once: %s is another path to %s", path, first)
     records = map_batches(workers, _index_batch, [job for jobs in listings for job in jobs], INDEX_BATCH,
@@ -126,53 +142,45 @@ def index_trees(roots: list[Path], workers: Workers) -> list[list[FileRecord]]:
     return [records[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
 
 
-def _index_batch(jobs: list[tuple[str, str]]) -> list[FileRecord]:
-    return [index.read_record(Path(path), Path(root)) for root, path in jobs]
+def _index_batch(jobs: list[IndexJob]) -> list[FileRecord]:
+    return [index.read_record(Path(job.path), Path(job.root)) for job in jobs]
 
 
-def _unreadable_file(job: tuple[str, str], reason: str) -> FileRecord:
-    root, path = job
-    return FileRecord(path, Path(path).relative_to(root).as_posix(), error=reason)
+def _unreadable_file(job: IndexJob, reason: str) -> FileRecord:
+    return FileRecord(job.path, Path(job.path).relative_to(job.root).as_posix(), error=reason)
 
 
-def _compare_batch(pairs: list, tolerance: float, max_pixels: int) -> list[PairResult]:
-    return [compare.compare_pair(d, s, tolerance, max_pixels) for d, s in pairs]
+def _compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int) -> list[PairResult]:
+    return [compare.compare_pair(p.deid, p.source, tolerance, max_pixels).with_note(p.note) for p in pairs]
 
 
-def _unreadable_pair(pair: tuple[FileRecord, FileRecord], reason: str) -> PairResult:
-    return PairResult(Status.UNREADABLE, reason, deid=pair[0], source=pair[1])
+def _unreadable_pair(pair: Pair, reason: str) -> PairResult:
+    return PairResult(Status.UNREADABLE, reason, deid=pair.deid, source=pair.source).with_note(pair.note)
 
 
 def _render(cfg: Config, parts: int | None, workers: Workers, compared: list[PairResult],
             settled: list[PairResult], counts: dict[str, int]) -> tuple[list[PairResult], list[Path]]:
-    """Assign pages to the changed pairs, write the PDF(s) (one task each, retried like any other work), and
+    """Split the changed pairs over the PDF(s), write them (one task each, retried like any other work), and
     return every result with its page."""
-    from .render import Summary, summary_page_count
-
     changed = sorted((r for r in compared if r.status is Status.CHANGED), key=lambda r: r.order_key)
     others = [r for r in compared if r.status is not Status.CHANGED] + settled
     date = _run_date()
     n_parts = parts or 1
     _remove_stale_parts(cfg.run_dir, parts)
-    jobs, paged = [], []
+    jobs = []
     for part, (first, block) in enumerate(_split_balanced(changed, n_parts)):
         name = pdf_name(None if parts is None else part)
-        offset = summary_page_count(len(block))
-        block = [r.replace(pdf_file=name, pdf_page=offset + i + 1) for i, r in enumerate(block)]
-        summary = Summary(cfg.run_name, date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
-                          str(cfg.uid_mapping_file), counts, part, n_parts, first + 1, len(changed))
-        jobs.append((cfg.run_dir / name, summary, block, cfg.pixel_tolerance))
-        paged += block
+        summary = render.Summary(cfg.run_name, date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
+                                 str(cfg.uid_mapping_file), counts, part, n_parts, first + 1, len(changed))
+        jobs.append(PdfJob(cfg.run_dir / name, summary, render.assign_pages(block, name), cfg.pixel_tolerance))
     map_batches(workers, _write_pdfs, jobs, 1, "writing PDF")  # a PDF that fails twice stops the run loudly
-    return paged + others, [job[0] for job in jobs]
+    return [item for job in jobs for item in job.items] + others, [job.path for job in jobs]
 
 
-def _write_pdfs(jobs: list[tuple]) -> list[Path]:
-    from .render import write_pdf
-
+def _write_pdfs(jobs: list[PdfJob]) -> list[Path]:
     for job in jobs:
-        write_pdf(*job)
-    return [job[0] for job in jobs]
+        render.write_pdf(job.path, job.summary, job.items, job.tolerance)
+    return [job.path for job in jobs]
 
 
 def _split_balanced(items: list, n: int) -> Iterable[tuple[int, list]]:
@@ -192,12 +200,6 @@ def _remove_stale_parts(run_dir: Path, parts: int | None) -> None:
     for old in run_dir.glob("comparison_results*.pdf"):
         if old.name not in keep:
             old.unlink()
-
-
-def remove_partial_outputs(run_dir: Path) -> None:
-    """Delete the temporary files an interrupted run left (never a file under a final name)."""
-    for tmp in run_dir.glob(".comparison_*"):
-        tmp.unlink(missing_ok=True)
 
 
 def _run_date() -> str:

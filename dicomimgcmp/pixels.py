@@ -18,6 +18,8 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder, iter_pixels
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from .model import FileRecord
+
 #: Plugins we decode with, best first. Pillow and GDCM are left out on purpose (see module docstring).
 PREFERRED_PLUGINS = ("pylibjpeg", "pyjpegls", "pydicom")
 
@@ -44,8 +46,9 @@ def decoding_plugin(transfer_syntax_uid: str) -> str:
 
 @contextmanager
 def quiet_pydicom():
-    """Silence pydicom's warnings and log records (tracebacks of failed decoders included): the report names
-    the real problem in its ``reason`` column instead."""
+    """Silence pydicom's warnings and log records (tracebacks of failed decoders included) for the calls in the
+    block: the report names the real problem in its ``reason`` column instead. Never hold it across a
+    ``yield``: generators resumed in another order would leave it on for the rest of the process."""
     logger = logging.getLogger("pydicom")
     disabled = logger.disabled
     logger.disabled = True
@@ -57,29 +60,42 @@ def quiet_pydicom():
         logger.disabled = disabled
 
 
-def iter_frames(path: str, transfer_syntax_uid: str, indices: list[int] | None = None) -> Iterator[np.ndarray]:
-    """Yield each frame of ``path`` (or those in ``indices``, 0-based) as stored values.
+def iter_frames(record: FileRecord, indices: list[int] | None = None) -> Iterator[np.ndarray]:
+    """Yield each frame of the file (or those in ``indices``, 0-based) as stored values.
 
     Each frame has shape (rows, columns) or (rows, columns, samples). YCbCr data is converted to RGB so that
     both sides of a pair compare in one colour space. Frames are read one at a time from the file, so memory is
-    bounded by a frame, not by the file (deflated files excepted: they must be inflated whole).
+    bounded by a frame, not by the file; deflated files, and files whose data set is encoded otherwise than
+    their transfer syntax says, are decoded from the data set pydicom read (reading them by the transfer
+    syntax would give values the file does not hold).
     """
-    plugin = decoding_plugin(transfer_syntax_uid)
+    fmt = record.format
+    tsyntax = fmt.transfer_syntax_uid if fmt else ""
     try:
+        plugin = decoding_plugin(tsyntax)
         with quiet_pydicom():
-            src: str | Dataset = path
-            if transfer_syntax_uid == DeflatedExplicitVRLittleEndian:
-                src = pydicom.dcmread(path, force=True)
-            yield from iter_pixels(src, decoding_plugin=plugin, indices=indices)
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            src: str | Dataset = record.path
+            if tsyntax == DeflatedExplicitVRLittleEndian or (fmt and fmt.encoding_mismatch):
+                src = pydicom.dcmread(record.path, force=True)
+            frames = iter_pixels(src, decoding_plugin=plugin, indices=indices)
+        while True:
+            with quiet_pydicom():
+                frame = next(frames, None)
+            if frame is None:
+                return
+            yield frame
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, DecodeError):
         raise
     except BaseException as exc:  # decoders raise anything; Rust ones panic with a BaseException
         raise DecodeError(f"cannot decode pixel data: {type(exc).__name__}: {exc}") from None
 
 
-def read_frame(path: str, transfer_syntax_uid: str, index: int) -> np.ndarray:
-    """Frame ``index`` (0-based) of ``path``, as :func:`iter_frames` yields it."""
-    return next(iter_frames(path, transfer_syntax_uid, [index]))
+def read_frame(record: FileRecord, index: int) -> np.ndarray:
+    """Frame ``index`` (0-based) of the file, as :func:`iter_frames` yields it."""
+    frame = next(iter_frames(record, [index]), None)
+    if frame is None:
+        raise DecodeError(f"the file has no frame {index}")
+    return frame
 
 
 def dynamic_range(frame: np.ndarray, bits_stored: int | None) -> float:

@@ -1,7 +1,8 @@
 """Write a PDF: summary page(s), then one page per changed pair (de-identified | source | changed area).
 
-Images are shown as a radiologist would see them: modality LUT, the source file's VOI window (or a robust
-percentile window) on both sides so that a blanked region looks blanked, MONOCHROME1 inverted, colour in colour.
+Images are shown as a radiologist would see them: the source file's modality LUT and VOI transform (its first
+window or VOI LUT, through pydicom; a robust percentile window when it has none) on both sides so that both
+panels share one grey scale and a blanked region looks blanked, each side's MONOCHROME1 inverted, colour in colour.
 Images are downsampled for display only; the changed-pixel mask is max-pooled so that a one-pixel change
 stays visible. matplotlib is imported here only, so the command line starts fast.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 
+from .atomic import atomic_output, temporary_name
 from .compare import changed_mask
 from .model import PairResult, Status
 from .pixels import quiet_pydicom, read_frame
@@ -50,38 +51,41 @@ def summary_page_count(n_items: int) -> int:
     return 1 if n_items <= FIRST_PAGE_LIST else 1 + math.ceil((n_items - FIRST_PAGE_LIST) / NEXT_PAGE_LIST)
 
 
-def write_pdf(path: Path, summary: Summary, items: list[PairResult], tolerance: float) -> None:
-    """Write the PDF at ``path`` atomically (temporary names, renamed when complete).
+def assign_pages(items: list[PairResult], pdf_file: str) -> list[PairResult]:
+    """The changed pairs of one PDF, in page order, with their PDF name and 1-based page (after the summary)."""
+    offset = summary_page_count(len(items))
+    return [item.replace(pdf_file=pdf_file, pdf_page=offset + i + 1) for i, item in enumerate(items)]
 
-    ``items`` are the changed pairs of this PDF in page order, their ``pdf_page`` already set. matplotlib keeps
-    every page's images in memory until its file is closed, so pages go to chunk files of
-    :data:`PAGES_PER_CHUNK` pages, which pikepdf joins (copying the image streams from disk as it writes):
-    memory does not grow with the number of pages.
+
+def write_pdf(path: Path, summary: Summary, items: list[PairResult], tolerance: float) -> None:
+    """Write the PDF at ``path`` atomically.
+
+    ``items`` are the changed pairs of this PDF as :func:`assign_pages` numbered them. matplotlib keeps every
+    page's images in memory until its file is closed, so pages go to chunk files of :data:`PAGES_PER_CHUNK`
+    pages, which pikepdf joins (copying the image streams from disk as it writes): memory does not grow with
+    the number of pages.
     """
     import pikepdf
     from matplotlib.backends.backend_pdf import PdfPages
 
     pages = [lambda fig, lines=lines: fig.text_page(lines) for lines in _summary_pages(summary, items)]
     pages += [lambda fig, item=item: fig.pair_page(item, tolerance) for item in items]
-    stem = path.with_name(f".{path.name}.{os.getpid()}")
-    chunks = [stem.with_suffix(f".part{k}") for k in range(math.ceil(len(pages) / PAGES_PER_CHUNK))]
-    final = stem.with_suffix(".partial")
+    chunks = [temporary_name(path, f".chunk{k}") for k in range(math.ceil(len(pages) / PAGES_PER_CHUNK))]
     try:
         figure = _Figure()
         for k, chunk in enumerate(chunks):
             with PdfPages(chunk, metadata={"CreationDate": None}) as pdf:
                 for draw in pages[k * PAGES_PER_CHUNK:(k + 1) * PAGES_PER_CHUNK]:
                     pdf.savefig(draw(figure))
-        with contextlib.ExitStack() as stack:
+        with atomic_output(path) as tmp, contextlib.ExitStack() as stack:
             out = stack.enter_context(pikepdf.new())
             for chunk in chunks:
                 out.pages.extend(stack.enter_context(pikepdf.open(chunk)).pages)
             out.docinfo["/Title"] = f"DICOMImgCmp {summary.run_name}"
-            out.save(final, deterministic_id=True, compress_streams=True)
-        os.replace(final, path)
+            out.save(tmp, deterministic_id=True, compress_streams=True)
     finally:
-        for tmp in (*chunks, final):
-            tmp.unlink(missing_ok=True)
+        for chunk in chunks:
+            chunk.unlink(missing_ok=True)
 
 
 def _summary_pages(summary: Summary, items: list[PairResult]) -> list[list[tuple[str, str]]]:
@@ -110,7 +114,6 @@ def _summary_pages(summary: Summary, items: list[PairResult]) -> list[list[tuple
     pages = [head + listing[:FIRST_PAGE_LIST]]
     for start in range(FIRST_PAGE_LIST, len(listing), NEXT_PAGE_LIST):
         pages.append(listing[start:start + NEXT_PAGE_LIST])
-    assert len(pages) == summary_page_count(len(items))
     return pages
 
 
@@ -181,10 +184,14 @@ def _place(rect, box: tuple[int, int, int, int] | None, step: int) -> None:
 
 def _header(item: PairResult) -> str:
     d, s = item.deid, item.source
+    d_frames, s_frames = d.format.frames or 1, s.format.frames or 1
     frames = ""
-    if item.changed_frames and (d.frames or 1) > 1:
+    if d_frames != s_frames:
+        frames = (f"\nFrames: source {s_frames}, de-identified {d_frames}; shown frame {item.shown_frame} (0-based), "
+                  "one both files have")
+    elif item.changed_frames and d_frames > 1:
         others = [f for f in item.changed_frames if f != item.shown_frame]
-        frames = f"\nShown frame {item.shown_frame} (0-based) of {d.frames}; other changed frames: " + (
+        frames = f"\nShown frame {item.shown_frame} (0-based) of {d_frames}; other changed frames: " + (
             _short_list(others) if others else "none")
     box = "none" if item.bbox is None else "rows {}:{}, cols {}:{}".format(*item.bbox)
     metrics = (f"changed pixels {item.changed_pixels} ({100 * item.changed_fraction:.3g}%)   "
@@ -208,68 +215,92 @@ def _short_list(frames: list[int], limit: int = 30) -> str:
 
 
 def _display_step(item: PairResult) -> int:
-    rows, cols = item.source.rows or 1, item.source.columns or 1
+    rows, cols = item.source.format.rows or 1, item.source.format.columns or 1
     return max(1, math.ceil(max(rows, cols) / MAX_DISPLAY))
 
 
 def _panels(item: PairResult, tolerance: float) -> list[np.ndarray]:
     """The three RGB uint8 images of a pair page, downsampled for display, for the frame with most changes."""
-    d_rec, s_rec = item.deid, item.source
-    d_frame = read_frame(d_rec.path, d_rec.transfer_syntax_uid, item.shown_frame)
-    s_frame = read_frame(s_rec.path, s_rec.transfer_syntax_uid, item.shown_frame)
+    d_frame, s_frame = (read_frame(rec, item.shown_frame) for rec in (item.deid, item.source))
     with quiet_pydicom():
-        d_ds = pydicom.dcmread(d_rec.path, stop_before_pixels=True, force=True)
-        s_ds = pydicom.dcmread(s_rec.path, stop_before_pixels=True, force=True)
+        d_ds, s_ds = (pydicom.dcmread(rec.path, stop_before_pixels=True, force=True)
+                      for rec in (item.deid, item.source))
     step = _display_step(item)
-    d_img, s_img = _for_display(d_frame, d_ds)[::step, ::step], _for_display(s_frame, s_ds)[::step, ::step]
-    if d_img.ndim == 2 and s_img.ndim == 2:  # one grey scale for both, so a blanked region looks blanked
-        low, high = _window_of(s_ds, s_img)
-        invert = s_ds.get("PhotometricInterpretation") == "MONOCHROME1"
-        d01, base = (_grey01(img, low, high, invert) for img in (d_img, s_img))
-        s01 = base
-    else:
-        d01, s01 = _rgb01(d_img), _rgb01(s_img)
-        base = s01.mean(axis=-1) if s01.ndim == 3 else s01
-    d_show, s_show = _to_rgb8(d01), _to_rgb8(s01)
+    d01, s01 = display_pair(d_frame, d_ds, s_frame, s_ds)
+    d01, s01 = d01[::step, ::step], s01[::step, ::step]
+    base = s01.mean(axis=-1) if s01.ndim == 3 else s01
     if d_frame.shape[:2] == s_frame.shape[:2] or item.crop is not None:
         mask = changed_mask(d_frame, s_frame, item.crop, tolerance)
     else:  # not comparable: everything changed
         mask = np.ones(s_frame.shape[:2], dtype=bool)
     overlay = _to_rgb8(0.35 * base)
     overlay[_max_pool(mask, step)] = (255, 0, 0)
-    return [d_show, s_show, overlay]
+    return [_to_rgb8(d01), _to_rgb8(s01)] + [overlay]
 
 
-def _for_display(frame: np.ndarray, ds) -> np.ndarray:
-    """Grey frames through the modality LUT (float64); colour frames as RGB; palette through its LUT."""
+def display_pair(d_frame: np.ndarray, d_ds, s_frame: np.ndarray, s_ds) -> tuple[np.ndarray, np.ndarray]:
+    """Both frames as shown on the page, float64 in [0, 1]: (rows, columns) grey or (rows, columns, 3) RGB.
+
+    Grey frames go through the *source's* modality LUT and VOI transform on both sides (one grey scale, so a
+    blanked region looks blanked), then each side's MONOCHROME1 is inverted by its own PhotometricInterpretation
+    (a de-identified MONOCHROME1 copy of a MONOCHROME2 source looks the same, not as a negative).
+    """
+    d_img, s_img = _colour_or_modality(d_frame, d_ds, s_ds), _colour_or_modality(s_frame, s_ds, s_ds)
+    if d_img.ndim == 3 or s_img.ndim == 3:
+        return _rgb01(d_img), _rgb01(s_img)
+    with quiet_pydicom():
+        window = _voi_window(s_ds, s_img)
+        d01, s01 = (window(img) for img in (d_img, s_img))
+    return tuple(1.0 - img if ds.get("PhotometricInterpretation") == "MONOCHROME1" else img
+                 for img, ds in ((d01, d_ds), (s01, s_ds)))
+
+
+def _colour_or_modality(frame: np.ndarray, own_ds, source_ds) -> np.ndarray:
+    """Colour frames as RGB (a palette through the file's own LUT); grey frames through the source's modality
+    LUT (integers stay integers, so that a VOI LUT indexes them exactly)."""
     from pydicom.pixels import apply_color_lut, apply_modality_lut
 
-    if ds.get("PhotometricInterpretation") == "PALETTE COLOR":
-        with quiet_pydicom():
-            return apply_color_lut(frame, ds)
-    if frame.ndim == 3:
-        return frame
     with quiet_pydicom():
-        return np.asarray(apply_modality_lut(frame, ds), dtype=np.float64)
+        if own_ds.get("PhotometricInterpretation") == "PALETTE COLOR":
+            return apply_color_lut(frame, own_ds)
+        if frame.ndim == 3:
+            return frame
+        return apply_modality_lut(frame, source_ds)
 
 
-def _window_of(ds, image: np.ndarray) -> tuple[float, float]:
-    """The file's first VOI window (center, width) as (low, high), else the 0.5-99.5 percentile range."""
+def _voi_window(ds, image: np.ndarray):
+    """A function mapping modality values to [0, 1] by the dataset's first VOI LUT or window (pydicom's
+    ``apply_voi_lut``, SIGMOID included), scaled by that transform's output range; by the image's 0.5-99.5
+    percentile range when the dataset has neither (or an unusable one)."""
+    from pydicom.pixels import apply_voi_lut
+
     try:
-        center, width = (float(v[0] if isinstance(v, pydicom.multival.MultiValue) else v)
-                         for v in (ds.WindowCenter, ds.WindowWidth))
-        if width > 0:
-            return center - width / 2, center + width / 2
-    except (AttributeError, TypeError, ValueError, IndexError):
+        low, high = _voi_output_range(ds)
+        if high > low:
+            return lambda img: np.clip((np.asarray(apply_voi_lut(img, ds), np.float64) - low) / (high - low), 0, 1)
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError, NotImplementedError):
         pass
-    low, high = np.percentile(image, (0.5, 99.5))
-    return float(low), float(high if high > low else low + 1)
+    finite = image[np.isfinite(image)]
+    low, high = np.percentile(finite, (0.5, 99.5)) if finite.size else (0.0, 1.0)
+    high = high if high > low else low + 1
+    return lambda img: np.clip((img - low) / (high - low), 0.0, 1.0)
 
 
-def _grey01(image: np.ndarray, low: float, high: float, invert: bool) -> np.ndarray:
-    """Window a grey image to [0, 1] (MONOCHROME1 inverted)."""
-    scaled = np.clip((image - low) / (high - low), 0.0, 1.0)
-    return 1.0 - scaled if invert else scaled
+def _voi_output_range(ds) -> tuple[float, float]:
+    """The least and greatest value the dataset's VOI transform gives: its LUT's entries, or the window's
+    output range; raises ValueError when the dataset has none."""
+    from pydicom.pixels import apply_voi_lut
+
+    seq = ds.get("VOILUTSequence")
+    if seq and "LUTDescriptor" in seq[0] and "LUTData" in seq[0]:
+        entries, first, _bits = seq[0].LUTDescriptor
+        out = apply_voi_lut(np.arange(first, first + (entries or 1 << 16)), ds)
+    elif "WindowCenter" in ds and "WindowWidth" in ds:
+        with np.errstate(over="ignore"):
+            out = apply_voi_lut(np.array([-1e300, 1e300]), ds)
+    else:
+        raise ValueError("no VOI transform")
+    return float(np.min(out)), float(np.max(out))
 
 
 def _rgb01(image: np.ndarray) -> np.ndarray:
@@ -281,7 +312,7 @@ def _rgb01(image: np.ndarray) -> np.ndarray:
 
 def _to_rgb8(image01: np.ndarray) -> np.ndarray:
     """A [0, 1] grey (rows, columns) or RGB image as (rows, columns, 3) uint8."""
-    image = np.rint(image01 * 255).astype(np.uint8)
+    image = np.rint(np.nan_to_num(image01) * 255).astype(np.uint8)
     return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
 
 

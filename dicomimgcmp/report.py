@@ -5,24 +5,14 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from .atomic import atomic_output
 from .model import CSV_COLUMNS, PairResult, Status
 
 log = logging.getLogger("dicomimgcmp")
-
-
-def setup_logging(log_dir: Path, log_file: str) -> logging.Handler:
-    """Send this package's messages (not third-party debug noise) to ``log_dir/log_file``, appending."""
-    handler = logging.FileHandler(log_dir / log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    return handler
 
 
 def status_counts(results: list[PairResult]) -> dict[str, int]:
@@ -37,17 +27,12 @@ def write_summary_csv(path: Path, results: list[PairResult]) -> None:
 
 
 def write_csv(path: Path, columns: tuple[str, ...], rows: Iterable[dict]) -> None:
-    """Write a CSV under a temporary name and rename it when complete (no half-written file is ever seen)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: _cell(v) for k, v in row.items()})
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a CSV atomically (no half-written file is ever seen under its name)."""
+    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
 
 
 def _cell(value: object) -> object:
@@ -70,11 +55,13 @@ def log_results(results: list[PairResult]) -> None:
         log.log(level, "%s: %s%s%s", r.status.value, name, f" - {r.reason}" if r.reason else "", page)
 
 
-def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path) -> str:
-    """The closing lines printed to the console."""
+def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = ()) -> str:
+    """The closing lines printed to the console; ``notes`` say how the mapping was read."""
     width = max(len(k) for k in counts)
-    lines = ["Files per status:"] + [f"  {k:<{width}}  {v}" for k, v in counts.items()]
+    lines = [f"UID mapping: {note}" for note in notes]
+    lines += ["Files per status:"] + [f"  {k:<{width}}  {v}" for k, v in counts.items()]
     if counts[Status.IDENTICAL.value] + counts[Status.CHANGED.value] == 0:
-        lines.append("WARNING: no de-identified file was paired with a source file; check uid_mapping_file.")
+        lines.append("WARNING: no de-identified file was paired with a source file; check uid_mapping_file "
+                     "(the columns found are named above).")
     lines += ["Outputs:"] + [f"  {p}" for p in outputs] + [f"Log: {log_path}"]
     return "\n".join(lines)

@@ -147,7 +147,6 @@ def test_dest_inside_src_or_missing_src_exit_2(messy, tmp_path):
 
 @pytest.mark.parametrize("raw, safe", [("..", "UNKNOWN"), (".", "UNKNOWN"), ("", "UNKNOWN"), ("a/b", "a_b"),
                                        ('x<>:"|?*\\y', "x________y"), ("tab\there", "tab_here"),
-                                       ("dots...", "dots"), (".hidden", "_hidden"), ("x" * 300, "x" * 100),
-                                       ("Ünïcødé", "Ünïcødé")])
+                                       ("dots...", "dots"), (".hidden", "_hidden"), ("Ünïcødé", "Ünïcødé")])
 def test_safe_component(raw, safe):
     assert safe_component(raw) == safe

@@ -19,7 +19,7 @@ def test_every_bundled_image_is_indexed_with_pixel_data_and_non_dicom_is_not():
         assert not records[name].has_pixel_data and not records[name].error, name
     for name in ("README.txt", "zipMR.gz", "test1.json", "crayons.icc"):
         assert records[name].error == "not a DICOM file", name
-    assert records["examples_ybr_color.dcm"].frames == 30
+    assert records["examples_ybr_color.dcm"].format.frames == 30
     assert records["ExplVR_BigEndNoMeta.dcm"].sop_instance_uid  # no preamble, no file meta, big endian
 
 
@@ -39,7 +39,7 @@ def test_header_only_read_never_touches_pixel_data(tmp_path):
     data = path.read_bytes()
     path.write_bytes(data[:-4000])  # pixel data truncated: the header is still fine
     rec = read_record(path, tmp_path)
-    assert not rec.error and rec.has_pixel_data and rec.rows == 64
+    assert not rec.error and rec.has_pixel_data and rec.format.rows == 64
 
 
 @pytest.mark.parametrize("content", [b"", b"DICM", b"hello world" * 30, bytes(132)])
@@ -62,14 +62,22 @@ def test_pairing_statuses(tmp_path):
         ds.SOPInstanceUID = uid
         return read_record(save(_image(ds), tmp_path / name), tmp_path)
 
-    deid = [rec("9.1", "a"), rec("9.2", "b"), rec("9.3", "c"), rec("9.4", "d1"), rec("9.4", "d2")]
-    source = [rec("1.1", "s1"), rec("1.3", "s3"), rec("1.5", "s5")]
-    mapping = load_uid_mapping(_write(tmp_path / "m.csv", "id_old,id_new\n1.1,9.1\n1.2,9.2\n1.4,9.4\n"))
+    deid = [rec("9.1", "a"), rec("9.2", "b"), rec("9.3", "c"), rec("9.4", "d1"), rec("9.4", "d2"), rec("1.5", "e"),
+            rec("9.6", "f")]
+    source = [rec("1.1", "s1"), rec("1.3", "s3"), rec("1.4", "s4"), rec("1.5", "s5"), rec("1.6", "s6a"),
+              rec("1.6", "s6b")]
+    mapping = load_uid_mapping(_write(tmp_path / "m.csv", "id_old,id_new\n1.1,9.1\n1.2,9.2\n1.4,9.4\n1.6,9.6\n"))
     pairing = pair_files(deid, source, mapping)
-    assert [(d.rel_path, s.rel_path) for d, s in pairing.pairs] == [("a", "s1")]
+    # both de-identified copies of one UID are compared, each naming the other; an unchanged UID is paired
+    assert [(p.deid.rel_path, p.source.rel_path, p.note) for p in pairing.pairs] == [
+        ("a", "s1", ""),
+        ("d1", "s4", "other de-identified files with this SOPInstanceUID: d2"),
+        ("d2", "s4", "other de-identified files with this SOPInstanceUID: d1"),
+        ("e", "s5", "paired by unchanged SOPInstanceUID (not an id_new of the mapping)")]
     status = {(r.deid or r.source).rel_path: r.status for r in pairing.settled}
-    assert status == {"b": Status.MISSING_PRE, "c": Status.UNMAPPED, "d1": Status.DUPLICATE_UID,
-                      "d2": Status.DUPLICATE_UID, "s3": Status.SOURCE_ONLY, "s5": Status.SOURCE_ONLY}
+    assert status == {"b": Status.MISSING_PRE, "c": Status.UNMAPPED, "f": Status.DUPLICATE_UID,
+                      "s3": Status.SOURCE_ONLY, "s6a": Status.DUPLICATE_UID, "s6b": Status.DUPLICATE_UID}
+    assert "s6a, s6b" in next(r.reason for r in pairing.settled if r.deid and r.deid.rel_path == "f")
 
 
 def _image(ds: Dataset) -> Dataset:
