@@ -6,6 +6,7 @@ written without preamble and file meta, a first element that is a plausible DICO
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import struct
@@ -136,6 +137,9 @@ class Header:
     dataset: Dataset
     has_pixel_data: bool
     pixel_offset: int | None
+    #: Whether the data set is really implicit VR, as found in its first element (pydicom reads it so, with a
+    #: warning, but reports the transfer syntax's encoding in ``original_encoding``).
+    implicit_vr: bool | None = None
 
 
 def read_header(path: Path, keywords: list[str]) -> Header:
@@ -155,9 +159,10 @@ def read_header(path: Path, keywords: list[str]) -> Header:
                     fp.seek(0)
                     header = _parse_header(fp, path, keywords, whole=True)
                 size = os.fstat(fp.fileno()).st_size
-            if size <= _file_meta_end(header.dataset, preamble=prefix[128:132] == b"DICM"):
+            start = _file_meta_end(header.dataset, preamble=prefix[128:132] == b"DICM")
+            if size <= start:
                 raise HeaderError("DICOM file ends within its file meta information (cut short?)")
-            return header
+            return dataclasses.replace(header, implicit_vr=_found_implicit_vr(header.dataset, prefix, start))
         except HeaderError:
             raise
         except IsADirectoryError:
@@ -166,6 +171,16 @@ def read_header(path: Path, keywords: list[str]) -> Header:
             raise HeaderError(f"cannot read file: {exc.strerror or exc}") from None
         except Exception as exc:  # a damaged header makes pydicom raise almost anything
             raise HeaderError(f"unreadable DICOM header: {type(exc).__name__}: {exc}") from None
+
+
+def _found_implicit_vr(ds: Dataset, prefix: bytes, start: int) -> bool:
+    """Whether the data set starting at ``start`` is implicit VR, by pydicom's own test (an explicit VR element has
+    two upper-case letters after its tag); the transfer syntax's word where the data set cannot be seen."""
+    implicit, _little = ds.original_encoding
+    tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if start and tsyntax != DeflatedExplicitVRLittleEndian and len(prefix) >= start + 6:
+        return not all(0x40 < b < 0x5B for b in prefix[start + 4:start + 6])
+    return bool(implicit)
 
 
 def _file_meta_end(ds: Dataset, *, preamble: bool) -> int:
@@ -213,13 +228,14 @@ def _record(header: Header, path: str, rel: str) -> FileRecord:
         series_instance_uid=_text(ds, "SeriesInstanceUID"),
         series_number=_int(ds, "SeriesNumber"), instance_number=_int(ds, "InstanceNumber"),
         rescale=(_float(ds, "RescaleSlope", 1.0), _float(ds, "RescaleIntercept", 0.0)),
-        has_pixel_data=header.has_pixel_data, pixel_offset=header.pixel_offset, format=_pixel_format(ds),
+        has_pixel_data=header.has_pixel_data, pixel_offset=header.pixel_offset,
+        format=_pixel_format(ds, header.implicit_vr),
     )
 
 
-def _pixel_format(ds: Dataset) -> PixelFormat:
+def _pixel_format(ds: Dataset, implicit: bool) -> PixelFormat:
     meta = getattr(ds, "file_meta", None) or {}
-    implicit, little = ds.original_encoding
+    _implicit, little = ds.original_encoding
     return PixelFormat(
         transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "") or ""),
         implicit_vr=bool(implicit), little_endian=little in (None, True),

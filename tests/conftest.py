@@ -14,9 +14,28 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dicomimgcmp.sampledata import deidentify, load_source, save, write_mapping
+from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels, write_mapping
 
 REPO = Path(__file__).resolve().parents[1]
+FAULTS = Path(__file__).parent / "faults"
+
+
+def bump(at: tuple[int, ...] | None = None, by: int = 1):
+    """A change for :meth:`Tree.add`: the value at ``at`` raised by ``by`` (a whole pixel when ``at`` names rows
+    and columns only); by default index 2 on every axis (one value)."""
+    def change(ds):
+        arr = decoded(ds).copy()
+        arr[at or (2,) * arr.ndim] += by
+        return with_pixels(ds, arr)
+    return change
+
+
+def faulty_env(fault: str, marker: Path | None = None) -> dict:
+    """The environment of a run whose processes load ``tests/faults/sitecustomize.py`` with ``fault``."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(FAULTS), str(REPO)]), DICOMIMGCMP_FAULT=fault)
+    if marker is not None:
+        env["DICOMIMGCMP_FAULT_MARKER"] = str(marker)
+    return env
 
 
 @dataclass
@@ -87,7 +106,8 @@ def run_script(config: Path, *, multi: bool = False, check: bool = True) -> Run:
         assert proc.returncode == 0, proc.stderr
         assert "Traceback" not in proc.stderr
     cfg = json.loads(config.read_text())
-    return Run(proc, (config.parent / cfg.get("output_data_path", "out") / cfg.get("run_name", "run")).resolve())
+    run_name = cfg.get("run_name")
+    return Run(proc, (config.parent / cfg.get("output_data_path", "out") / str(run_name or "run")).resolve())
 
 
 def pdf_pages(path: Path) -> int:

@@ -150,3 +150,59 @@ def test_dest_inside_src_or_missing_src_exit_2(messy, tmp_path):
                                        ("dots...", "dots"), (".hidden", "_hidden"), ("Ünïcødé", "Ünïcødé")])
 def test_safe_component(raw, safe):
     assert safe_component(raw) == safe
+
+
+def test_long_values_are_bounded_in_bytes_and_stay_unique():
+    a, b = safe_component("P" * 150 + "1"), safe_component("P" * 150 + "2")
+    assert a != b and len(a.encode()) <= 100 and len(b.encode()) <= 100
+    assert a.startswith("P" * 80)
+    cjk = safe_component("山田^太郎" * 12)  # 60 characters, 180 bytes in UTF-8
+    assert len(cjk.encode()) <= 100 and cjk.startswith("山田^太郎")
+    cjk.encode().decode()  # cut at a character boundary
+
+
+def test_missing_value_under_a_format_spec_is_unknown(tmp_path):
+    from dicomimgcmp.classify import Pattern
+
+    ds = load_source("MR_small.dcm", "nospec")
+    del ds.SeriesNumber
+    assert Pattern("{PatientID}/{SeriesNumber:04d}_{Modality}").folder(ds).parts[-1] == "UNKNOWN_MR"
+    ds.SeriesNumber = "7"
+    assert Pattern("{PatientID}/{SeriesNumber:04d}_{Modality}").folder(ds).parts[-1] == "0007_MR"
+
+
+def test_files_without_sop_instance_uid_long_ids_and_cjk_names_are_sorted(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("UN_sequence.dcm", "meta_missing_tsyntax.dcm", "nested_priv_SQ.dcm"):
+        shutil.copy(TEST_FILES / name, src / name)  # real files without SOPInstanceUID
+    long_id = "X" * 120
+    for i in (1, 2):  # two patients whose IDs differ only at the end
+        save(load_source("CT_small.dcm", f"long{i}", PatientID=f"{long_id}{i}", PatientName="Same^Name",
+                         SeriesNumber=1), src / f"long{i}.dcm")
+    save(load_source("CT_small.dcm", "cjk", PatientName="山田^太郎" * 12, PatientID="J1"), src / "cjk.dcm")
+    noseries = load_source("MR_small.dcm", "noseries", PatientID="N1")
+    del noseries.SeriesNumber
+    save(noseries, src / "noseries.dcm")
+    dest = tmp_path / "dest"
+    classify(src, dest, "--pattern", "{PatientName}_{PatientID}/{SeriesNumber:04d}")
+    report = pd.read_csv(dest / "classifier_report.csv", keep_default_na=False).set_index("source")
+    assert set(report.status) == {"copied"}, report
+    folders = {Path(d).parts[0] for d in report.destination}
+    assert len({report.loc["long1.dcm", "destination"].split("/")[0],
+                report.loc["long2.dcm", "destination"].split("/")[0]}) == 2  # not merged
+    assert all(len(f.encode()) <= 100 for f in folders)
+    assert report.loc["UN_sequence.dcm", "destination"].startswith("UNKNOWN_")
+    assert report.loc["noseries.dcm", "destination"].split("/")[1] == "UNKNOWN"
+
+
+def test_move_reports_every_path_hard_links_included(messy, tmp_path):
+    os.link(messy / "a" / "b" / "c" / "slice.dcm", messy / "second_name.dcm")
+    dest = tmp_path / "dest"
+    paths = {p.relative_to(messy).as_posix() for p in messy.rglob("*") if p.is_file()}
+    classify(messy, dest, "--mode", "move")
+    report = pd.read_csv(dest / "classifier_report.csv", keep_default_na=False).set_index("source")
+    assert set(report.index) == paths
+    first, second = report.loc["second_name.dcm"], report.loc["a/b/c/slice.dcm"]  # a folder's files come first
+    assert first.status == "moved"
+    assert second.status == "duplicate_skipped" and "second_name.dcm" in second.reason

@@ -30,7 +30,8 @@ REENCODED = [
     ("rtdose.dcm", "rtdose_rle.dcm"),
     ("rtdose.dcm", "rtdose_expb.dcm"),
     ("SC_rgb_rle.dcm", "SC_rgb_jpeg_gdcm.dcm"),
-    ("SC_rgb_rle_16bit_2frame.dcm", "SC_rgb_rle_16bit_2frame.dcm"),
+    ("SC_rgb_rle.dcm", "SC_rgb_gdcm_KY.dcm"),
+    ("rtdose_1frame.dcm", "rtdose_rle_1frame.dcm"),
     ("liver_1frame.dcm", "liver_expb_1frame.dcm"),
     ("SC_rgb_small_odd.dcm", "SC_rgb_small_odd_big_endian.dcm"),
 ]
@@ -38,14 +39,16 @@ REENCODED = [
 
 @pytest.mark.parametrize("source_name, deid_name", REENCODED)
 def test_reencoded_identical_images_are_identical(source_name, deid_name):
-    result = compare_pair(read_record(TEST_FILES / deid_name, TEST_FILES),
-                          read_record(TEST_FILES / source_name, TEST_FILES))
+    deid, source = read_record(TEST_FILES / deid_name, TEST_FILES), read_record(TEST_FILES / source_name, TEST_FILES)
+    assert deid.format != source.format  # stored otherwise: decoded, never the byte fast path
+    result = compare_pair(deid, source)
     assert result.status is Status.IDENTICAL, result.reason
     assert (result.changed_pixels, result.max_abs_diff, result.mse) == (0, 0, 0)
 
 
 @pytest.mark.parametrize("name", ["image_dfl.dcm", "examples_jpeg2k.dcm", "JPGExtended.dcm", "693_J2KI.dcm",
-                                  "SC_rgb_dcmtk_+eb+cy+np.dcm", "examples_palette.dcm"])
+                                  "SC_rgb_dcmtk_+eb+cy+np.dcm", "examples_palette.dcm",
+                                  "SC_rgb_rle_16bit_2frame.dcm"])
 def test_decompressed_copy_is_identical(tmp_path, name):
     src = load_source(name, name)
     assert compare_files(tmp_path, src, with_pixels(src, decoded(src))).status is Status.IDENTICAL
@@ -214,3 +217,123 @@ def test_fast_path_needs_the_same_storage(tmp_path):
     first = read_record(save(src, tmp_path / "a.dcm"), tmp_path)
     assert same_stored_bytes(first, same)
     assert not same_stored_bytes(first, other)  # same bytes, other values: must be decoded
+
+
+# --- wrong answers that must not happen -------------------------------------------------------------------------
+
+def save_with_implicit_vr_data_set(ds, path: Path) -> Path:
+    """Write ``ds`` with its explicit-VR transfer syntax in the file meta but its data set in implicit VR, as some
+    writers in the wild do (pydicom then warns "Expected explicit VR, but found implicit VR")."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+
+    body, meta = DicomBytesIO(), DicomBytesIO()
+    body.is_little_endian = meta.is_little_endian = True
+    body.is_implicit_VR, meta.is_implicit_VR = True, False
+    write_dataset(body, ds)
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
+    path.write_bytes(bytes(128) + b"DICM" + meta.getvalue() + body.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "JPGExtended.dcm", "MR_small_jp2klossless.dcm"])
+def test_data_set_encoded_otherwise_than_its_transfer_syntax_is_decoded_from_the_data_set(tmp_path, name):
+    src = load_source(name, "vr")
+    good = read_record(save(src, tmp_path / "good.dcm"), tmp_path)
+    odd = read_record(save_with_implicit_vr_data_set(src, tmp_path / "odd.dcm"), tmp_path)
+    assert odd.format.encoding_mismatch and not good.format.encoding_mismatch
+    result = compare_pair(odd, good)
+    assert (result.status, result.changed_pixels) == (Status.IDENTICAL, 0), result.reason
+    arr = decoded(src).copy()
+    arr[(5,) * arr.ndim] += 1
+    changed = compare_pair(odd, read_record(save(with_pixels(src, arr), tmp_path / "one.dcm"), tmp_path))
+    assert (changed.status, changed.changed_pixels) == (Status.CHANGED, 1)
+
+
+def test_pydicoms_own_mismatched_jpeg_is_compared():
+    # SC_rgb_jpeg.dcm: JPEG Baseline in the file meta, an implicit VR data set; decoding by the transfer syntax
+    # fails, so it used to be called unreadable
+    rec = read_record(TEST_FILES / "SC_rgb_jpeg.dcm", TEST_FILES)
+    assert rec.format.encoding_mismatch
+    assert compare_pair(rec, rec).status is Status.IDENTICAL
+
+
+def test_decoding_leaves_no_warning_filter_or_disabled_logger_behind(tmp_path):
+    import logging
+    import warnings
+
+    src = load_source("MR_small_RLE.dcm", "quiet")
+    arr = decoded(src).copy()
+    arr[2, 2] += 1
+    filters, logger = list(warnings.filters), logging.getLogger("pydicom")
+    result = compare_files(tmp_path, src, with_pixels(src, arr))  # two frame generators side by side
+    assert result.status is Status.CHANGED
+    assert warnings.filters == filters
+    assert not logger.disabled
+
+
+def test_frame_count_change_leaves_metrics_empty_and_shows_a_common_frame(tmp_path):
+    src = load_source("rtdose.dcm", "one-frame")
+    result = compare_files(tmp_path, src, with_pixels(src, decoded(src)[:1].copy()))
+    assert result.status is Status.CHANGED
+    assert "frame count differs: source 15, de-identified 1" in result.reason
+    assert (result.max_abs_diff, result.mse, result.psnr, result.ssim) == (None, None, None, None)
+    assert result.shown_frame == 0 and result.changed_frames == tuple(range(1, 15))
+
+
+def test_monochrome1_copy_is_compared_on_stored_values_and_said_so(tmp_path):
+    src = load_source("CT_small.dcm", "mono1")
+    deid = load_source("CT_small.dcm", "mono1", PhotometricInterpretation="MONOCHROME1")
+    result = compare_files(tmp_path, src, deid)  # same stored values, other grey scale direction
+    assert result.status is Status.IDENTICAL
+    assert "PhotometricInterpretation differs: source MONOCHROME2, de-identified MONOCHROME1" in result.reason
+
+
+def test_rescale_only_change_is_identical_and_the_reason_says_the_rescale_differs(tmp_path):
+    src = load_source("CT_small.dcm", "rescale")
+    deid = load_source("CT_small.dcm", "rescale", RescaleIntercept=-1000, RescaleSlope=2)
+    result = compare_files(tmp_path, src, deid)
+    assert result.status is Status.IDENTICAL  # stored values are compared
+    assert "rescale differs: source slope 1 intercept -1024, de-identified slope 2 intercept -1000" in result.reason
+    same = compare_files(tmp_path, src, load_source("CT_small.dcm", "rescale", RescaleIntercept="-1024.0"))
+    assert same.reason == ""  # the same numbers written otherwise are the same rescale
+
+
+def _float_image(name: str, seed: str, keyword: str):
+    """A real image's values (modality LUT applied) stored as Float or Double Float Pixel Data."""
+    from pydicom.pixels import apply_modality_lut
+
+    ds = load_source(name, seed)
+    values = apply_modality_lut(decoded(ds), ds).astype(np.float32 if keyword == "FloatPixelData" else np.float64)
+    for gone in ("PixelData", "BitsStored", "HighBit", "PixelRepresentation", "RescaleSlope", "RescaleIntercept",
+                 "SmallestImagePixelValue", "LargestImagePixelValue", "WindowCenter", "WindowWidth"):
+        ds.pop(gone, None)
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+    ds.BitsAllocated = 32 if keyword == "FloatPixelData" else 64
+    setattr(ds, keyword, values.tobytes())
+    return ds, values
+
+
+@pytest.mark.parametrize("keyword", ["FloatPixelData", "DoubleFloatPixelData"])
+def test_float_pixel_data_is_compared_exactly(tmp_path, keyword):
+    src, values = _float_image("CT_small.dcm", "float", keyword)
+    deid, _ = _float_image("CT_small.dcm", "float", keyword)
+    result = compare_files(tmp_path, src, deid)
+    assert result.status is Status.IDENTICAL and result.changed_pixels == 0
+    changed_values = values.copy()
+    changed_values[7, 9] += 0.5
+    changed_values[8, 9] = np.nan
+    deid = _float_image("CT_small.dcm", "float", keyword)[0]
+    setattr(deid, keyword, changed_values.tobytes())
+    result = compare_files(tmp_path, src, deid)
+    assert (result.status, result.changed_pixels, result.bbox) == (Status.CHANGED, 2, (7, 9, 9, 10))
+
+
+def test_native_pixel_data_shorter_than_declared_is_unreadable_not_identical(tmp_path):
+    src = load_source("CT_small.dcm", "short")
+    for name in ("a.dcm", "b.dcm"):  # both cut the same way: equal bytes, in the same format
+        path = save(src, tmp_path / name)
+        path.write_bytes(path.read_bytes()[:-2000])
+    result = compare_pair(read_record(tmp_path / "a.dcm", tmp_path), read_record(tmp_path / "b.dcm", tmp_path))
+    assert result.status is Status.UNREADABLE and "cannot decode pixel data" in result.reason

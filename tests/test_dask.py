@@ -15,23 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, Tree, pdf_pages, run_script
-from dicomimgcmp.sampledata import decoded, with_pixels
+from conftest import REPO, Tree, bump, faulty_env, pdf_pages, run_script
 
 distributed = pytest.importorskip("distributed")
-FAULTS = Path(__file__).parent / "faults"
-
-
-def _bump(ds):
-    arr = decoded(ds).copy()
-    arr[(2,) * arr.ndim] += 3
-    return with_pixels(ds, arr)
-
-
 def _small_tree(tree: Tree) -> Tree:
     for i, name in enumerate(["CT_small.dcm", "MR_small_RLE.dcm", "SC_rgb_rle.dcm", "rtdose.dcm",
                               "MR_small_jp2klossless.dcm", "examples_palette.dcm", "JPGExtended.dcm"]):
-        tree.add(f"s{i}/f{i}.dcm", name, _bump if i % 2 == 0 else None)
+        tree.add(f"s{i}/f{i}.dcm", name, bump(by=3) if i % 2 == 0 else None)
     tree.add("plan.dcm", "rtplan.dcm")
     return tree
 
@@ -83,8 +73,8 @@ def wait_for_workers(address: str, n: int) -> None:
 
 def test_a_killed_worker_is_replaced_by_the_others_and_every_file_is_reported(tree, tmp_path):
     for i in range(40):
-        tree.add(f"f{i:02d}.dcm", "CT_small.dcm", _bump if i % 4 == 0 else None)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(FAULTS), str(REPO)]), DICOMIMGCMP_FAULT="slow:0.25")
+        tree.add(f"f{i:02d}.dcm", "CT_small.dcm", bump(by=3) if i % 4 == 0 else None)
+    env = faulty_env("slow:0.25")
     with scheduler(tmp_path) as address:
         workers = [start_worker(address, f"w{i}", env) for i in range(2)]
         try:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 
-import numpy as np
 import pandas as pd
 import pydicom
 import pytest
 
-from conftest import REPO, pdf_pages, run_script, tree_digest
+from conftest import REPO, bump, pdf_pages, run_script, tree_digest
 from dicomimgcmp.model import CSV_COLUMNS
-from dicomimgcmp.sampledata import TEST_FILES, decoded, with_pixels
+from dicomimgcmp.sampledata import TEST_FILES
 
 SAMPLE = REPO / "examples" / "sample"
 
@@ -90,7 +89,7 @@ def test_multit_gives_same_csv_and_balanced_pdfs(sample_runs):
 
 
 def test_multit_writes_one_pdf_per_cpu_even_with_fewer_changes(tree):
-    tree.add("a.dcm", "CT_small.dcm", lambda ds: with_pixels(ds, _bump(decoded(ds), (5, 5))))
+    tree.add("a.dcm", "CT_small.dcm", bump((5, 5)))
     tree.add("b.dcm", "MR_small.dcm")
     run = run_script(tree.config(multiprocessing_cpus="3"), multi=True)
     pages = [pdf_pages(run.run_dir / f"comparison_results_{k}.pdf") for k in range(3)]
@@ -99,7 +98,7 @@ def test_multit_writes_one_pdf_per_cpu_even_with_fewer_changes(tree):
 
 def test_outputs_are_deterministic(tree):
     for i, name in enumerate(["CT_small.dcm", "MR_small.dcm", "SC_rgb_rle.dcm"]):
-        tree.add(f"f{i}.dcm", name, lambda ds: with_pixels(ds, _bump(decoded(ds), (1, 2))))
+        tree.add(f"f{i}.dcm", name, bump((1, 2)))
     cfg = tree.config()
     first = run_script(cfg, multi=True)
     pdf_a = (first.run_dir / "comparison_results_0.pdf").read_bytes()
@@ -137,7 +136,7 @@ def test_no_match_warns_and_still_writes_pdf(tree):
 
 
 def test_legacy_thread_count_and_string_values(tree):
-    tree.add("a.dcm", "CT_small.dcm", lambda ds: with_pixels(ds, _bump(decoded(ds), (3, 4))))
+    tree.add("a.dcm", "CT_small.dcm", bump((3, 4)))
     cfg = tree.config(pixel_tolerance="1")
     data = json.loads(cfg.read_text())
     data["thread_count"] = data.pop("multiprocessing_cpus")
@@ -155,6 +154,13 @@ def test_legacy_thread_count_and_string_values(tree):
     (lambda c: c.update(multiprocessing_cpus="five"), "'multiprocessing_cpus' must be a number"),
     (lambda c: c.update(pixel_tolerance="-1"), "'pixel_tolerance' must be at least 0"),
     (lambda c: c.update(run_name="../escape"), "'run_name' must be a plain folder name"),
+    (lambda c: c.update(run_name=None), "'run_name' is blank"),
+    (lambda c: c.update(run_name=["a"]), "'run_name' must be a plain folder name"),
+    (lambda c: c.update(pixel_tolerance="nan"), "'pixel_tolerance' must be a number (finite), got \"nan\""),
+    (lambda c: c.update(pixel_tolerance="inf"), "'pixel_tolerance' must be a number (finite)"),
+    (lambda c: c.update(pixel_tolerance=float("nan")), "'pixel_tolerance' must be a number (finite), got NaN"),
+    (lambda c: c.update(multiprocessing_cpus=2.5), "'multiprocessing_cpus' must be a number with no fraction"),
+    (lambda c: c.update(run_name="deid", output_data_path="."), "puts outputs in"),
 ])
 def test_bad_config_exits_2_with_one_clear_line(tree, edit, message):
     tree.add("a.dcm", "CT_small.dcm")
@@ -168,6 +174,90 @@ def test_bad_config_exits_2_with_one_clear_line(tree, edit, message):
         assert message in run.proc.stderr
         assert "Traceback" not in run.proc.stderr and len(run.proc.stderr.strip().splitlines()) == 1
     assert not (tree.root / "out").exists() or not any((tree.root / "out").iterdir())
+
+
+def test_integral_float_worker_count_is_accepted(tree):
+    tree.add("a.dcm", "CT_small.dcm")
+    run = run_script(tree.config(multiprocessing_cpus=2.0), multi=True)
+    assert sorted(p.name for p in run.run_dir.glob("*.pdf")) == ["comparison_results_0.pdf", "comparison_results_1.pdf"]
+
+
+def test_outputs_named_into_the_input_tree_are_refused_and_nothing_is_written(tree):
+    tree.add("a.dcm", "CT_small.dcm")
+    before = tree_digest(tree.deid)
+    run = run_script(tree.config(run_name="deid", output_data_path="."), check=False)
+    assert run.proc.returncode == 2
+    assert "lies inside input_data_path" in run.proc.stderr
+    assert tree_digest(tree.deid) == before
+
+
+def _mapping_run(tree, text: bytes, **kwargs):
+    tree.add("a.dcm", "CT_small.dcm", bump((5, 5)))
+    cfg = tree.config()
+    (tree.root / "map.csv").write_bytes(text(tree.mapping) if callable(text) else text)
+    return run_script(cfg, **kwargs)
+
+
+def _rows(mapping: dict[str, str], end: str = "") -> list[str]:
+    return [f"{old},{new}{end}" for old, new in sorted(mapping.items())]
+
+
+def test_mapping_with_a_malformed_line_exits_2_naming_the_line_before_any_work(tree):
+    def text(mapping):
+        rows = _rows(mapping)
+        rows[1] += ",oops"
+        return ("id_old,id_new\n" + "\n".join(rows) + "\n").encode()
+
+    run = _mapping_run(tree, text, check=False)
+    assert run.proc.returncode == 2 and "Traceback" not in run.proc.stderr
+    assert "line 3 has 3 fields, the header 2 (id_old, id_new)" in run.proc.stderr
+    log = (tree.root / "logs" / "imgCmpLog.log").read_text()
+    assert "indexed" not in log  # refused before the trees were read
+
+
+def test_mapping_with_a_trailing_comma_on_every_row_is_read(tree):
+    run = _mapping_run(tree, lambda m: ("id_old,id_new\r\n" + "\r\n".join(_rows(m, ",")) + "\r\n").encode())
+    assert run.row("a.dcm").status == "changed"
+    assert "empty field after the last column was ignored on 3 line(s)" in run.proc.stdout
+    assert "columns found: id_old, id_new" in run.proc.stdout
+
+
+def test_mapping_in_utf16_is_accepted_and_said_so(tree):
+    run = _mapping_run(tree, lambda m: ("id_old,id_new\r\n" + "\r\n".join(_rows(m))).encode("utf-16"))
+    assert run.row("a.dcm").status == "changed"
+    assert "read as UTF-16" in run.proc.stdout
+
+
+def test_mapping_without_the_columns_names_what_it_found(tree):
+    run = _mapping_run(tree, lambda m: ("old;new\n" + "\n".join(_rows(m))).encode(), check=False)
+    assert run.proc.returncode == 2
+    assert "lacks column(s) id_new, id_old; it needs id_old and id_new; found: 'old;new'" in run.proc.stderr
+
+
+def test_unchanged_uids_are_paired_with_the_same_uid(tree):
+    tree.add("kept.dcm", "CT_small.dcm", bump((1, 1)), mapped=False)
+    src, deid = tree.add("kept_same.dcm", "MR_small.dcm", mapped=False)
+    tree.add("lost.dcm", "MR_small.dcm", mapped=False, write_source=False)
+    for name in ("kept.dcm", "kept_same.dcm"):  # the de-identification kept the source's UIDs
+        path = tree.deid / name
+        ds = pydicom.dcmread(path)
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.dcmread(tree.source / name).SOPInstanceUID
+        ds.save_as(path)
+    run = run_script(tree.config())
+    assert run.row("kept.dcm").status == "changed"
+    assert run.row("kept_same.dcm").status == "identical"
+    assert run.row("kept.dcm").reason.startswith("paired by unchanged SOPInstanceUID")
+    assert run.row("lost.dcm").status == "unmapped"
+    assert "source_only" not in set(run.csv.status)
+
+
+def test_a_byte_identical_extra_copy_does_not_hide_a_change(tree):
+    tree.add("changed.dcm", "CT_small.dcm", bump((9, 9)))
+    shutil.copy(tree.deid / "changed.dcm", tree.deid / "changed_copy.dcm")
+    run = run_script(tree.config())
+    for name, other in (("changed.dcm", "changed_copy.dcm"), ("changed_copy.dcm", "changed.dcm")):
+        assert run.row(name).status == "changed" and other in run.row(name).reason
+    assert pdf_pages(run.run_dir / "comparison_results.pdf") == 3
 
 
 def test_help_explains_every_key():
@@ -186,10 +276,3 @@ def _with_pixel_data_of(name: str):
         ds.PixelData = pydicom.dcmread(TEST_FILES / name).PixelData
         return ds
     return change
-
-
-def _bump(arr: np.ndarray, at: tuple[int, int]) -> np.ndarray:
-    """A copy with one pixel (all channels) raised by 1."""
-    out = arr.copy()
-    out[at] += 1
-    return out

@@ -1,0 +1,127 @@
+"""What the PDF page shows, checked as pydicom checks its processing: values at known coordinates of the panel
+arrays (before matplotlib), then a real page read back with pikepdf."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+import pytest
+from pydicom.dataset import Dataset
+
+from dicomimgcmp.compare import compare_pair
+from dicomimgcmp.index import read_record
+from dicomimgcmp.model import Status
+from dicomimgcmp.render import Summary, assign_pages, display_pair, write_pdf
+from dicomimgcmp.sampledata import decoded, load_source, save, with_pixels
+from test_compare import _float_image
+
+
+def _linear_window(hu: np.ndarray, center: float, width: float) -> np.ndarray:
+    """DICOM PS3.3 C.11.2.1.2.1 (LINEAR), as a fraction of the output range."""
+    return np.clip((hu - (center - 0.5)) / (width - 1) + 0.5, 0.0, 1.0)
+
+
+def test_windowed_ct_uses_the_sources_window_and_rescale_on_both_sides():
+    src = load_source("693_J2KI.dcm", "win")  # CT, window 40/100, rescale intercept -1024
+    frame = decoded(src)
+    blanked = frame.copy()
+    blanked[200:224, 130:330] = frame.min()
+    d01, s01 = display_pair(blanked, src, frame, src)
+    hu = frame.astype(np.float64) - 1024
+    for r, c in [(256, 256), (100, 300), (400, 100), (10, 10)]:
+        assert s01[r, c] == pytest.approx(_linear_window(hu[r, c], 40, 100), abs=1e-9)
+        assert d01[r, c] == pytest.approx(s01[r, c], abs=1e-9)  # outside the band: the same grey
+    assert d01[210, 200] == 0.0  # the blanked band is black on the source's scale
+    assert 0 < np.count_nonzero((s01 > 0) & (s01 < 1))  # the window really cuts through the image
+
+
+def test_monochrome1_is_inverted_by_each_sides_own_photometric_interpretation():
+    src = load_source("MR_small.dcm", "m1")  # MONOCHROME2, window 600/1600
+    deid = load_source("MR_small.dcm", "m1", PhotometricInterpretation="MONOCHROME1")
+    frame = decoded(src)
+    inverted = frame.max() - frame  # a MONOCHROME1 copy would store the picture this way ...
+    d01, s01 = display_pair(frame, deid, frame, src)  # ... but here the same values, read as MONOCHROME1
+    expected = _linear_window(frame.astype(np.float64), 600, 1600)
+    assert s01[30, 30] == pytest.approx(expected[30, 30])
+    assert d01[30, 30] == pytest.approx(1 - expected[30, 30])
+    m1_source = load_source("MR_small.dcm", "m1", PhotometricInterpretation="MONOCHROME1")
+    d01, s01 = display_pair(inverted, deid, inverted, m1_source)
+    assert s01[30, 30] == pytest.approx(1 - _linear_window(float(inverted[30, 30]), 600, 1600))
+    np.testing.assert_allclose(d01, s01)
+
+
+def test_voi_lut_sequence_is_applied_on_both_sides():
+    src = load_source("CT_small.dcm", "voi")  # stored 128..2191, rescale intercept -1024
+    item = Dataset()
+    item.LUTDescriptor = [4096, 0, 16]
+    ramp = (np.minimum(np.arange(4096), 1000) * 60).astype(np.uint16)  # a ramp that saturates at input 1000
+    item.LUTData = ramp.tolist()
+    item["LUTData"].VR = "US"
+    src.VOILUTSequence = [item]
+    frame = decoded(src)
+    d01, s01 = display_pair(frame, src, frame, src)
+    hu = frame.astype(np.int64) - 1024
+    expected = ramp[np.clip(hu, 0, 4095)] / ramp.max()
+    for r, c in [(64, 64), (10, 120), (100, 20)]:
+        assert s01[r, c] == pytest.approx(expected[r, c])
+    np.testing.assert_allclose(d01, s01)
+
+
+def test_colour_is_shown_in_colour_by_its_range():
+    src = load_source("SC_rgb_rle.dcm", "rgb")
+    frame = decoded(src)
+    edited = frame.copy()
+    edited[10:20, 60:90, 0] = 0
+    d01, s01 = display_pair(edited, src, frame, src)
+    assert s01.shape == (*frame.shape[:2], 3)
+    np.testing.assert_allclose(s01[5, 70], frame[5, 70] / 255)
+    assert d01[15, 70, 0] == 0.0 and d01[15, 70, 1] == pytest.approx(frame[15, 70, 1] / 255)
+
+
+def _page_images(pdf_path: Path, page: int) -> list[tuple[int, int]]:
+    with pikepdf.open(pdf_path) as pdf:
+        found = pdf.pages[page - 1]
+        found = found.get_images() if hasattr(found, "get_images") else found.images  # pikepdf < 10 has .images
+        images = [pikepdf.PdfImage(obj) for obj in found.values()]
+        return sorted((im.width, im.height) for im in images)
+
+
+def _write_one(tmp_path: Path, source_ds, deid_ds) -> tuple[Path, object]:
+    src = read_record(save(source_ds, tmp_path / "src.dcm"), tmp_path)
+    deid = read_record(save(deid_ds, tmp_path / "deid.dcm"), tmp_path)
+    result = compare_pair(deid, src)
+    assert result.status is Status.CHANGED
+    items = assign_pages([result], "p.pdf")
+    summary = Summary("t", "today", "d", "s", "m", {"changed": 1}, 0, 1, 1, 1)
+    write_pdf(tmp_path / "p.pdf", summary, items, 0.0)
+    assert items[0].pdf_page == 2
+    return tmp_path / "p.pdf", items[0]
+
+
+def test_a_real_page_holds_three_images_of_the_frame_size(tmp_path):
+    src = load_source("693_J2KI.dcm", "page")
+    arr = decoded(src).copy()
+    arr[200:224, 130:330] = arr.min()
+    pdf, _ = _write_one(tmp_path, src, with_pixels(src, arr))
+    with pikepdf.open(pdf) as opened:
+        assert len(opened.pages) == 2 and opened.docinfo["/Title"] == "DICOMImgCmp t"
+    assert _page_images(pdf, 2) == [(512, 512)] * 3
+
+
+def test_a_frame_count_change_shows_a_frame_both_files_have(tmp_path):
+    src = load_source("rtdose.dcm", "frames-page")
+    pdf, item = _write_one(tmp_path, src, with_pixels(src, decoded(src)[:1].copy()))
+    assert item.shown_frame == 0
+    assert _page_images(pdf, 2) == [(src.Columns, src.Rows)] * 3  # not the 1x1 placeholder of an error
+
+
+def test_float_pixel_data_is_rendered(tmp_path):
+    src, values = _float_image("CT_small.dcm", "float-page", "FloatPixelData")
+    deid, _ = _float_image("CT_small.dcm", "float-page", "FloatPixelData")
+    values = values.copy()
+    values[40:50, 40:50] = 0
+    deid.FloatPixelData = values.tobytes()
+    pdf, _ = _write_one(tmp_path, src, deid)
+    assert _page_images(pdf, 2) == [(128, 128)] * 3
