@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from .model import DEFAULT_MAX_PIXELS, Crop, FileRecord, PairResult, PixelFormat, Status
 from .pixels import DecodeError, dynamic_range, iter_frames
 
@@ -124,16 +125,13 @@ class FrameDiff:
     """How a de-identified frame differs from its source frame.
 
     ``mask``: (rows, columns) bool in source coordinates, the changed pixel positions (None: none changed).
-    ``abs_diff``: |de-identified - source| over the compared part, (rows, columns[, samples]) (None: equal).
+    ``abs_diff``: |de-identified - source| over the compared part, (rows, columns[, samples]) (None: equal);
+    ``per_pixel``: its largest value over channels at each position, (rows, columns) (None: equal).
     """
 
     mask: np.ndarray | None
-    abs_diff: np.ndarray | None
-
-    @property
-    def per_pixel(self) -> np.ndarray:
-        """The largest |difference| over channels at each compared position."""
-        return _largest_over_channels(self.abs_diff)
+    abs_diff: np.ndarray | None = None
+    per_pixel: np.ndarray | None = None
 
 
 def frame_diff(deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolerance: float) -> FrameDiff:
@@ -143,10 +141,10 @@ def frame_diff(deid: np.ndarray, source: np.ndarray, crop: Crop | None, toleranc
     be equal."""
     window = _window(source, crop)
     if deid.dtype == window.dtype and np.array_equal(deid, window):
-        return FrameDiff(_mask_from(None, source.shape[:2], crop), None)
+        return FrameDiff(_mask_from(None, source.shape[:2], crop))
     abs_diff = _abs_diff(deid, window)
-    changed = ~(_largest_over_channels(abs_diff) <= tolerance)
-    return FrameDiff(_mask_from(changed, source.shape[:2], crop), abs_diff)
+    per_pixel = _largest_over_channels(abs_diff)
+    return FrameDiff(_mask_from(~(per_pixel <= tolerance), source.shape[:2], crop), abs_diff, per_pixel)
 
 
 def pixel_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
