@@ -30,8 +30,10 @@ def dask_workers(cfg: Config) -> Workers:
         if cfg.dask_scheduler_address:
             client = Client(cfg.dask_scheduler_address, timeout="20s")
         else:
+            # CRITICAL: a worker still sending its heartbeat while the cluster closes logs a traceback at ERROR
+            # level; what fails in a task reaches the client as its exception and the report as a reason
             cluster = LocalCluster(n_workers=cfg.multiprocessing_cpus, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
             client = Client(cluster)
     except (OSError, TimeoutError) as exc:
         raise ConfigError(f"config key 'dask_scheduler_address': cannot reach {cfg.dask_scheduler_address}: "

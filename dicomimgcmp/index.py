@@ -202,7 +202,8 @@ def read_record(path: Path, root: Path) -> FileRecord:
     except HeaderError as exc:
         return FileRecord(str(path), rel, error=str(exc))
     if not sop_instance_uid(header.dataset):
-        return FileRecord(str(path), rel, error="DICOM header without SOPInstanceUID (damaged or cut short?)")
+        return FileRecord(str(path), rel, error="no SOPInstanceUID in its data set, so it cannot be paired "
+                                                "(a fragment, or cut short?)")
     with quiet_pydicom():
         return _record(header, str(path), rel)
 
