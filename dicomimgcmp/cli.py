@@ -24,38 +24,41 @@ def build_parser(multi: bool) -> argparse.ArgumentParser:
     what = ("with multiprocessing_cpus worker processes, writing one PDF per worker "
             "(comparison_results_<k>.pdf)" if multi else "in one process, writing comparison_results.pdf")
     keys = "\n".join(f"  {k:<22} {v}" for k, v in CONFIG_KEYS.items())
-    return argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         description="Compare de-identified DICOM images with their sources by decoded pixel values, "
                     f"{what} and comparison_summary.csv under <output_data_path>/<run_name>/.",
         epilog=f"config keys (JSON; values may be strings such as \"5\"; relative paths are relative to the "
                f"config file):\n{keys}\n\nexit codes: 0 run completed, 2 bad configuration, 1 internal error, "
-               "130 interrupted",
+               "130 interrupted (run the same command again to continue)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", help="path to the JSON config file")
+    parser.add_argument("--restart", action="store_true",
+                        help="throw away what an earlier run of this run_name saved (by default a run continues "
+                             "where a stopped one stopped, and reuses what is unchanged)")
+    return parser
 
 
 def main(argv: list[str] | None = None, *, multi: bool = False) -> int:
     """``run_DICOMImgCmp.py CONFIG`` (``multi`` False) and ``run_DICOMImgCmp_multiT.py CONFIG`` (True)."""
     parser = build_parser(multi)
-    parser.add_argument("config", help="path to the JSON config file")
     args = parser.parse_args(argv)
-    return _run_config(args.config, multi=multi, parts=None)
+    return _run_config(args.config, multi=multi, parts=None, restart=args.restart)
 
 
 def console_main(argv: list[str] | None = None) -> int:
     """The installed ``dicomimgcmp`` command: ``dicomimgcmp CONFIG`` runs as run_DICOMImgCmp.py does;
     ``dicomimgcmp CONFIG --parts N`` as run_DICOMImgCmp_multiT.py does, with N workers and N PDFs."""
     parser = build_parser(multi=False)
-    parser.add_argument("config", help="path to the JSON config file")
     parser.add_argument("--parts", type=int, metavar="N",
                         help="run with N worker processes writing N PDFs (as run_DICOMImgCmp_multiT.py with "
                              "multiprocessing_cpus N)")
     args = parser.parse_args(argv)
     if args.parts is not None and args.parts < 1:
         parser.error("--parts must be at least 1")
-    return _run_config(args.config, multi=args.parts is not None, parts=args.parts)
+    return _run_config(args.config, multi=args.parts is not None, parts=args.parts, restart=args.restart)
 
 
-def _run_config(config: str, *, multi: bool, parts: int | None) -> int:
+def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -> int:
     try:
         cfg = load_config(config, need_cpus=multi and parts is None)
     except ConfigError as exc:
@@ -77,7 +80,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None) -> int:
     try:
         with _logging_to(log_file), _sigterm_as_interrupt(), _workers(cfg, multi) as workers:
             outcome = run(cfg, parts=cfg.multiprocessing_cpus if multi else None, workers=workers,
-                          progress=progress)
+                          progress=progress, restart=restart)
     except ConfigError as exc:  # the mapping file, or found while connecting to a cluster
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -91,7 +94,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None) -> int:
             _log.error("internal error:\n%s", traceback.format_exc())
         print(f"internal error: {type(exc).__name__}: {exc} (see the log in {cfg.log_path})", file=sys.stderr)
         return EXIT_INTERNAL
-    print(console_summary(outcome.counts, outcome.outputs, log_file, outcome.notes))
+    print(console_summary(outcome.counts, outcome.outputs, log_file, outcome.notes, outcome.reused))
     return EXIT_OK
 
 

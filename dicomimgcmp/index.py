@@ -197,15 +197,25 @@ def read_record(path: Path, root: Path) -> FileRecord:
     it, and a header that lacks it is usually cut short.
     """
     rel = path.relative_to(root).as_posix()
+    file_stamp = stamp(str(path))  # before reading: a file changed while it is read gets another stamp next time
     try:
         header = read_header(path, _HEADER_KEYWORDS)
     except HeaderError as exc:
-        return FileRecord(str(path), rel, error=str(exc))
+        return FileRecord(str(path), rel, error=str(exc), stamp=file_stamp)
     if not sop_instance_uid(header.dataset):
         return FileRecord(str(path), rel, error="no SOPInstanceUID in its data set, so it cannot be paired "
-                                                "(a fragment, or cut short?)")
+                                                "(a fragment, or cut short?)", stamp=file_stamp)
     with quiet_pydicom():
-        return _record(header, str(path), rel)
+        return dataclasses.replace(_record(header, str(path), rel), stamp=file_stamp)
+
+
+def stamp(path: str) -> str:
+    """What says a file is unchanged: "size:mtime_ns" ("" when it cannot be seen)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return ""
+    return f"{info.st_size}:{info.st_mtime_ns}"
 
 
 def sop_instance_uid(ds: Dataset) -> str:

@@ -118,6 +118,8 @@ class FileRecord:
     path: str
     rel_path: str
     error: str = ""
+    #: The file's size and modification time (ns) when it was read, "size:mtime": the same stamp, the same file.
+    stamp: str = ""
     sop_instance_uid: str = ""
     patient_id: str = ""
     modality: str = ""

@@ -22,6 +22,7 @@ from .config import Config
 from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import load_uid_mapping, pair_files
 from .report import log, log_results, status_counts, write_summary_csv
+from .store import RunState
 from .workers import Workers, map_batches
 
 INDEX_BATCH = 64  # files per header-reading task
@@ -38,6 +39,8 @@ class RunOutcome:
     outputs: list[Path]
     timings: dict[str, float]
     notes: tuple[str, ...] = ()
+    #: What was taken from the saved state of an earlier, unfinished or identical run: "records", "results".
+    reused: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,11 +55,14 @@ class Progress:
         return f"stopped while {self.stage}; finished: {finished}"
 
 
-def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress | None = None) -> RunOutcome:
+def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress | None = None,
+        restart: bool = False) -> RunOutcome:
     """Run the whole comparison; ``parts`` None writes one ``comparison_results.pdf``, n writes n parts.
 
     The mapping is read and validated first (:class:`~.pairing.MappingError`, a ConfigError, before any file
     is indexed); logging goes to the ``dicomimgcmp`` logger, which the command line sends to the log file.
+    Headers read and pairs compared are saved as they are done (:class:`~.store.RunState`), so running again
+    after a stop continues where the run stopped; ``restart`` throws the saved state away first.
     """
     progress = progress or Progress()
     clock = _StageClock()
@@ -66,21 +72,24 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
     mapping = load_uid_mapping(cfg.uid_mapping_file)
     for note in mapping.notes:
         log.info("uid_mapping_file: %s", note)
-    progress.stage = "indexing"
-    deid, source = index_trees([cfg.input_data_path, cfg.pre_deID_data_path], workers)
-    pairing = pair_files(deid, source, mapping)
-    log.info("indexed %d de-identified and %d source files; %d pairs to compare, mapping has %d UIDs",
-             len(deid), len(source), len(pairing.pairs), len(mapping.new_to_old))
-    progress.done.append(f"indexed {len(deid) + len(source)} files")
-    clock.lap("index")
-
-    progress.stage = f"comparing {len(pairing.pairs)} pairs"
-    compared = map_batches(workers, _compare_batch, pairing.pairs, COMPARE_BATCH, "comparing",
-                           cfg.pixel_tolerance, cfg.max_pixels, on_failure=_unreadable_pair)
-    progress.done.append(f"compared {len(compared)} pairs")
-    clock.lap("compare")
-    progress.stage = "writing the PDF(s)"
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    with RunState(cfg.run_dir, _settings(cfg), restart=restart) as state:
+        progress.stage = "indexing"
+        deid, source = index_trees([cfg.input_data_path, cfg.pre_deID_data_path], workers, state)
+        pairing = pair_files(deid, source, mapping)
+        log.info("indexed %d de-identified and %d source files (%d read before); %d pairs to compare, mapping has "
+                 "%d UIDs", len(deid), len(source), state.reused["records"], len(pairing.pairs),
+                 len(mapping.new_to_old))
+        progress.done.append(f"indexed {len(deid) + len(source)} files")
+        clock.lap("index")
+
+        progress.stage = f"comparing {len(pairing.pairs)} pairs"
+        compared = compare_pairs(pairing.pairs, workers, cfg, state)
+        log.info("compared %d pairs (%d compared before)", len(compared), state.reused["results"])
+        progress.done.append(f"compared {len(compared)} pairs")
+        clock.lap("compare")
+        reused = dict(state.reused)
+    progress.stage = "writing the PDF(s)"
     counts = status_counts(compared + pairing.settled)
     results, pdfs = _render(cfg, parts, workers, compared, pairing.settled, counts)
     progress.done.append(f"wrote {len(pdfs)} PDF(s)")
@@ -94,7 +103,25 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
     clock.lap("report")
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
-    return RunOutcome(results, counts, pdfs + [csv_path], clock.laps, mapping.notes)
+    return RunOutcome(results, counts, pdfs + [csv_path], clock.laps, mapping.notes, reused)
+
+
+def _settings(cfg: Config) -> dict[str, object]:
+    """What a comparison's result depends on besides its two files: saved results are reused only while these
+    are the same (the decoders' versions included: lossy JPEG decodes differ between versions)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return ""
+
+    return {"pixel_tolerance": cfg.pixel_tolerance, "max_pixels": cfg.max_pixels, "dicomimgcmp": __version__,
+            **{name: installed(name) for name in ("pydicom", "numpy", "pylibjpeg", "pylibjpeg-libjpeg",
+                                                  "pylibjpeg-openjpeg", "pylibjpeg-rle", "pyjpegls")}}
 
 
 class _StageClock:
@@ -130,16 +157,31 @@ class PdfJob(NamedTuple):
     tolerance: float
 
 
-def index_trees(roots: list[Path], workers: Workers) -> list[list[FileRecord]]:
-    """Header records of every file below each root, in sorted path order (all trees read in one go)."""
+def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[list[FileRecord]]:
+    """Header records of every file below each root, in sorted path order (all trees read in one go); a file
+    unchanged since the saved state read it is not read again."""
     aliases: list[tuple[Path, Path]] = []
     listings = [[IndexJob(str(root), str(path)) for path in index.iter_files(root, aliases)] for root in roots]
     for path, first in aliases:
         log.info("read once: %s is another path to %s", path, first)
-    records = map_batches(workers, _index_batch, [job for jobs in listings for job in jobs], INDEX_BATCH,
-                          "indexing", on_failure=_unreadable_file)
+    jobs = [job for jobs in listings for job in jobs]
+    saved = [state.saved_record(job.path) for job in jobs]
+    fresh = iter(map_batches(workers, _index_batch, [job for job, rec in zip(jobs, saved) if rec is None],
+                             INDEX_BATCH, "indexing", on_failure=_unreadable_file,
+                             on_done=lambda _jobs, records: state.save_records(records)))
+    records = [rec or next(fresh) for rec in saved]
     bounds = np.cumsum([0] + [len(jobs) for jobs in listings])
     return [records[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+
+
+def compare_pairs(pairs: list[Pair], workers: Workers, cfg: Config, state: RunState) -> list[PairResult]:
+    """The comparison of every pair, in order; a pair whose two files are unchanged since the saved state
+    compared them is not compared again. The pairing's note opens each reason."""
+    saved = [state.saved_result(pair) for pair in pairs]
+    fresh = iter(map_batches(workers, _compare_batch, [p for p, r in zip(pairs, saved) if r is None],
+                             COMPARE_BATCH, "comparing", cfg.pixel_tolerance, cfg.max_pixels,
+                             on_failure=_unreadable_pair, on_done=state.save_results))
+    return [(result or next(fresh)).with_note(pair.note) for pair, result in zip(pairs, saved)]
 
 
 def _index_batch(jobs: list[IndexJob]) -> list[FileRecord]:
@@ -147,15 +189,16 @@ def _index_batch(jobs: list[IndexJob]) -> list[FileRecord]:
 
 
 def _unreadable_file(job: IndexJob, reason: str) -> FileRecord:
-    return FileRecord(job.path, Path(job.path).relative_to(job.root).as_posix(), error=reason)
+    return FileRecord(job.path, Path(job.path).relative_to(job.root).as_posix(), error=reason,
+                      stamp=index.stamp(job.path))
 
 
 def _compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int) -> list[PairResult]:
-    return [compare.compare_pair(p.deid, p.source, tolerance, max_pixels).with_note(p.note) for p in pairs]
+    return [compare.compare_pair(p.deid, p.source, tolerance, max_pixels) for p in pairs]
 
 
 def _unreadable_pair(pair: Pair, reason: str) -> PairResult:
-    return PairResult(Status.UNREADABLE, reason, deid=pair.deid, source=pair.source).with_note(pair.note)
+    return PairResult(Status.UNREADABLE, reason, deid=pair.deid, source=pair.source)
 
 
 def _render(cfg: Config, parts: int | None, workers: Workers, compared: list[PairResult],

@@ -55,10 +55,15 @@ def log_results(results: list[PairResult]) -> None:
         log.log(level, "%s: %s%s%s", r.status.value, name, f" - {r.reason}" if r.reason else "", page)
 
 
-def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = ()) -> str:
-    """The closing lines printed to the console; ``notes`` say how the mapping was read."""
+def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = (),
+                    reused: dict[str, int] | None = None) -> str:
+    """The closing lines printed to the console; ``notes`` say how the mapping was read, ``reused`` how much
+    was taken from the saved state of an earlier run."""
     width = max(len(k) for k in counts)
     lines = [f"UID mapping: {note}" for note in notes]
+    if reused and any(reused.values()):
+        lines.append(f"Reused from an earlier run of this run_name: {reused.get('records', 0)} headers, "
+                     f"{reused.get('results', 0)} comparisons (files unchanged; --restart to redo everything)")
     lines += ["Files per status:"] + [f"  {k:<{width}}  {v}" for k, v in counts.items()]
     if counts[Status.IDENTICAL.value] + counts[Status.CHANGED.value] == 0:
         lines.append("WARNING: no de-identified file was paired with a source file; check uid_mapping_file "

@@ -8,14 +8,18 @@ and a reason) and the run goes on.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import signal
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from tqdm import tqdm
 
+
+log = logging.getLogger("dicomimgcmp")
 
 #: What a failed task may raise besides Exception: a Rust decoder's panic is a BaseException.
 _NOT_FAILURES = (KeyboardInterrupt, SystemExit)
@@ -79,26 +83,53 @@ def _leave_interrupts_to_main() -> None:
 
 
 def map_batches(workers: Workers, fn: Callable, items: Sequence, size: int, label: str, *args,
-                on_failure: Callable[[object, str], object] | None = None) -> list:
+                on_failure: Callable[[object, str], object] | None = None,
+                on_done: Callable[[Sequence, list], None] | None = None) -> list:
     """``fn(batch, *args)`` over batches of ``items``; results flattened, in input order.
 
     A batch whose task fails (its worker died, or it raised) is retried one item at a time; an item that fails
-    again is given ``on_failure(item, reason)`` (without ``on_failure``, the error is raised).
+    again is given ``on_failure(item, reason)`` (without ``on_failure``, the error is raised). ``on_done(batch,
+    results)`` is called for each batch as it completes, in order (to save work as it is done). Progress: a
+    tqdm bar on a terminal, and a log line at every 5% with the time left.
     """
     batches = [items[i:i + size] for i in range(0, len(items), size)]
     futures = [workers.executor.submit(fn, batch, *args) for batch in batches]
     out: list = []
-    with tqdm(total=len(items), desc=label, unit="file", disable=None, leave=False) as bar:
+    with tqdm(total=len(items), desc=label, unit="item", disable=None, leave=False) as bar:
+        logged = _ProgressLog(label, len(items))  # its own count: a disabled bar (no terminal) counts nothing
         for future, batch in zip(futures, batches):
             try:
-                out.extend(future.result())
+                results = future.result()
             except _NOT_FAILURES:
                 raise
             except BaseException as exc:
                 workers.replace_if_broken(exc)
-                out.extend(_retry_one_by_one(workers, fn, batch, args, on_failure))
+                results = _retry_one_by_one(workers, fn, batch, args, on_failure)
+            if on_done is not None:
+                on_done(batch, results)
+            out.extend(results)
             bar.update(len(batch))
+            logged.update(len(batch))
     return out
+
+
+class _ProgressLog:
+    """A log line each time another 5% of a stage is done, with the estimated time left."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self.start, self.next_step = time.monotonic(), 1
+
+    def update(self, n: int) -> None:
+        self.done += n
+        done = self.done
+        if not self.total or done * 20 < self.next_step * self.total:
+            return
+        self.next_step = done * 20 // self.total + 1
+        elapsed = time.monotonic() - self.start
+        left = elapsed * (self.total - done) / done
+        log.info("%s: %d of %d (%d%%), %s elapsed, about %s left", self.label, done, self.total,
+                 100 * done // self.total, tqdm.format_interval(elapsed), tqdm.format_interval(left))
 
 
 def _retry_one_by_one(workers: Workers, fn: Callable, batch: Sequence, args: tuple, on_failure):

@@ -96,12 +96,12 @@ class Run:
         return rows.iloc[0]
 
 
-def run_script(config: Path, *, multi: bool = False, check: bool = True) -> Run:
+def run_script(config: Path, *, multi: bool = False, check: bool = True, restart: bool = False) -> Run:
     """Run a script as a user would (subprocess, from another folder)."""
     script = REPO / ("run_DICOMImgCmp_multiT.py" if multi else "run_DICOMImgCmp.py")
     env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
-    proc = subprocess.run([sys.executable, str(script), str(config)], capture_output=True, text=True,
-                          cwd=config.parent, env=env, timeout=600)
+    proc = subprocess.run([sys.executable, str(script), str(config), *(["--restart"] if restart else [])],
+                          capture_output=True, text=True, cwd=config.parent, env=env, timeout=600)
     if check:
         assert proc.returncode == 0, proc.stderr
         assert "Traceback" not in proc.stderr

@@ -163,7 +163,7 @@ def test_interrupt_stops_promptly_and_leaves_no_half_written_output(tree, tmp_pa
     assert "Traceback" not in stderr
     run_dir = tree.root / "out" / "run"
     leftovers = [p.name for p in run_dir.iterdir()] if run_dir.exists() else []
-    assert leftovers == [], leftovers  # no final-named output, no temporary file
+    assert leftovers == [".dicomimgcmp"], leftovers  # no output, no temporary file: only the state to continue
 
 
 # --- inputs and paths ---------------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def test_runs_with_different_names_do_not_touch_each_other(tree):
     second = run_script(tree.config(run_name="second", multiprocessing_cpus="3"), multi=True)
     assert tree_digest(first.run_dir) == before
     assert sorted(p.name for p in second.run_dir.iterdir()) == [
-        "comparison_results_0.pdf", "comparison_results_1.pdf", "comparison_results_2.pdf",
+        ".dicomimgcmp", "comparison_results_0.pdf", "comparison_results_1.pdf", "comparison_results_2.pdf",
         "comparison_summary.csv"]
 
 

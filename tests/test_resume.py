@@ -1,0 +1,75 @@
+"""A run killed half way is continued by running the same command again: what was done is not done again, and
+the outputs are exactly those of a run that was never stopped."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pydicom
+import pytest
+
+from conftest import REPO, Tree, bump, faulty_env, run_script
+
+N_PAIRS = 40  # 3 comparison batches of 16
+
+
+def _tree(tree: Tree) -> Tree:
+    for i in range(N_PAIRS):
+        tree.add(f"f{i:02d}.dcm", "CT_small.dcm" if i % 2 else "MR_small.dcm", bump() if i % 5 == 0 else None)
+    return tree
+
+
+def _kill_half_way(config, env: dict) -> None:
+    """Start the multiT script, wait until the first batch of comparisons is saved, then SIGKILL the script and
+    every process it started (as a power cut or the OOM killer would)."""
+    proc = subprocess.Popen([sys.executable, str(REPO / "run_DICOMImgCmp_multiT.py"), str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    log = config.parent / "logs" / "imgCmpLog.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not re.search(r"comparing: \d+ of 40", log.read_text()
+                                                       if log.exists() else ""):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_a_killed_run_continues_and_writes_what_an_uninterrupted_run_writes(tree, executor):
+    if executor == "dask":
+        pytest.importorskip("distributed")
+    _tree(tree)
+    whole = run_script(tree.config(output_data_path="out_whole", log_path="logs_whole", executor=executor), multi=True)
+    config = tree.config(output_data_path="out_resumed", executor=executor)
+    _kill_half_way(config, dict(faulty_env("slow:0.15"), SOURCE_DATE_EPOCH="1700000000"))
+    resumed = run_script(config, multi=True)
+    reused = re.search(r"Reused from an earlier run of this run_name: (\d+) headers, (\d+) comparisons",
+                       resumed.proc.stdout)
+    assert reused, resumed.proc.stdout
+    assert int(reused[1]) == 2 * N_PAIRS and 16 <= int(reused[2]) < N_PAIRS
+    for name in ("comparison_summary.csv", "comparison_results_0.pdf", "comparison_results_1.pdf"):
+        assert (resumed.run_dir / name).read_bytes() == (whole.run_dir / name).read_bytes(), name
+
+
+def test_a_changed_input_is_read_and_compared_again_and_restart_redoes_everything(tree):
+    _tree(tree)
+    config = tree.config()
+    first = run_script(config)
+    assert first.row("f01.dcm").status == "identical"
+    path = tree.deid / "f01.dcm"  # edited after the first run: one pixel
+    ds = pydicom.dcmread(path)
+    arr = ds.pixel_array.copy()
+    arr[0, 0] += 1
+    ds.PixelData = arr.tobytes()
+    ds.save_as(path)
+    again = run_script(config)
+    assert again.row("f01.dcm").status == "changed"
+    assert f"{2 * N_PAIRS - 1} headers, {N_PAIRS - 1} comparisons" in again.proc.stdout
+    restarted = run_script(config.parent / "config.json", restart=True)
+    assert "Reused" not in restarted.proc.stdout
+    assert restarted.csv.equals(again.csv)
