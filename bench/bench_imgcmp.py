@@ -6,6 +6,11 @@
     python bench/bench_imgcmp.py --pairs 2000 --changed 0 --cat        # against `cat` of both trees (warm)
     python bench/bench_imgcmp.py --pairs 2000 --changed 0 --cat --cold # both reading from disk (root)
     python bench/bench_imgcmp.py --pairs 2000 --classifier             # the classifier against `cp -r`
+    python bench/bench_imgcmp.py --pairs 20000 --size 64 --kill-at 0.5  # SIGKILL half way, then resume
+
+Every timed run starts afresh (``--restart``: the saved state of the previous run is thrown away); with
+``--kill-at F`` a full run is followed by one killed (SIGKILL, all its processes) after F of its wall time and by
+the run that continues it, whose wall time is printed against the full run's.
 
 The corpus: N pairs of 512x512 16-bit CT-like images (a phantom with texture and noise, each image different) in
 a PATIENT/STUDY/SERIES tree of extension-less files; a fraction F of the de-identified copies has a burned-in-
@@ -22,6 +27,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -112,8 +118,9 @@ def time_cat(folder: Path, cold: bool) -> float:
     return time.perf_counter() - start
 
 
-def run_script(folder: Path, multi: bool, cpus: int) -> dict:
-    """Run a script on the corpus; wall time, stage times and the largest process's peak RSS."""
+def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, kill_after: float | None = None) -> dict:
+    """Run a script on the corpus; wall time, stage times and the largest process's peak RSS. ``kill_after``
+    seconds: SIGKILL the script and its workers then (nothing is returned)."""
     cfg = folder / "config.json"
     cfg.write_text(json.dumps({"run_name": "bench", "input_data_path": "deid", "pre_deID_data_path": "source",
                                "uid_mapping_file": "map.csv", "output_data_path": "out",
@@ -121,15 +128,26 @@ def run_script(folder: Path, multi: bool, cpus: int) -> dict:
     log = folder / "out" / "logs" / "imgCmpLog.log"
     log.unlink(missing_ok=True)
     script = REPO / ("run_DICOMImgCmp_multiT.py" if multi else "run_DICOMImgCmp.py")
+    cmd = [sys.executable, str(script), str(cfg), *(["--restart"] if restart else [])]
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(script), str(cfg)], capture_output=True, text=True)
+    if kill_after is not None:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.wait(timeout=kill_after)
+            sys.exit("the run ended before it was to be killed: use a larger corpus")
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return {}
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"script failed ({proc.returncode}): {proc.stderr}")
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # largest descendant waited for
     timing = re.findall(r"timing: (.*)", log.read_text())[-1]
     stages = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)s", timing)}
-    return dict(wall=wall, stages=stages, peak_mb=peak_kib / 1024)
+    reused = re.search(r"Reused from an earlier run of this run_name: (.*) \(", proc.stdout)
+    return dict(wall=wall, stages=stages, peak_mb=peak_kib / 1024, reused=reused[1] if reused else "nothing")
 
 
 def bench_classifier(folder: Path, cpus: int) -> None:
@@ -168,6 +186,8 @@ def main() -> None:
                         help="drop the page cache (root) before each timed run, so files are read from disk")
     parser.add_argument("--classifier", action="store_true",
                         help="benchmark dicom_file_classifier.py against cp -r on the source tree instead")
+    parser.add_argument("--kill-at", type=float, metavar="F",
+                        help="after a full run, SIGKILL a run at F of its wall time and time the run continuing it")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dicomimgcmp-bench"))
     args = parser.parse_args()
 
@@ -190,6 +210,11 @@ def main() -> None:
         print(f"wall: {wall:.2f} s   pairs/s: {info['pairs'] / wall:.1f}   pages/s: {info['changed'] / wall:.1f}   "
               "stages: " + "  ".join(f"{k} {v:.2f} s" for k, v in result["stages"].items()))
     print(f"peak RSS of the largest process (all runs): {result['peak_mb']:.0f} MB")
+    if args.kill_at:
+        run_script(folder, not args.single, args.cpus, kill_after=args.kill_at * min(walls))
+        resumed = run_script(folder, not args.single, args.cpus, restart=False)
+        print(f"killed at {args.kill_at:.0%} of {min(walls):.2f} s, continued in {resumed['wall']:.2f} s: "
+              f"{resumed['wall'] / min(walls):.2f}x of a full run (reused {resumed['reused']})")
     if args.cat:
         cat = time_cat(folder, args.cold)
         print(f"cat of both trees ({'cold' if args.cold else 'warm'}): {cat:.2f} s   "

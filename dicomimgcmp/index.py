@@ -190,14 +190,21 @@ def _file_meta_end(ds: Dataset, *, preamble: bool) -> int:
     return (132 if preamble else 0) + 12 + int(length) if isinstance(length, int) else 0
 
 
-def read_record(path: Path, root: Path) -> FileRecord:
+def read_record(path: Path, root: Path, *, fast: bool = False) -> FileRecord:
     """Read the header of ``path`` into a :class:`FileRecord`; problems go into ``error``, never raise.
 
     A header without SOPInstanceUID (see :func:`sop_instance_uid`) is an error here: the comparison pairs by
-    it, and a header that lacks it is usually cut short.
+    it, and a header that lacks it is usually cut short. ``fast`` tries the fast scan first (:mod:`.scan`;
+    only in a worker process that may crash), pydicom reads what it is not sure of.
     """
     rel = path.relative_to(root).as_posix()
     file_stamp = stamp(str(path))  # before reading: a file changed while it is read gets another stamp next time
+    if fast:
+        from .scan import scan_record
+
+        record = scan_record(str(path), rel, file_stamp)
+        if record is not None:
+            return record
     try:
         header = read_header(path, _HEADER_KEYWORDS)
     except HeaderError as exc:

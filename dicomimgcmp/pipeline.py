@@ -166,9 +166,10 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[li
         log.info("read once: %s is another path to %s", path, first)
     jobs = [job for jobs in listings for job in jobs]
     saved = [state.saved_record(job.path) for job in jobs]
+    # the fast scan only where a crash cannot end the run; a batch whose worker died is read again by pydicom
     fresh = iter(map_batches(workers, _index_batch, [job for job, rec in zip(jobs, saved) if rec is None],
-                             INDEX_BATCH, "indexing", on_failure=_unreadable_file,
-                             on_done=lambda _jobs, records: state.save_records(records)))
+                             INDEX_BATCH, "indexing", workers.isolated, retry_args=(False,),
+                             on_failure=_unreadable_file, on_done=lambda _jobs, records: state.save_records(records)))
     records = [rec or next(fresh) for rec in saved]
     bounds = np.cumsum([0] + [len(jobs) for jobs in listings])
     return [records[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
@@ -184,8 +185,8 @@ def compare_pairs(pairs: list[Pair], workers: Workers, cfg: Config, state: RunSt
     return [(result or next(fresh)).with_note(pair.note) for pair, result in zip(pairs, saved)]
 
 
-def _index_batch(jobs: list[IndexJob]) -> list[FileRecord]:
-    return [index.read_record(Path(job.path), Path(job.root)) for job in jobs]
+def _index_batch(jobs: list[IndexJob], fast: bool) -> list[FileRecord]:
+    return [index.read_record(Path(job.path), Path(job.root), fast=fast) for job in jobs]
 
 
 def _unreadable_file(job: IndexJob, reason: str) -> FileRecord:

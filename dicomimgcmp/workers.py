@@ -42,10 +42,13 @@ class InlineExecutor(Executor):
 class Workers:
     """The executor work is submitted to, replaced by a fresh one when a worker process has died."""
 
-    def __init__(self, make: Callable[[], Executor], close: Callable[[], None] | None = None) -> None:
+    def __init__(self, make: Callable[[], Executor], close: Callable[[], None] | None = None, *,
+                 isolated: bool = True) -> None:
         self._make = make
         self._close = close
         self.executor = make()
+        #: Whether tasks run in other processes, so that one that crashes its process cannot end the run.
+        self.isolated = isolated
 
     def replace_if_broken(self, exc: BaseException) -> None:
         if isinstance(exc, BrokenProcessPool):
@@ -74,7 +77,7 @@ def local_workers(count: int) -> Workers:
     """``count`` worker processes, or the calling process itself when ``count`` is 1."""
     if count > 1:
         return Workers(lambda: ProcessPoolExecutor(max_workers=count, initializer=_leave_interrupts_to_main))
-    return Workers(InlineExecutor)
+    return Workers(InlineExecutor, isolated=False)
 
 
 def _leave_interrupts_to_main() -> None:
@@ -84,10 +87,11 @@ def _leave_interrupts_to_main() -> None:
 
 def map_batches(workers: Workers, fn: Callable, items: Sequence, size: int, label: str, *args,
                 on_failure: Callable[[object, str], object] | None = None,
-                on_done: Callable[[Sequence, list], None] | None = None) -> list:
+                on_done: Callable[[Sequence, list], None] | None = None, retry_args: tuple | None = None) -> list:
     """``fn(batch, *args)`` over batches of ``items``; results flattened, in input order.
 
-    A batch whose task fails (its worker died, or it raised) is retried one item at a time; an item that fails
+    A batch whose task fails (its worker died, or it raised) is retried one item at a time, with ``retry_args``
+    when given (a slower, safer way); an item that fails
     again is given ``on_failure(item, reason)`` (without ``on_failure``, the error is raised). ``on_done(batch,
     results)`` is called for each batch as it completes, in order (to save work as it is done). Progress: a
     tqdm bar on a terminal, and a log line at every 5% with the time left.
@@ -104,7 +108,8 @@ def map_batches(workers: Workers, fn: Callable, items: Sequence, size: int, labe
                 raise
             except BaseException as exc:
                 workers.replace_if_broken(exc)
-                results = _retry_one_by_one(workers, fn, batch, args, on_failure)
+                results = _retry_one_by_one(workers, fn, batch, args if retry_args is None else retry_args,
+                                            on_failure)
             if on_done is not None:
                 on_done(batch, results)
             out.extend(results)

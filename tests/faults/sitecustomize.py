@@ -3,6 +3,7 @@
 DICOMIMGCMP_FAULT=kill:NAME   a worker process kills itself (SIGKILL) when it compares a file whose name has NAME
 DICOMIMGCMP_FAULT=once:NAME   the same, only the first time (a marker file next to the test's tree remembers it)
 DICOMIMGCMP_FAULT=slow:SECONDS  every comparison sleeps that long (to interrupt a run mid-way)
+DICOMIMGCMP_FAULT=scan-kill:NAME  a worker process kills itself when the fast header scan reads a file named NAME
 """
 
 import os
@@ -27,3 +28,15 @@ if _fault:
         return _original(deid, source, *args, **kwargs)
 
     _compare.compare_pair = _faulty
+
+    if _kind == "scan-kill":
+        import dicomimgcmp.scan as _scan
+
+        _original_scan = _scan.scan_record
+
+        def _crashing_scan(path, *args, **kwargs):
+            if _arg in path:
+                os.kill(os.getpid(), signal.SIGKILL)  # as dicomsdl would on a file it cannot handle
+            return _original_scan(path, *args, **kwargs)
+
+        _scan.scan_record = _crashing_scan

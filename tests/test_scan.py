@@ -1,0 +1,97 @@
+"""The fast header scan against pydicom, the reference: every real file and every damaged copy gives the same
+record both ways, and the scan answers for the standard files (it is not a test that passes by declining)."""
+
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from dicomimgcmp.config import Config
+from dicomimgcmp.index import iter_files, read_record
+from dicomimgcmp.pipeline import index_trees
+from dicomimgcmp.sampledata import TEST_FILES
+from dicomimgcmp.scan import scan_record
+from dicomimgcmp.store import RunState
+from dicomimgcmp.workers import local_workers
+from test_robustness import _damage
+
+pytest.importorskip("dicomsdl", reason="pip install -r requirements.txt")
+
+
+def _pydicom_data() -> Path | None:
+    try:
+        import data_store  # pydicom-data's package
+    except ImportError:
+        return None
+    return Path(data_store.__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """pydicom's and pydicom-data's test files, and copies of a few with the robustness tests' damages."""
+    root = tmp_path_factory.mktemp("scan")
+    shutil.copytree(TEST_FILES, root / "pydicom")
+    if _pydicom_data() is not None:
+        shutil.copytree(_pydicom_data(), root / "pydicom-data")
+    for name in ("CT_small.dcm", "MR_small.dcm", "SC_rgb_rle.dcm", "JPEG2000.dcm", "rtdose.dcm", "MR_small_RLE.dcm"):
+        for how in ("zero", "truncated-header", "truncated-pixels", "bitflip", "header-bitflip"):
+            (root / "damaged").mkdir(exist_ok=True)
+            shutil.copy(TEST_FILES / name, root / "damaged" / f"{how}-{name}")
+            _damage(root / "damaged" / f"{how}-{name}", how)
+    return root
+
+
+def _both_ways(root: str) -> list[tuple[str, object, object]]:
+    """(path, scan record or None, pydicom record) of every file; run in a worker process (a crash must not end
+    the test run)."""
+    out = []
+    for path in iter_files(Path(root)):
+        ref = read_record(path, Path(root))
+        out.append((str(path), scan_record(str(path), ref.rel_path, ref.stamp), ref))
+    return out
+
+
+def test_every_file_gives_the_same_record_both_ways(corpus):
+    with ProcessPoolExecutor(1) as pool:
+        results = pool.submit(_both_ways, str(corpus)).result()
+    answered = [(path, fast, ref) for path, fast, ref in results if fast is not None]
+    for path, fast, ref in answered:
+        assert fast == ref, path
+    # the standard files are read by the scan: most of pydicom's images, every undamaged CT_small-like file
+    pydicom_images = [p for p, _, ref in results if "/pydicom/" in p and ref.has_pixel_data and not ref.error]
+    assert len([p for p, _, _ in answered if "/pydicom/" in p]) >= 0.6 * len(pydicom_images)
+    assert any("pydicom-data" in p for p, _, _ in answered) or _pydicom_data() is None
+    assert not any("/damaged/zero-" in p or "/damaged/truncated-header-" in p for p, _, _ in answered)
+    cut = {Path(p).name for p, _, _ in answered if "/damaged/truncated-pixels-" in p}
+    assert cut <= {"truncated-pixels-JPEG2000.dcm", "truncated-pixels-MR_small_RLE.dcm"}  # only where the header
+    # cannot tell (encapsulated data has no length): the decoder finds it, as with pydicom's record
+
+
+def test_the_pipeline_reads_headers_the_same_in_workers_and_in_process(corpus, tmp_path):
+    """Workers use the scan (their crash is survivable: MR_truncated.dcm is among the files); the single
+    process uses pydicom only. The records must not depend on which."""
+    cfg = Config("t", corpus, corpus, corpus, tmp_path, tmp_path)
+    results = []
+    for count, folder in ((2, "fast"), (1, "pydicom")):
+        with local_workers(count) as workers, RunState(tmp_path / folder, {}) as state:
+            results.append(index_trees([cfg.input_data_path], workers, state)[0])
+    assert results[0] == results[1]
+    assert len(results[0]) > 250
+
+
+def test_a_scan_that_crashes_its_worker_is_read_again_by_pydicom(tree):
+    from conftest import faulty_env
+    from test_robustness import _run_with
+
+    for i in range(5):
+        tree.add(f"ok{i}.dcm", "CT_small.dcm")
+    tree.add("CRASHME.dcm", "MR_small.dcm")
+    proc = _run_with(tree.config(), faulty_env("scan-kill:CRASHME"))
+    assert proc.returncode == 0, proc.stderr
+    import pandas as pd
+
+    csv = pd.read_csv(tree.root / "out" / "run" / "comparison_summary.csv", keep_default_na=False)
+    assert set(csv.status) == {"identical"} and len(csv) == 6  # not unreadable: the retry read it with pydicom
