@@ -9,37 +9,35 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
-
 from . import compare, index, render
 from .config import Config
 from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
-from .pairing import load_uid_mapping, pair_files
-from .report import log, log_results, status_counts, write_summary_csv
-from .store import RunState
-from .workers import Workers, map_batches
+from .pairing import MappingFile, pair_deid, settle_sources
+from .report import log, log_results, write_summary_csv
+from .store import DEID, SOURCE, RunState, chunks
+from .workers import StageProgress, Workers, iter_batches, map_batches
 
 INDEX_BATCH = 64  # files per header-reading task
 COMPARE_BATCH = 16  # pairs per comparison task
+ROWS_BUFFER = 2000  # rows saved to the store at once
 
 
 @dataclass
 class RunOutcome:
-    """What a run produced: every row, the counts, the files written, each stage's wall time (s), and notes for
-    the user (how the mapping was read)."""
+    """What a run produced: the counts, the files written, each stage's wall time (s), notes for the user (how
+    the mapping was read) and what was reused from an earlier run ("records", "results"). The rows themselves
+    are in the CSV (and the run's store), not in memory."""
 
-    results: list[PairResult]
     counts: dict[str, int]
     outputs: list[Path]
     timings: dict[str, float]
     notes: tuple[str, ...] = ()
-    #: What was taken from the saved state of an earlier, unfinished or identical run: "records", "results".
     reused: dict[str, int] = field(default_factory=dict)
 
 
@@ -61,49 +59,51 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
 
     The mapping is read and validated first (:class:`~.pairing.MappingError`, a ConfigError, before any file
     is indexed); logging goes to the ``dicomimgcmp`` logger, which the command line sends to the log file.
-    Headers read and pairs compared are saved as they are done (:class:`~.store.RunState`), so running again
-    after a stop continues where the run stopped; ``restart`` throws the saved state away first.
+    Files, records, pairs and rows go through the run's store (:class:`~.store.RunState`), so memory does not
+    grow with the number of files, and running again after a stop continues where the run stopped (``restart``
+    throws the saved state away first).
     """
     progress = progress or Progress()
     clock = _StageClock()
     log.info("run %s: de-identified %s, source %s, mapping %s", cfg.run_name, cfg.input_data_path,
              cfg.pre_deID_data_path, cfg.uid_mapping_file)
     progress.stage = "reading the UID mapping"
-    mapping = load_uid_mapping(cfg.uid_mapping_file)
-    for note in mapping.notes:
-        log.info("uid_mapping_file: %s", note)
+    mapping = MappingFile(cfg.uid_mapping_file)
+    for _ in mapping:  # validated before anything is written
+        pass
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     with RunState(cfg.run_dir, _settings(cfg), restart=restart) as state:
+        notes = mapping.notes(state.load_mapping(mapping))
+        for note in notes:
+            log.info("uid_mapping_file: %s", note)
         progress.stage = "indexing"
-        deid, source = index_trees([cfg.input_data_path, cfg.pre_deID_data_path], workers, state)
-        pairing = pair_files(deid, source, mapping)
-        log.info("indexed %d de-identified and %d source files (%d read before); %d pairs to compare, mapping has "
-                 "%d UIDs", len(deid), len(source), state.reused["records"], len(pairing.pairs),
-                 len(mapping.new_to_old))
-        progress.done.append(f"indexed {len(deid) + len(source)} files")
+        n_deid, n_source = index_trees([cfg.input_data_path, cfg.pre_deID_data_path], workers, state)
+        log.info("indexed %d de-identified and %d source files (%d read before)", n_deid, n_source,
+                 state.reused["records"])
+        progress.done.append(f"indexed {n_deid + n_source} files")
         clock.lap("index")
 
-        progress.stage = f"comparing {len(pairing.pairs)} pairs"
-        compared = compare_pairs(pairing.pairs, workers, cfg, state)
-        log.info("compared %d pairs (%d compared before)", len(compared), state.reused["results"])
-        progress.done.append(f"compared {len(compared)} pairs")
+        progress.stage = f"comparing {n_deid} de-identified files with their sources"
+        compared = pair_and_compare(cfg, workers, state)
+        log.info("compared %d pairs (%d compared before)", compared, state.reused["results"])
+        progress.done.append(f"compared {compared} pairs")
         clock.lap("compare")
+
+        progress.stage = "writing the PDF(s)"
+        counts = state.status_counts()
+        pdfs = _render(cfg, parts, workers, state, counts)
+        progress.done.append(f"wrote {len(pdfs)} PDF(s)")
+        clock.lap("render")
+        progress.stage = "writing the CSV"
+        csv_path = cfg.run_dir / SUMMARY_CSV
+        write_summary_csv(csv_path, state.rows())
+        progress.done.append("wrote the CSV")
+        log_results(state.rows())
+        clock.lap("report")
         reused = dict(state.reused)
-    progress.stage = "writing the PDF(s)"
-    counts = status_counts(compared + pairing.settled)
-    results, pdfs = _render(cfg, parts, workers, compared, pairing.settled, counts)
-    progress.done.append(f"wrote {len(pdfs)} PDF(s)")
-    clock.lap("render")
-    progress.stage = "writing the CSV"
-    results.sort(key=_csv_order)
-    csv_path = cfg.run_dir / SUMMARY_CSV
-    write_summary_csv(csv_path, results)
-    progress.done.append("wrote the CSV")
-    log_results(results)
-    clock.lap("report")
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
-    return RunOutcome(results, counts, pdfs + [csv_path], clock.laps, mapping.notes, reused)
+    return RunOutcome(counts, pdfs + [csv_path], clock.laps, notes, reused)
 
 
 def _settings(cfg: Config) -> dict[str, object]:
@@ -142,8 +142,9 @@ class _StageClock:
 
 
 class IndexJob(NamedTuple):
-    """One file to read the header of, and the root of its tree (for its relative path)."""
+    """One file to read the header of: its tree (0 de-identified, 1 source), the tree's root and its path."""
 
+    tree: int
     root: str
     path: str
 
@@ -157,32 +158,75 @@ class PdfJob(NamedTuple):
     tolerance: float
 
 
-def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[list[FileRecord]]:
-    """Header records of every file below each root, in sorted path order (all trees read in one go); a file
-    unchanged since the saved state read it is not read again."""
+def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[int]:
+    """Read the header of every file below each root into the store; returns the number of files per root.
+
+    The trees are walked first (paths go to the store), then read in one stream: a file unchanged since the
+    store read it is not read again. The fast scan runs only where a crash cannot end the run (worker
+    processes); a batch whose worker died is read again by pydicom.
+    """
     aliases: list[tuple[Path, Path]] = []
-    listings = [[IndexJob(str(root), str(path)) for path in index.iter_files(root, aliases)] for root in roots]
+    counts = [state.add_walked(tree, str(root), (str(p) for p in index.iter_files(root, aliases)))
+              for tree, root in enumerate(roots)]
     for path, first in aliases:
         log.info("read once: %s is another path to %s", path, first)
-    jobs = [job for jobs in listings for job in jobs]
-    saved = [state.saved_record(job.path) for job in jobs]
-    # the fast scan only where a crash cannot end the run; a batch whose worker died is read again by pydicom
-    fresh = iter(map_batches(workers, _index_batch, [job for job, rec in zip(jobs, saved) if rec is None],
-                             INDEX_BATCH, "indexing", workers.isolated, retry_args=(False,),
-                             on_failure=_unreadable_file, on_done=lambda _jobs, records: state.save_records(records)))
-    records = [rec or next(fresh) for rec in saved]
-    bounds = np.cumsum([0] + [len(jobs) for jobs in listings])
-    return [records[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+    with StageProgress("indexing", sum(counts)) as progress:
+        def unread() -> Iterator[IndexJob]:
+            for tree, root, path in state.walked():
+                if state.saved_record(tree, path) is None:
+                    yield IndexJob(tree, root, path)
+                else:
+                    progress.update(1)
+
+        for jobs, records in iter_batches(workers, _index_batch, unread(), INDEX_BATCH, workers.isolated,
+                                          progress=progress, retry_args=(False,), on_failure=_unreadable_file):
+            for tree in (DEID, SOURCE):
+                state.save_records(tree, [rec for job, rec in zip(jobs, records) if job.tree == tree])
+    return counts
 
 
-def compare_pairs(pairs: list[Pair], workers: Workers, cfg: Config, state: RunState) -> list[PairResult]:
-    """The comparison of every pair, in order; a pair whose two files are unchanged since the saved state
-    compared them is not compared again. The pairing's note opens each reason."""
-    saved = [state.saved_result(pair) for pair in pairs]
-    fresh = iter(map_batches(workers, _compare_batch, [p for p, r in zip(pairs, saved) if r is None],
-                             COMPARE_BATCH, "comparing", cfg.pixel_tolerance, cfg.max_pixels,
-                             on_failure=_unreadable_pair, on_done=state.save_results))
-    return [(result or next(fresh)).with_note(pair.note) for pair, result in zip(pairs, saved)]
+def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
+    """Pair every de-identified file (:func:`~.pairing.pair_deid`), compare the pairs, and save one row per
+    file, the source files no pair compares included; returns the number of pairs. A pair whose two files are
+    unchanged since the store compared them is not compared again. The pairing's note opens each reason."""
+    rows: list[PairResult] = []
+    used: list[str] = []
+    pairs = 0
+
+    def flush(force: bool = False) -> None:
+        if force or len(rows) >= ROWS_BUFFER:
+            state.save_rows(rows)
+            state.mark_used(used)
+            rows.clear()
+            used.clear()
+
+    with StageProgress("comparing", state.count_records(DEID)) as progress:
+        def to_compare() -> Iterator[Pair]:
+            nonlocal pairs
+            for outcome in pair_deid(state.records(DEID), state):
+                if isinstance(outcome, PairResult):
+                    rows.append(outcome)
+                    progress.update(1)
+                    continue
+                pairs += 1
+                used.append(outcome.source.sop_instance_uid)
+                saved = state.saved_result(outcome)
+                if saved is None:
+                    yield outcome
+                else:
+                    rows.append(saved.with_note(outcome.note))
+                    progress.update(1)
+
+        for batch, results in iter_batches(workers, _compare_batch, to_compare(), COMPARE_BATCH,
+                                           cfg.pixel_tolerance, cfg.max_pixels, progress=progress,
+                                           on_failure=_unreadable_pair):
+            state.save_results(batch, results)
+            rows.extend(result.with_note(pair.note) for pair, result in zip(batch, results))
+            flush()
+        flush(force=True)
+    for chunk in chunks(settle_sources(state.records(SOURCE), state, state.is_used), ROWS_BUFFER):
+        state.save_rows(chunk)
+    return pairs
 
 
 def _index_batch(jobs: list[IndexJob], fast: bool) -> list[FileRecord]:
@@ -202,23 +246,24 @@ def _unreadable_pair(pair: Pair, reason: str) -> PairResult:
     return PairResult(Status.UNREADABLE, reason, deid=pair.deid, source=pair.source)
 
 
-def _render(cfg: Config, parts: int | None, workers: Workers, compared: list[PairResult],
-            settled: list[PairResult], counts: dict[str, int]) -> tuple[list[PairResult], list[Path]]:
-    """Split the changed pairs over the PDF(s), write them (one task each, retried like any other work), and
-    return every result with its page."""
-    changed = sorted((r for r in compared if r.status is Status.CHANGED), key=lambda r: r.order_key)
-    others = [r for r in compared if r.status is not Status.CHANGED] + settled
+def _render(cfg: Config, parts: int | None, workers: Workers, state: RunState,
+            counts: dict[str, int]) -> list[Path]:
+    """Split the changed pairs over the PDF(s) in page order, note their pages in the store, and write the PDFs
+    (one task each, retried like any other work)."""
+    n_changed = counts[Status.CHANGED.value]
     date = _run_date()
     n_parts = parts or 1
     _remove_stale_parts(cfg.run_dir, parts)
     jobs = []
-    for part, (first, block) in enumerate(_split_balanced(changed, n_parts)):
+    for part, (first, size) in enumerate(_split_balanced(n_changed, n_parts)):
         name = pdf_name(None if parts is None else part)
         summary = render.Summary(cfg.run_name, date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
-                                 str(cfg.uid_mapping_file), counts, part, n_parts, first + 1, len(changed))
-        jobs.append(PdfJob(cfg.run_dir / name, summary, render.assign_pages(block, name), cfg.pixel_tolerance))
+                                 str(cfg.uid_mapping_file), counts, part, n_parts, first + 1, n_changed)
+        items = render.assign_pages(state.changed(first, size), name)
+        state.set_pages(items)
+        jobs.append(PdfJob(cfg.run_dir / name, summary, items, cfg.pixel_tolerance))
     map_batches(workers, _write_pdfs, jobs, 1, "writing PDF")  # a PDF that fails twice stops the run loudly
-    return [item for job in jobs for item in job.items] + others, [job.path for job in jobs]
+    return [job.path for job in jobs]
 
 
 def _write_pdfs(jobs: list[PdfJob]) -> list[Path]:
@@ -227,14 +272,14 @@ def _write_pdfs(jobs: list[PdfJob]) -> list[Path]:
     return [job.path for job in jobs]
 
 
-def _split_balanced(items: list, n: int) -> Iterable[tuple[int, list]]:
-    """``n`` contiguous blocks whose sizes differ by at most one (larger first), with each block's start."""
-    size, extra = divmod(len(items), n)
+def _split_balanced(total: int, n: int) -> Iterable[tuple[int, int]]:
+    """``n`` contiguous blocks of ``total`` items whose sizes differ by at most one (larger first), as (start,
+    size)."""
+    size, extra = divmod(total, n)
     start = 0
     for k in range(n):
-        end = start + size + (k < extra)
-        yield start, items[start:end]
-        start = end
+        yield start, size + (k < extra)
+        start += size + (k < extra)
 
 
 def _remove_stale_parts(run_dir: Path, parts: int | None) -> None:
@@ -251,8 +296,3 @@ def _run_date() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     moment = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
     return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _csv_order(r: PairResult) -> tuple:
-    """CSV rows: de-identified files by path, then the source-only and source-unreadable rows by path."""
-    return (0, r.deid.rel_path, "") if r.deid else (1, "", r.source.rel_path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import logging
 import math
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,13 +14,7 @@ from .model import CSV_COLUMNS, PairResult, Status
 log = logging.getLogger("dicomimgcmp")
 
 
-def status_counts(results: list[PairResult]) -> dict[str, int]:
-    """Files per status, every status listed (zeros included), in the order of :class:`Status`."""
-    counts = Counter(r.status for r in results)
-    return {s.value: counts.get(s, 0) for s in Status}
-
-
-def write_summary_csv(path: Path, results: list[PairResult]) -> None:
+def write_summary_csv(path: Path, results: Iterable[PairResult]) -> None:
     """Write ``comparison_summary.csv`` atomically, one row per result, columns :data:`CSV_COLUMNS`."""
     write_csv(path, CSV_COLUMNS, (r.csv_row() for r in results))
 
@@ -44,7 +37,7 @@ def _cell(value: object) -> object:
     return value
 
 
-def log_results(results: list[PairResult]) -> None:
+def log_results(results: Iterable[PairResult]) -> None:
     """One log line for each file whose status needs a reviewer's attention."""
     for r in results:
         if r.status is Status.IDENTICAL:

@@ -1,12 +1,19 @@
-"""The run's saved state: what was already read and compared, so that a stopped run continues where it stopped.
+"""The run's state on disk: every file, record, pair outcome and row lives here, not in memory, and what a stopped
+run finished is kept for the next.
 
-An SQLite file under the run folder (``<run_dir>/.dicomimgcmp/state.sqlite``) keeps every header record and
-every comparison result as it is made, committed batch by batch, so that a run killed at any moment keeps what
-it finished. The next run of the same command reuses a record when its file's size and modification time are
-unchanged, and a result when both files of the pair are unchanged; a change in anything that affects results
-(``pixel_tolerance``, ``max_pixels``, the versions of this package and of pydicom) throws the state away.
-Outputs are always written anew from the complete results, so a resumed run writes exactly what an
-uninterrupted one would.
+An SQLite file under the run folder (``<run_dir>/.dicomimgcmp/state.sqlite``):
+
+- ``walk``: the files this run found (tree, path), in walk order;
+- ``records``: every header record read, with the file's stamp (size, mtime) and the run that last saw it;
+- ``mapping``: the UID mapping, with the id_new that several id_old rows share marked ambiguous;
+- ``results``: every comparison made, keyed by both files' records (stamps included);
+- ``rows`` and ``used``: this run's outcome, one row per file, and the source UIDs paired.
+
+Records and results are committed batch by batch as they are made, so a run killed at any moment keeps what it
+finished; the next run of the same command reuses a record when its file is unchanged, and a result when both
+files are. A change in anything else that affects results (``pixel_tolerance``, ``max_pixels``, the versions of
+this package, pydicom and the decoders) starts the state afresh. The outputs are always written anew from the
+rows, so a resumed run writes exactly what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -23,34 +30,63 @@ from .model import Crop, FileRecord, Pair, PairResult, PixelFormat, Status
 
 STATE_DIR = ".dicomimgcmp"
 STATE_FILE = "state.sqlite"
+_PAGE = 2000  # rows fetched at a time
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS records (path TEXT PRIMARY KEY, stamp TEXT NOT NULL, record TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS results (pair TEXT PRIMARY KEY, result TEXT NOT NULL);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE walk (id INTEGER PRIMARY KEY, tree INTEGER NOT NULL, root TEXT NOT NULL, path TEXT NOT NULL);
+CREATE TABLE records (path TEXT PRIMARY KEY, stamp TEXT NOT NULL, record TEXT NOT NULL, tree INTEGER,
+                      rel_path TEXT, uid TEXT, seen INTEGER);
+CREATE INDEX records_by_uid ON records (tree, seen, uid);
+CREATE INDEX records_by_path ON records (tree, seen, rel_path);
+CREATE TABLE mapping (id_new TEXT PRIMARY KEY, id_old TEXT NOT NULL, ambiguous INTEGER NOT NULL);
+CREATE TABLE mapping_rows (id_new TEXT NOT NULL, id_old TEXT NOT NULL);
+CREATE TABLE results (pair TEXT PRIMARY KEY, result TEXT NOT NULL);
+CREATE TABLE used (uid TEXT PRIMARY KEY);
+CREATE TABLE rows (side INTEGER NOT NULL, rel_path TEXT NOT NULL, status TEXT NOT NULL, patient_id TEXT,
+                   study TEXT, series_number INTEGER, instance_number INTEGER, row TEXT NOT NULL, pdf_file TEXT,
+                   pdf_page INTEGER, PRIMARY KEY (side, rel_path));
 """
+_PAGE_ORDER = "patient_id, study, series_number, instance_number, rel_path"  # FileRecord.order_key
+DEID, SOURCE = 0, 1
 
 
 class RunState:
-    """Records and results saved under the run folder; open it as a context manager."""
+    """The state of one run_name; open it as a context manager. It also answers pairing's questions
+    (:class:`~.pairing.Lookups`) from the records and the mapping."""
 
     def __init__(self, run_dir: Path, settings: dict[str, object], *, restart: bool = False) -> None:
         folder = run_dir / STATE_DIR
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / STATE_FILE
-        if restart:
+        wanted = json.dumps({"schema": _SCHEMA, **settings}, sort_keys=True)
+        if restart or self._saved_settings() != wanted:
             self.path.unlink(missing_ok=True)
+            for extra in ("-wal", "-shm"):
+                self.path.with_name(STATE_FILE + extra).unlink(missing_ok=True)
+        fresh = not self.path.exists()
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing committed; power loss may
-        self._db.executescript(_SCHEMA)
-        wanted = json.dumps(settings, sort_keys=True)
-        saved = self._db.execute("SELECT value FROM settings WHERE key = 'settings'").fetchone()
-        if saved is None or saved[0] != wanted:
-            with self._transaction():
-                self._db.execute("DELETE FROM records")
-                self._db.execute("DELETE FROM results")
-                self._db.execute("INSERT OR REPLACE INTO settings VALUES ('settings', ?)", (wanted,))
+        self._db.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing committed
+        if fresh:
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT INTO settings VALUES ('settings', ?), ('generation', '0')", (wanted,))
+        with self._transaction():
+            self.generation = int(self._one("SELECT value FROM settings WHERE key = 'generation'")) + 1
+            self._db.execute("UPDATE settings SET value = ? WHERE key = 'generation'", (str(self.generation),))
+            for table in ("walk", "rows", "used", "mapping", "mapping_rows"):
+                self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
+        self._has_records = self._one("SELECT EXISTS (SELECT 1 FROM records)") == 1
         self.reused = {"records": 0, "results": 0}
+
+    def _saved_settings(self) -> str | None:
+        if not self.path.exists():
+            return None
+        try:
+            with sqlite3.connect(self.path) as db:
+                row = db.execute("SELECT value FROM settings WHERE key = 'settings'").fetchone()
+            return row[0] if row else None
+        except sqlite3.Error:  # not a state this version wrote
+            return None
 
     def __enter__(self) -> RunState:
         return self
@@ -68,19 +104,98 @@ class RunState:
             raise
         self._db.execute("COMMIT")
 
-    def saved_record(self, path: str) -> FileRecord | None:
-        """The record saved for ``path`` when the file is unchanged since it was read."""
+    def _one(self, sql: str, *params):
+        row = self._db.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # --- the files this run found ------------------------------------------------------------------------------
+
+    def add_walked(self, tree: int, root: str, paths: Iterable[str]) -> int:
+        """Note the files found below ``root`` (in walk order); returns how many."""
+        count = 0
+        for chunk in chunks(paths, _PAGE):
+            with self._transaction():
+                self._db.executemany("INSERT INTO walk (tree, root, path) VALUES (?, ?, ?)",
+                                     [(tree, root, path) for path in chunk])
+            count += len(chunk)
+        return count
+
+    def walked(self) -> Iterator[tuple[int, str, str]]:
+        """(tree, root, path) of every file found, in walk order, a page at a time."""
+        last = 0
+        while rows := self._db.execute("SELECT id, tree, root, path FROM walk WHERE id > ? ORDER BY id LIMIT ?",
+                                       (last, _PAGE)).fetchall():
+            last = rows[-1][0]
+            yield from (row[1:] for row in rows)
+
+    # --- header records ----------------------------------------------------------------------------------------
+
+    def saved_record(self, tree: int, path: str) -> FileRecord | None:
+        """The record saved for ``path`` when the file is unchanged since it was read (then seen by this run)."""
+        if not self._has_records:
+            return None
         row = self._db.execute("SELECT stamp, record FROM records WHERE path = ?", (path,)).fetchone()
         if row is None or not row[0] or row[0] != stamp(path):
             return None
+        self._db.execute("UPDATE records SET seen = ?, tree = ? WHERE path = ?", (self.generation, tree, path))
         self.reused["records"] += 1
         return record_from_json(json.loads(row[1]))
 
-    def save_records(self, records: Iterable[FileRecord]) -> None:
-        """Save records (in one transaction)."""
+    def save_records(self, tree: int, records: Iterable[FileRecord]) -> None:
+        """Save records read by this run (in one transaction)."""
         with self._transaction():
-            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
-                                 [(rec.path, rec.stamp, json.dumps(record_to_json(rec))) for rec in records])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(rec.path, rec.stamp, json.dumps(record_to_json(rec)), tree, rec.rel_path,
+                  None if rec.error else rec.sop_instance_uid, self.generation) for rec in records])
+
+    def records(self, tree: int) -> Iterator[FileRecord]:
+        """Every record of ``tree`` seen by this run, in path order, a page at a time."""
+        last = ""
+        while rows := self._db.execute(
+                "SELECT rel_path, record FROM records WHERE tree = ? AND seen = ? AND rel_path > ? "
+                "ORDER BY rel_path LIMIT ?", (tree, self.generation, last, _PAGE)).fetchall():
+            last = rows[-1][0]
+            yield from (record_from_json(json.loads(row[1])) for row in rows)
+
+    def count_records(self, tree: int) -> int:
+        return self._one("SELECT COUNT(*) FROM records WHERE tree = ? AND seen = ?", tree, self.generation)
+
+    # --- the mapping and pairing's questions (pairing.Lookups) ------------------------------------------------
+
+    def load_mapping(self, rows: Iterable[tuple[str, str]]) -> int:
+        """Load (id_old, id_new) rows; an id_new given several id_old values is ambiguous. Returns the UIDs."""
+        for chunk in chunks(rows, _PAGE * 5):
+            with self._transaction():
+                self._db.executemany("INSERT INTO mapping_rows VALUES (?, ?)", [(new, old) for old, new in chunk])
+        with self._transaction():
+            self._db.execute("INSERT INTO mapping SELECT id_new, MIN(id_old), COUNT(DISTINCT id_old) > 1 "
+                             "FROM mapping_rows GROUP BY id_new")
+            self._db.execute("DELETE FROM mapping_rows")
+        return self._one("SELECT COUNT(*) FROM mapping")
+
+    def mapped(self, uid: str) -> tuple[str | None, bool]:
+        row = self._db.execute("SELECT id_old, ambiguous FROM mapping WHERE id_new = ?", (uid,)).fetchone()
+        return (None, False) if row is None else (row[0], bool(row[1]))
+
+    def sources(self, uid: str) -> list[FileRecord]:
+        rows = self._db.execute("SELECT record FROM records WHERE tree = ? AND seen = ? AND uid = ? "
+                                "ORDER BY rel_path", (SOURCE, self.generation, uid)).fetchall()
+        return [record_from_json(json.loads(row[0])) for row in rows]
+
+    def deid_copies(self, uid: str) -> list[str]:
+        rows = self._db.execute("SELECT rel_path FROM records WHERE tree = ? AND seen = ? AND uid = ? "
+                                "ORDER BY rel_path", (DEID, self.generation, uid)).fetchall()
+        return [row[0] for row in rows]
+
+    def mark_used(self, uids: Iterable[str]) -> None:
+        with self._transaction():
+            self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)", [(uid,) for uid in uids])
+
+    def is_used(self, uid: str) -> bool:
+        return self._one("SELECT EXISTS (SELECT 1 FROM used WHERE uid = ?)", uid) == 1
+
+    # --- comparisons ---------------------------------------------------------------------------------------------
 
     def saved_result(self, pair: Pair) -> PairResult | None:
         """The comparison saved for ``pair`` when both files are the same as then (their records, stamps
@@ -89,13 +204,64 @@ class RunState:
         if row is None:
             return None
         self.reused["results"] += 1
-        return result_from_json(json.loads(row[0]), pair)
+        return result_from_json(json.loads(row[0]), pair.deid, pair.source)
 
     def save_results(self, pairs: Iterable[Pair], results: Iterable[PairResult]) -> None:
         """Save the comparison results of ``pairs`` (in one transaction)."""
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
                                  [(_pair_key(p), json.dumps(result_to_json(r))) for p, r in zip(pairs, results)])
+
+    # --- this run's rows -----------------------------------------------------------------------------------------
+
+    def save_rows(self, results: Iterable[PairResult]) -> None:
+        """Save final rows, one per file (a de-identified file's, or a source file's no pair compares)."""
+        rows = []
+        for r in results:
+            rec = r.deid or r.source
+            rows.append((DEID if r.deid else SOURCE, rec.rel_path, r.status.value, rec.patient_id,
+                         rec.study_instance_uid, -1 if rec.series_number is None else rec.series_number,
+                         -1 if rec.instance_number is None else rec.instance_number, json.dumps(_row_to_json(r))))
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)", rows)
+
+    def status_counts(self) -> dict[str, int]:
+        """Rows per status, every status listed (zeros included), in the order of :class:`Status`."""
+        counts = dict(self._db.execute("SELECT status, COUNT(*) FROM rows GROUP BY status").fetchall())
+        return {s.value: counts.get(s.value, 0) for s in Status}
+
+    def changed(self, first: int, count: int) -> list[PairResult]:
+        """``count`` changed rows from the ``first`` (0-based), in page order."""
+        rows = self._db.execute(f"SELECT row FROM rows WHERE status = ? ORDER BY {_PAGE_ORDER} LIMIT ? OFFSET ?",
+                                (Status.CHANGED.value, count, first)).fetchall()
+        return [_row_from_json(json.loads(row[0])) for row in rows]
+
+    def set_pages(self, items: Iterable[PairResult]) -> None:
+        with self._transaction():
+            self._db.executemany("UPDATE rows SET pdf_file = ?, pdf_page = ? WHERE side = ? AND rel_path = ?",
+                                 [(r.pdf_file, r.pdf_page, DEID, r.deid.rel_path) for r in items])
+
+    def rows(self) -> Iterator[PairResult]:
+        """Every row in CSV order (de-identified files by path, then source files by path), a page at a time."""
+        last = (-1, "")
+        while page := self._db.execute(
+                "SELECT side, rel_path, row, pdf_file, pdf_page FROM rows WHERE (side, rel_path) > (?, ?) "
+                "ORDER BY side, rel_path LIMIT ?", (*last, _PAGE)).fetchall():
+            last = page[-1][:2]
+            for _side, _rel, row, pdf_file, pdf_page in page:
+                yield _row_from_json(json.loads(row)).replace(pdf_file=pdf_file or "", pdf_page=pdf_page)
+
+
+def chunks(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of ``size`` items (the last one shorter), pulled lazily."""
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _pair_key(pair: Pair) -> str:
@@ -125,9 +291,20 @@ def result_to_json(result: PairResult) -> dict:
     return data
 
 
-def result_from_json(data: dict, pair: Pair) -> PairResult:
+def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | None) -> PairResult:
     return PairResult(**{**data, "status": Status(data["status"]),
                          "crop": None if data["crop"] is None else Crop(*data["crop"]),
                          "changed_frames": tuple(data["changed_frames"]),
                          "bbox": None if data["bbox"] is None else tuple(data["bbox"])},
-                      deid=pair.deid, source=pair.source)
+                      deid=deid, source=source)
+
+
+def _row_to_json(result: PairResult) -> dict:
+    return {"result": result_to_json(result),
+            "deid": None if result.deid is None else record_to_json(result.deid),
+            "source": None if result.source is None else record_to_json(result.source)}
+
+
+def _row_from_json(data: dict) -> PairResult:
+    deid, source = (None if data[side] is None else record_from_json(data[side]) for side in ("deid", "source"))
+    return result_from_json(data["result"], deid, source)

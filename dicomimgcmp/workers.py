@@ -12,8 +12,10 @@ import logging
 import multiprocessing
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from itertools import islice
 from concurrent.futures.process import BrokenProcessPool
 
 from tqdm import tqdm
@@ -85,56 +87,79 @@ def _leave_interrupts_to_main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def map_batches(workers: Workers, fn: Callable, items: Sequence, size: int, label: str, *args,
-                on_failure: Callable[[object, str], object] | None = None,
-                on_done: Callable[[Sequence, list], None] | None = None, retry_args: tuple | None = None) -> list:
-    """``fn(batch, *args)`` over batches of ``items``; results flattened, in input order.
+WINDOW = 16  # batches in flight at once: enough to keep workers busy, few enough to keep memory flat
+
+
+def iter_batches(workers: Workers, fn: Callable, items: Iterable, size: int, *args, progress: StageProgress,
+                 on_failure: Callable[[object, str], object] | None = None,
+                 retry_args: tuple | None = None) -> Iterator[tuple[list, list]]:
+    """``fn(batch, *args)`` over batches of ``items``, pulled lazily: yields (batch, results) in input order,
+    with at most :data:`WINDOW` batches in flight, so the caller can produce items and consume results while
+    the workers run, in flat memory.
 
     A batch whose task fails (its worker died, or it raised) is retried one item at a time, with ``retry_args``
-    when given (a slower, safer way); an item that fails
-    again is given ``on_failure(item, reason)`` (without ``on_failure``, the error is raised). ``on_done(batch,
-    results)`` is called for each batch as it completes, in order (to save work as it is done). Progress: a
-    tqdm bar on a terminal, and a log line at every 5% with the time left.
+    when given (a slower, safer way); an item that fails again is given ``on_failure(item, reason)`` (without
+    ``on_failure``, the error is raised).
     """
-    batches = [items[i:i + size] for i in range(0, len(items), size)]
-    futures = [workers.executor.submit(fn, batch, *args) for batch in batches]
-    out: list = []
-    with tqdm(total=len(items), desc=label, unit="item", disable=None, leave=False) as bar:
-        logged = _ProgressLog(label, len(items))  # its own count: a disabled bar (no terminal) counts nothing
-        for future, batch in zip(futures, batches):
-            try:
-                results = future.result()
-            except _NOT_FAILURES:
-                raise
-            except BaseException as exc:
-                workers.replace_if_broken(exc)
-                results = _retry_one_by_one(workers, fn, batch, args if retry_args is None else retry_args,
-                                            on_failure)
-            if on_done is not None:
-                on_done(batch, results)
-            out.extend(results)
-            bar.update(len(batch))
-            logged.update(len(batch))
-    return out
+    source = iter(items)
+    pending: deque[tuple[list, Future]] = deque()
+
+    def submit_next() -> None:
+        batch = list(islice(source, size))
+        if batch:
+            pending.append((batch, workers.executor.submit(fn, batch, *args)))
+
+    for _ in range(WINDOW):
+        submit_next()
+    while pending:
+        batch, future = pending.popleft()
+        try:
+            results = future.result()
+        except _NOT_FAILURES:
+            raise
+        except BaseException as exc:
+            workers.replace_if_broken(exc)
+            results = _retry_one_by_one(workers, fn, batch, args if retry_args is None else retry_args, on_failure)
+        submit_next()
+        progress.update(len(batch))
+        yield batch, results
 
 
-class _ProgressLog:
-    """A log line each time another 5% of a stage is done, with the estimated time left."""
+def map_batches(workers: Workers, fn: Callable, items: Sequence, size: int, label: str, *args,
+                on_failure: Callable[[object, str], object] | None = None, retry_args: tuple | None = None) -> list:
+    """:func:`iter_batches` over a list, with its own progress; the results flattened, in input order."""
+    with StageProgress(label, len(items)) as progress:
+        return [result for _, results in iter_batches(workers, fn, items, size, *args, progress=progress,
+                                                      on_failure=on_failure, retry_args=retry_args)
+                for result in results]
 
-    def __init__(self, label: str, total: int) -> None:
+
+class StageProgress:
+    """One stage's progress: a tqdm bar with counts and rate on a terminal, and a log line each time another 5%
+    is done, with the estimated time left (when the total is known)."""
+
+    def __init__(self, label: str, total: int | None) -> None:
         self.label, self.total, self.done = label, total, 0
         self.start, self.next_step = time.monotonic(), 1
+        self._bar = tqdm(total=total, desc=label, unit="item", disable=None, leave=False)
+
+    def __enter__(self) -> StageProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.close()
 
     def update(self, n: int) -> None:
-        self.done += n
-        done = self.done
-        if not self.total or done * 20 < self.next_step * self.total:
+        self._bar.update(n)
+        self.done += n  # its own count: a disabled bar (no terminal) counts nothing
+        done, total = self.done, self.total
+        if not total or done * 20 < self.next_step * total:
             return
-        self.next_step = done * 20 // self.total + 1
+        self.next_step = done * 20 // total + 1
         elapsed = time.monotonic() - self.start
-        left = elapsed * (self.total - done) / done
-        log.info("%s: %d of %d (%d%%), %s elapsed, about %s left", self.label, done, self.total,
-                 100 * done // self.total, tqdm.format_interval(elapsed), tqdm.format_interval(left))
+        left = elapsed * (total - done) / done
+        log.info("%s: %d of %d (%d%%), %s elapsed, about %s left", self.label, done, total, 100 * done // total,
+                 tqdm.format_interval(elapsed), tqdm.format_interval(left))
 
 
 def _retry_one_by_one(workers: Workers, fn: Callable, batch: Sequence, args: tuple, on_failure):

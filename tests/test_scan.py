@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from dicomimgcmp.config import Config
 from dicomimgcmp.index import iter_files, read_record
 from dicomimgcmp.pipeline import index_trees
 from dicomimgcmp.sampledata import TEST_FILES
 from dicomimgcmp.scan import scan_record
-from dicomimgcmp.store import RunState
+from dicomimgcmp.store import DEID, RunState
 from dicomimgcmp.workers import local_workers
 from test_robustness import _damage
 
@@ -73,11 +72,11 @@ def test_every_file_gives_the_same_record_both_ways(corpus):
 def test_the_pipeline_reads_headers_the_same_in_workers_and_in_process(corpus, tmp_path):
     """Workers use the scan (their crash is survivable: MR_truncated.dcm is among the files); the single
     process uses pydicom only. The records must not depend on which."""
-    cfg = Config("t", corpus, corpus, corpus, tmp_path, tmp_path)
     results = []
     for count, folder in ((2, "fast"), (1, "pydicom")):
         with local_workers(count) as workers, RunState(tmp_path / folder, {}) as state:
-            results.append(index_trees([cfg.input_data_path], workers, state)[0])
+            index_trees([corpus], workers, state)
+            results.append(list(state.records(DEID)))
     assert results[0] == results[1]
     assert len(results[0]) > 250
 
