@@ -19,7 +19,7 @@ from . import compare, index, render
 from .config import Config
 from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
-from .report import log, log_results, write_summary_csv
+from .report import log, logged, write_summary_csv
 from .store import DEID, SOURCE, RunState, chunks
 from .workers import StageProgress, Workers, iter_batches, map_batches
 
@@ -96,9 +96,8 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
         clock.lap("render")
         progress.stage = "writing the CSV"
         csv_path = cfg.run_dir / SUMMARY_CSV
-        write_summary_csv(csv_path, state.rows())
+        write_summary_csv(csv_path, logged(state.rows()))
         progress.done.append("wrote the CSV")
-        log_results(state.rows())
         clock.lap("report")
         reused = dict(state.reused)
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -170,18 +169,24 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
               for tree, root in enumerate(roots)]
     for path, first in aliases:
         log.info("read once: %s is another path to %s", path, first)
+    reused: list[tuple[int, str]] = []
     with StageProgress("indexing", sum(counts)) as progress:
         def unread() -> Iterator[IndexJob]:
             for tree, root, path in state.walked():
-                if state.saved_record(tree, path) is None:
+                if not state.is_saved(path):
                     yield IndexJob(tree, root, path)
-                else:
-                    progress.update(1)
+                    continue
+                reused.append((tree, path))
+                progress.update(1)
+                if len(reused) >= ROWS_BUFFER:
+                    state.reuse_records(reused)
+                    reused.clear()
 
         for jobs, records in iter_batches(workers, _index_batch, unread(), INDEX_BATCH, workers.isolated,
                                           progress=progress, retry_args=(False,), on_failure=_unreadable_file):
             for tree in (DEID, SOURCE):
                 state.save_records(tree, [rec for job, rec in zip(jobs, records) if job.tree == tree])
+        state.reuse_records(reused)
     return counts
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .atomic import atomic_output
@@ -37,15 +37,15 @@ def _cell(value: object) -> object:
     return value
 
 
-def log_results(results: Iterable[PairResult]) -> None:
-    """One log line for each file whose status needs a reviewer's attention."""
+def logged(results: Iterable[PairResult]) -> Iterator[PairResult]:
+    """The results, each logged as it passes (a line for each file whose status needs a reviewer's attention)."""
     for r in results:
-        if r.status is Status.IDENTICAL:
-            continue
-        name = r.deid.rel_path if r.deid else f"(source) {r.source.rel_path}"
-        level = logging.INFO if r.status in (Status.CHANGED, Status.SOURCE_ONLY) else logging.WARNING
-        page = f" [{r.pdf_file} p.{r.pdf_page}]" if r.pdf_page else ""
-        log.log(level, "%s: %s%s%s", r.status.value, name, f" - {r.reason}" if r.reason else "", page)
+        if r.status is not Status.IDENTICAL:
+            name = r.deid.rel_path if r.deid else f"(source) {r.source.rel_path}"
+            level = logging.INFO if r.status in (Status.CHANGED, Status.SOURCE_ONLY) else logging.WARNING
+            page = f" [{r.pdf_file} p.{r.pdf_page}]" if r.pdf_page else ""
+            log.log(level, "%s: %s%s%s", r.status.value, name, f" - {r.reason}" if r.reason else "", page)
+        yield r
 
 
 def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = (),

@@ -18,7 +18,6 @@ rows, so a resumed run writes exactly what an uninterrupted one would.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -36,7 +35,7 @@ CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE walk (id INTEGER PRIMARY KEY, tree INTEGER NOT NULL, root TEXT NOT NULL, path TEXT NOT NULL);
 CREATE TABLE records (path TEXT PRIMARY KEY, stamp TEXT NOT NULL, record TEXT NOT NULL, tree INTEGER,
                       rel_path TEXT, uid TEXT, seen INTEGER);
-CREATE INDEX records_by_uid ON records (tree, seen, uid);
+CREATE INDEX records_by_uid ON records (tree, seen, uid, rel_path);
 CREATE INDEX records_by_path ON records (tree, seen, rel_path);
 CREATE TABLE mapping (id_new TEXT PRIMARY KEY, id_old TEXT NOT NULL, ambiguous INTEGER NOT NULL);
 CREATE TABLE mapping_rows (id_new TEXT NOT NULL, id_old TEXT NOT NULL);
@@ -75,7 +74,9 @@ class RunState:
             self._db.execute("UPDATE settings SET value = ? WHERE key = 'generation'", (str(self.generation),))
             for table in ("walk", "rows", "used", "mapping", "mapping_rows"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
+        # a fresh state has nothing to look up: skip the queries
         self._has_records = self._one("SELECT EXISTS (SELECT 1 FROM records)") == 1
+        self._has_results = self._one("SELECT EXISTS (SELECT 1 FROM results)") == 1
         self.reused = {"records": 0, "results": 0}
 
     def _saved_settings(self) -> str | None:
@@ -130,16 +131,20 @@ class RunState:
 
     # --- header records ----------------------------------------------------------------------------------------
 
-    def saved_record(self, tree: int, path: str) -> FileRecord | None:
-        """The record saved for ``path`` when the file is unchanged since it was read (then seen by this run)."""
+    def is_saved(self, path: str) -> bool:
+        """Whether the record saved for ``path`` holds: the file is unchanged since it was read."""
         if not self._has_records:
-            return None
-        row = self._db.execute("SELECT stamp, record FROM records WHERE path = ?", (path,)).fetchone()
-        if row is None or not row[0] or row[0] != stamp(path):
-            return None
-        self._db.execute("UPDATE records SET seen = ?, tree = ? WHERE path = ?", (self.generation, tree, path))
-        self.reused["records"] += 1
-        return record_from_json(json.loads(row[1]))
+            return False
+        saved = self._one("SELECT stamp FROM records WHERE path = ?", path)
+        return bool(saved) and saved == stamp(path)
+
+    def reuse_records(self, found: Iterable[tuple[int, str]]) -> None:
+        """Count the saved records of these (tree, path) as read by this run."""
+        found = list(found)
+        with self._transaction():
+            self._db.executemany("UPDATE records SET seen = ?, tree = ? WHERE path = ?",
+                                 [(self.generation, tree, path) for tree, path in found])
+        self.reused["records"] += len(found)
 
     def save_records(self, tree: int, records: Iterable[FileRecord]) -> None:
         """Save records read by this run (in one transaction)."""
@@ -198,8 +203,9 @@ class RunState:
     # --- comparisons ---------------------------------------------------------------------------------------------
 
     def saved_result(self, pair: Pair) -> PairResult | None:
-        """The comparison saved for ``pair`` when both files are the same as then (their records, stamps
-        included, say so)."""
+        """The comparison saved for ``pair`` when both files are the same as then (same stamps)."""
+        if not self._has_results:
+            return None
         row = self._db.execute("SELECT result FROM results WHERE pair = ?", (_pair_key(pair),)).fetchone()
         if row is None:
             return None
@@ -265,8 +271,9 @@ def chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 def _pair_key(pair: Pair) -> str:
-    text = json.dumps([record_to_json(pair.deid), record_to_json(pair.source)], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """Both files by path and stamp: a record is made from its file alone (the settings, versions included,
+    are the same for the whole store), so the same stamps mean the same records and the same comparison."""
+    return "\0".join((pair.deid.path, pair.deid.stamp, pair.source.path, pair.source.stamp))
 
 
 def record_to_json(rec: FileRecord) -> dict:
