@@ -173,7 +173,7 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
     with StageProgress("indexing", sum(counts)) as progress:
         def unread() -> Iterator[IndexJob]:
             for tree, root, path in state.walked():
-                if not state.is_saved(path):
+                if not state.is_saved(tree, path):
                     yield IndexJob(tree, root, path)
                     continue
                 reused.append((tree, path))

@@ -33,8 +33,8 @@ _PAGE = 2000  # rows fetched at a time
 _SCHEMA = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE walk (id INTEGER PRIMARY KEY, tree INTEGER NOT NULL, root TEXT NOT NULL, path TEXT NOT NULL);
-CREATE TABLE records (path TEXT PRIMARY KEY, stamp TEXT NOT NULL, record TEXT NOT NULL, tree INTEGER,
-                      rel_path TEXT, uid TEXT, seen INTEGER);
+CREATE TABLE records (tree INTEGER NOT NULL, path TEXT NOT NULL, stamp TEXT NOT NULL, record TEXT NOT NULL,
+                      rel_path TEXT, uid TEXT, seen INTEGER, PRIMARY KEY (tree, path));
 CREATE INDEX records_by_uid ON records (tree, seen, uid, rel_path);
 CREATE INDEX records_by_path ON records (tree, seen, rel_path);
 CREATE TABLE mapping (id_new TEXT PRIMARY KEY, id_old TEXT NOT NULL, ambiguous INTEGER NOT NULL);
@@ -131,18 +131,18 @@ class RunState:
 
     # --- header records ----------------------------------------------------------------------------------------
 
-    def is_saved(self, path: str) -> bool:
+    def is_saved(self, tree: int, path: str) -> bool:
         """Whether the record saved for ``path`` holds: the file is unchanged since it was read."""
         if not self._has_records:
             return False
-        saved = self._one("SELECT stamp FROM records WHERE path = ?", path)
+        saved = self._one("SELECT stamp FROM records WHERE tree = ? AND path = ?", tree, path)
         return bool(saved) and saved == stamp(path)
 
     def reuse_records(self, found: Iterable[tuple[int, str]]) -> None:
         """Count the saved records of these (tree, path) as read by this run."""
         found = list(found)
         with self._transaction():
-            self._db.executemany("UPDATE records SET seen = ?, tree = ? WHERE path = ?",
+            self._db.executemany("UPDATE records SET seen = ? WHERE tree = ? AND path = ?",
                                  [(self.generation, tree, path) for tree, path in found])
         self.reused["records"] += len(found)
 
@@ -151,7 +151,7 @@ class RunState:
         with self._transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(rec.path, rec.stamp, json.dumps(record_to_json(rec)), tree, rec.rel_path,
+                [(tree, rec.path, rec.stamp, json.dumps(record_to_json(rec)), rec.rel_path,
                   None if rec.error else rec.sop_instance_uid, self.generation) for rec in records])
 
     def records(self, tree: int) -> Iterator[FileRecord]:

@@ -276,3 +276,12 @@ def _with_pixel_data_of(name: str):
         ds.PixelData = pydicom.dcmread(TEST_FILES / name).PixelData
         return ds
     return change
+
+
+def test_a_tree_compared_with_itself_is_identical(tree):
+    for i, name in enumerate(["CT_small.dcm", "MR_small_RLE.dcm", "JPGExtended.dcm"]):
+        tree.add(f"f{i}.dcm", name)
+    config = tree.config(pre_deID_data_path="deid")
+    (tree.root / "map.csv").write_text("id_old,id_new\n")  # no mapping needed: the UIDs are unchanged
+    run = run_script(config, multi=True)
+    assert list(run.csv.status) == ["identical"] * 3
