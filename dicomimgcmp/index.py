@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import stat as stat_mode
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,20 +45,24 @@ def iter_files(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> It
     end) and each file on disk is yielded once, under its real path where it has one: another path to an
     already yielded file is appended to ``aliases`` as (path, first path). Broken links are yielded (reading
     them reports the problem); sockets and FIFOs are not files to read. The walk is iterative, so a deep tree
-    cannot exhaust the interpreter's recursion limit.
+    cannot exhaust the interpreter's recursion limit, and its memory does not grow with the number of files:
+    only files with several names (hard links) or reached through a link are remembered, since a file with one
+    name in the real tree cannot be met again but through a link, whose target is then known by its real path.
     """
     seen_dirs: set[tuple[int, int]] = set()
-    seen_files: dict[tuple[int, int], Path] = {}
-    stack, links = [root], []
+    named: dict[tuple[int, int], Path] = {}  # files met under a name that another path may share
+    real_root = Path(os.path.realpath(root))
+    stack: list[tuple[Path, bool]] = [(root, False)]  # (folder, reached through a link)
+    links: list[Path] = []
     while stack or links:
         if not stack:
             link = links.pop(0)
             if link.is_dir():
-                stack.append(link)
+                stack.append((link, True))
             else:
-                yield from _once(link, seen_files, aliases)
+                yield from _link_once(link, real_root, named, aliases)
             continue
-        folder = stack.pop()
+        folder, via_link = stack.pop()
         try:
             info = folder.stat()
             if (info.st_dev, info.st_ino) in seen_dirs:
@@ -75,25 +80,44 @@ def iter_files(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> It
             elif entry.is_dir(follow_symlinks=False):
                 subfolders.append(path)
             elif entry.is_file(follow_symlinks=False):
-                yield from _once(path, seen_files, aliases)
-        stack.extend(reversed(subfolders))
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    yield path
+                    continue
+                if info.st_nlink == 1 and not via_link:
+                    yield path
+                else:
+                    yield from _once(path, (info.st_dev, info.st_ino), named, aliases)
+        stack.extend((sub, via_link) for sub in reversed(subfolders))
 
 
-def _once(path: Path, seen: dict[tuple[int, int], Path], aliases: list | None) -> Iterator[Path]:
-    """Yield ``path`` unless the file it names was yielded already (then note the alias)."""
+def _link_once(link: Path, real_root: Path, named: dict[tuple[int, int], Path],
+               aliases: list | None) -> Iterator[Path]:
+    """Yield a link to a file unless the file was yielded already (then note the alias)."""
     try:
-        info = path.stat()
+        info = link.stat()
     except OSError:
-        yield path  # a broken link: reading it reports the problem
+        yield link  # a broken link: reading it reports the problem
         return
-    if not path.is_file():
+    if not stat_mode.S_ISREG(info.st_mode):
         return
-    key = (info.st_dev, info.st_ino)
-    if key in seen:
+    target = Path(os.path.realpath(link))
+    if info.st_nlink == 1 and (target == real_root or real_root in target.parents):
+        if aliases is not None:  # a file with one name in the real tree: the walk yielded it there
+            aliases.append((link, target))
+        return
+    yield from _once(link, (info.st_dev, info.st_ino), named, aliases)
+
+
+def _once(path: Path, key: tuple[int, int], named: dict[tuple[int, int], Path], aliases: list | None
+          ) -> Iterator[Path]:
+    """Yield ``path`` unless the file it names was yielded already (then note the alias)."""
+    if key in named:
         if aliases is not None:
-            aliases.append((path, seen[key]))
+            aliases.append((path, named[key]))
         return
-    seen[key] = path
+    named[key] = path
     yield path
 
 

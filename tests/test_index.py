@@ -89,3 +89,22 @@ def _image(ds: Dataset) -> Dataset:
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def test_each_file_is_yielded_once_whatever_names_it_has(tmp_path):
+    import os
+
+    tree, outside = tmp_path / "tree", tmp_path / "outside"
+    for folder in (tree / "a", outside):
+        folder.mkdir(parents=True)
+    (tree / "a" / "one").write_bytes(b"1")
+    (tree / "a" / "two").write_bytes(b"2")
+    os.link(tree / "a" / "two", tree / "two_again")  # a hard link in the tree
+    (tree / "to_one").symlink_to(tree / "a" / "one")  # a link to a file of the tree
+    (outside / "far").write_bytes(b"3")
+    (tree / "to_far").symlink_to(outside / "far")  # a link to a file outside: yielded under the link's name
+    (tree / "loop").symlink_to(tree, target_is_directory=True)
+    aliases: list = []
+    found = sorted(p.relative_to(tree).as_posix() for p in iter_files(tree, aliases))
+    assert found == ["a/one", "to_far", "two_again"]  # a folder's files before its folders: two_again is first
+    assert sorted((p.name, q.name) for p, q in aliases) == [("to_one", "one"), ("two", "two_again")]
