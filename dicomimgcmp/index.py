@@ -33,6 +33,7 @@ _FORMAT_KEYWORDS = ("PhotometricInterpretation", "BitsAllocated", "BitsStored", 
 _HEADER_KEYWORDS = ["SOPInstanceUID", "PatientID", "Modality", "SeriesDescription", "StudyInstanceUID",
                     "SeriesInstanceUID", "SeriesNumber", "InstanceNumber", "RescaleSlope", "RescaleIntercept",
                     *_FORMAT_KEYWORDS]
+_META_GROUP_LENGTH = b"\x02\x00\x00\x00UL\x04\x00"  # (0002,0000) UL, length 4: the file meta's first element
 _EXPLICIT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
                  b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
                  b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV"}
@@ -183,7 +184,7 @@ def read_header(path: Path, keywords: list[str]) -> Header:
                     fp.seek(0)
                     header = _parse_header(fp, path, keywords, whole=True)
                 size = os.fstat(fp.fileno()).st_size
-            start = _file_meta_end(header.dataset, preamble=prefix[128:132] == b"DICM")
+            start = data_set_start(prefix)
             if size <= start:
                 raise HeaderError("DICOM file ends within its file meta information (cut short?)")
             return dataclasses.replace(header, implicit_vr=_found_implicit_vr(header.dataset, prefix, start))
@@ -198,20 +199,28 @@ def read_header(path: Path, keywords: list[str]) -> Header:
 
 
 def _found_implicit_vr(ds: Dataset, prefix: bytes, start: int) -> bool:
-    """Whether the data set starting at ``start`` is implicit VR, by pydicom's own test (an explicit VR element has
-    two upper-case letters after its tag); the transfer syntax's word where the data set cannot be seen."""
-    implicit, _little = ds.original_encoding
+    """Whether the data set starting at ``start`` is really implicit VR (see :func:`explicit_vr_at`); the
+    transfer syntax's word where the data set cannot be seen (deflated, or beyond the prefix)."""
     tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    if start and tsyntax != DeflatedExplicitVRLittleEndian and len(prefix) >= start + 6:
-        return not all(0x40 < b < 0x5B for b in prefix[start + 4:start + 6])
-    return bool(implicit)
+    explicit = None if tsyntax == DeflatedExplicitVRLittleEndian else explicit_vr_at(prefix, start)
+    return bool(ds.original_encoding[0]) if explicit is None else not explicit
 
 
-def _file_meta_end(ds: Dataset, *, preamble: bool) -> int:
-    """The file offset where the data set starts, by the file meta's group length (0 when it has none)."""
-    meta = getattr(ds, "file_meta", None) or {}
-    length = meta.get("FileMetaInformationGroupLength", None)
-    return (132 if preamble else 0) + 12 + int(length) if isinstance(length, int) else 0
+def data_set_start(prefix: bytes) -> int:
+    """The file offset where the data set starts, in a file whose first bytes are ``prefix``: after the preamble
+    (if any) and the file meta, by its group length element; 0 when there is no group length to read."""
+    at = 132 if prefix[128:132] == b"DICM" else 0
+    if prefix[at:at + 8] != _META_GROUP_LENGTH or len(prefix) < at + 12:
+        return 0
+    return at + 12 + struct.unpack("<L", prefix[at + 8:at + 12])[0]
+
+
+def explicit_vr_at(prefix: bytes, start: int) -> bool | None:
+    """Whether the element at ``start`` is explicit VR, by pydicom's own test (two upper-case letters after the
+    tag); None when there is no element there to look at."""
+    if not start or len(prefix) < start + 6:
+        return None
+    return all(0x40 < b < 0x5B for b in prefix[start + 4:start + 6])
 
 
 def read_record(path: Path, root: Path, *, fast: bool = False) -> FileRecord:
@@ -237,7 +246,7 @@ def read_record(path: Path, root: Path, *, fast: bool = False) -> FileRecord:
         return FileRecord(str(path), rel, error="no SOPInstanceUID in its data set, so it cannot be paired "
                                                 "(a fragment, or cut short?)", stamp=file_stamp)
     with quiet_pydicom():
-        return dataclasses.replace(_record(header, str(path), rel), stamp=file_stamp)
+        return _record(header, str(path), rel, file_stamp)
 
 
 def stamp(path: str) -> str:
@@ -261,10 +270,10 @@ def sop_instance_uid(ds: Dataset) -> str:
     return uid
 
 
-def _record(header: Header, path: str, rel: str) -> FileRecord:
+def _record(header: Header, path: str, rel: str, file_stamp: str) -> FileRecord:
     ds = header.dataset
     return FileRecord(
-        path=path, rel_path=rel, sop_instance_uid=sop_instance_uid(ds),
+        path=path, rel_path=rel, stamp=file_stamp, sop_instance_uid=sop_instance_uid(ds),
         patient_id=_text(ds, "PatientID"), modality=_text(ds, "Modality"),
         series_description=_text(ds, "SeriesDescription"), study_instance_uid=_text(ds, "StudyInstanceUID"),
         series_instance_uid=_text(ds, "SeriesInstanceUID"),

@@ -18,11 +18,11 @@ import os
 import re
 import struct
 
+from .index import data_set_start, explicit_vr_at
 from .model import FileRecord, PixelFormat
 
 _EXPLICIT_LE, _IMPLICIT_LE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
 _NOT_SURE_SYNTAXES = {"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}  # big endian, deflated
-_META_GROUP_LENGTH = b"\x02\x00\x00\x00UL\x04\x00"
 _ENCAPSULATED_HEADER = b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff\xfe\xff\x00\xe0"
 _BEFORE_PIXEL_DATA = 0x7FDFFFFF  # dicomsdl loads elements up to and including this tag
 _SEARCH = 1 << 16
@@ -80,10 +80,8 @@ def scan_record(path: str, rel_path: str, stamp: str) -> FileRecord | None:
 
 def _values(path: str, head: bytes) -> dict | None:
     """The header values (text stripped, numbers as numbers, missing ones "" or None), or None when not sure."""
-    if len(head) < 144 or head[128:132] != b"DICM" or head[132:140] != _META_GROUP_LENGTH:
-        return None
-    start = 144 + struct.unpack("<L", head[140:144])[0]
-    if len(head) < start + 6:
+    explicit = explicit_vr_at(head, data_set_start(head))
+    if head[128:132] != b"DICM" or explicit is None:
         return None
     try:
         dataset = _library().open_file(path, _BEFORE_PIXEL_DATA)
@@ -93,7 +91,6 @@ def _values(path: str, head: bytes) -> dict | None:
     if not all(value is None or isinstance(value, (str, int, float)) for value in raw.values()):
         return None  # bytes where text belongs, several values: pydicom decides how to read them
     tsyntax = raw["TransferSyntaxUID"]
-    explicit = all(0x40 < b < 0x5B for b in head[start + 4:start + 6])
     if (not tsyntax or tsyntax in _NOT_SURE_SYNTAXES or explicit != (tsyntax != _IMPLICIT_LE)
             or not raw["SOPInstanceUID"] or raw["Rows"] is None or "\\" in (raw["SpecificCharacterSet"] or "")):
         return None
