@@ -4,4 +4,4 @@ Data path: :mod:`.config` -> :mod:`.index` -> :mod:`.pairing` -> :mod:`.compare`
 :mod:`.report`, driven by :mod:`.pipeline`.
 """
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"

@@ -3,10 +3,15 @@
 Values are compared exactly (int64 for integer data, float64 for float data), frame by frame, so memory is
 bounded by a frame. A de-identified image smaller than its source is located inside it (a crop); the pixels it
 lost count as changed. All coordinates are source coordinates; boxes are half-open.
+
+Each changed pair also gets a *change group*: within a series, pairs that received the same change (the same
+crop or shape change, the same region of changed values and the same de-identified values in it) share one id,
+so a band blanked on 500 slices is one change for the reviewer (:func:`frame_change`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import struct
@@ -243,6 +248,8 @@ class _Tally:
     max_abs: float = 0.0
     ssim_sum: float = 0.0
     ssim_frames: int = 0
+    #: The change of each frame (None for an unchanged one, or one whose only change is the crop).
+    changes: list[FrameChange | None] = field(default_factory=list)
 
     def add(self, deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolerance: float) -> None:
         """Account one frame pair."""
@@ -250,9 +257,12 @@ class _Tally:
         self.values += deid.size
         self._add_mask(found.mask)
         if found.abs_diff is None:
+            self.changes.append(None)
             self.ssim_sum += 1.0
             self.ssim_frames += 1
             return
+        inner = ~(found.per_pixel <= tolerance)
+        self.changes.append(frame_change(deid, inner, crop) if inner.any() else None)
         self.sse += float(np.square(found.abs_diff, dtype=np.float64).sum())
         per_pixel = found.per_pixel
         self.max_abs = max(self.max_abs, float(per_pixel.max()))
@@ -263,6 +273,7 @@ class _Tally:
 
     def add_unmatched(self) -> None:
         """A frame only one file has: every pixel of it counts as changed."""
+        self.changes.append(FrameChange("frame only in one file"))
         self._add_mask(np.ones((self.rows_any.size, self.cols_any.size), dtype=bool))
 
     def _add_mask(self, mask: np.ndarray | None) -> None:
@@ -319,6 +330,7 @@ def _compare_frames(base: PairResult, tolerance: float) -> PairResult:
 def _result(base: PairResult, tally: _Tally, crop: Crop | None, pixels: int) -> PairResult:
     changed = sum(tally.changed_per_frame)
     mse = tally.sse / tally.values if tally.values else 0.0
+    shown = int(np.argmax(tally.changed_per_frame)) if changed else 0
     return base.replace(
         status=Status.CHANGED if changed else Status.IDENTICAL,
         changed_pixels=changed,
@@ -330,7 +342,8 @@ def _result(base: PairResult, tally: _Tally, crop: Crop | None, pixels: int) -> 
         psnr=math.inf if mse == 0 else 10 * math.log10(tally.data_range ** 2 / mse),
         ssim=tally.ssim_sum / tally.ssim_frames if tally.ssim_frames else None,
         crop=crop,
-        shown_frame=int(np.argmax(tally.changed_per_frame)) if changed else 0,
+        shown_frame=shown,
+        **(_group(base.source, crop, tally.changes, shown) if changed else {}),
     )
 
 
@@ -344,12 +357,111 @@ def _not_comparable(base: PairResult, deid_shape: tuple, source_shape: tuple) ->
     """A shape change that is not a crop: everything changed, no pixel metrics."""
     rows, cols = source_shape[:2]
     frames = base.source.format.frames or 1
+    change = f"shape changed: source {_shape_text(source_shape)} -> de-identified {_shape_text(deid_shape)}"
     return base.replace(
-        status=Status.CHANGED,
-        reason=f"shape changed: source {_shape_text(source_shape)} -> de-identified {_shape_text(deid_shape)}",
+        status=Status.CHANGED, reason=change,
         changed_pixels=rows * cols * frames, changed_fraction=1.0, changed_frames=tuple(range(frames)),
-        bbox=(0, rows, 0, cols),
+        bbox=(0, rows, 0, cols), change=change, change_group=_group_id(base.source, change),
     )
+
+
+@dataclass(frozen=True)
+class FrameChange:
+    """What one frame's change is, for grouping: ``box`` (half-open, source coordinates) around the changed
+    values, grown over the pixels next to it that hold the same fill (so that a band blanked to 0 has one box
+    even where a slice's source already held 0 along its edge); ``fill`` the one value the box holds, when it
+    holds one; ``values`` a digest of the de-identified values in the box; ``mask`` a digest of which of its
+    pixels changed (members of one group may differ there: holes where the source already held the fill)."""
+
+    what: str
+    box: tuple[int, int, int, int] | None = None
+    fill: str | None = None
+    values: str = ""
+    mask: str = ""
+
+    @property
+    def key(self) -> tuple:
+        """What two frames must share to count as the same change (the mask is not part of it)."""
+        return self.what, self.box, self.values
+
+    def describe(self) -> str:
+        if self.box is None:
+            return self.what
+        r0, r1, c0, c1 = self.box
+        action = f"set to {self.fill}" if self.fill is not None else "changed"
+        return f"rows {r0}-{r1} x cols {c0}-{c1} {action}"
+
+
+def frame_change(deid: np.ndarray, changed: np.ndarray, crop: Crop | None) -> FrameChange:
+    """The change of one frame from the de-identified frame and its (rows, columns) mask of changed values,
+    both in de-identified coordinates; the box is given in source coordinates."""
+    r0, r1, c0, c1 = _box_of(changed)
+    inside = deid[r0:r1, c0:c1]
+    first = inside.reshape(-1, *deid.shape[2:])[0]
+    fill = None
+    if (inside == first).all():
+        fill = first
+        r0, r1, c0, c1 = _grow_over_fill(deid, (r0, r1, c0, c1), first)
+        inside = deid[r0:r1, c0:c1]
+    dr, dc = (crop.row0, crop.col0) if crop else (0, 0)
+    return FrameChange("changed", (r0 + dr, r1 + dr, c0 + dc, c1 + dc),
+                       None if fill is None else _fill_text(fill),
+                       _digest(inside.dtype.str.encode(), str(inside.shape).encode(), inside.tobytes()),
+                       _digest(np.packbits(changed[r0:r1, c0:c1]).tobytes(), str((r0, r1, c0, c1)).encode()))
+
+
+def _grow_over_fill(image: np.ndarray, box: tuple[int, int, int, int], fill) -> tuple[int, int, int, int]:
+    """Widen ``box`` side by side while the line of pixels just outside it holds only ``fill``."""
+    r0, r1, c0, c1 = box
+    rows, cols = image.shape[:2]
+    grew = True
+    while grew:
+        grew = False
+        for side in range(4):
+            if side == 0 and r0 > 0 and (image[r0 - 1, c0:c1] == fill).all():
+                r0, grew = r0 - 1, True
+            elif side == 1 and r1 < rows and (image[r1, c0:c1] == fill).all():
+                r1, grew = r1 + 1, True
+            elif side == 2 and c0 > 0 and (image[r0:r1, c0 - 1] == fill).all():
+                c0, grew = c0 - 1, True
+            elif side == 3 and c1 < cols and (image[r0:r1, c1] == fill).all():
+                c1, grew = c1 + 1, True
+    return r0, r1, c0, c1
+
+
+def _fill_text(value: np.ndarray) -> str:
+    values = np.atleast_1d(value).tolist()
+    return " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+def _group(source: FileRecord, crop: Crop | None, changes: list[FrameChange | None], shown: int) -> dict:
+    """The change group of a changed pair and what its page and the summary say of it: the crop and the
+    distinct frame changes (a cine with the same band on every frame has one), not which frames or how many."""
+    distinct = sorted({c.key: c for c in changes if c is not None}.values(), key=lambda c: c.key)
+    parts = [f"cropped to rows {crop.row0}-{crop.row0 + crop.rows} x cols {crop.col0}-{crop.col0 + crop.columns}"
+             ] if crop else []
+    shown_change = changes[shown] if shown < len(changes) else None
+    if shown_change is not None:
+        parts.append(shown_change.describe())
+    others = len(distinct) - (shown_change is not None)
+    if others > 0:
+        parts.append(f"{others} other change{'s' * (others > 1)} in other frames")
+    change = "; ".join(parts)
+    key = "|".join([str(crop)] + [repr(c.key) for c in distinct])
+    return {"change": change, "change_group": _group_id(source, key),
+            "mask_digest": _digest(*(c.mask.encode() for c in changes if c is not None))}
+
+
+def _group_id(source: FileRecord, key: str) -> str:
+    """A short id, stable from run to run, for one change within the source's series."""
+    return _digest(source.series_instance_uid.encode(), b"\0", key.encode())[:12]
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part)
+    return h.hexdigest()
 
 
 def _shape_text(shape: tuple) -> str:

@@ -31,6 +31,10 @@ CONFIG_KEYS: dict[str, str] = {
                               "local Dask cluster of multiprocessing_cpus workers is started",
     "max_pixels": f"optional, default {DEFAULT_MAX_PIXELS} (2^32): images declaring more values (rows x columns "
                   "x frames x samples) are not decoded but reported unreadable",
+    "pages": "optional: \"all\" (default, a page per changed image) or \"per_group\" (a page per change "
+             "group: the images of a series that received the same change)",
+    "review_decisions": "optional: a review_decisions.csv exported from an earlier run's review.html; its "
+                        "decisions carry over to the change groups that are still the same",
 }
 REQUIRED_KEYS = ("run_name", "input_data_path", "pre_deID_data_path", "uid_mapping_file",
                  "output_data_path", "log_path")
@@ -56,6 +60,8 @@ class Config:
     max_pixels: int = DEFAULT_MAX_PIXELS
     executor: str = "local"
     dask_scheduler_address: str = ""
+    pages: str = "all"
+    review_decisions: Path | None = None
     #: Keys in the file that this tool does not use (a typo is worth a warning, not a failure).
     unused_keys: tuple[str, ...] = ()
 
@@ -96,7 +102,7 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         run_name=_run_name(values["run_name"]),
         input_data_path=_existing_dir(values, "input_data_path", base),
         pre_deID_data_path=_existing_dir(values, "pre_deID_data_path", base),
-        uid_mapping_file=_mapping_file(values, base),
+        uid_mapping_file=_existing_file(values, "uid_mapping_file", base),
         output_data_path=_resolve(values["output_data_path"], base),
         log_path=_resolve(values["log_path"], base),
         multiprocessing_cpus=_number(values, "multiprocessing_cpus", 1, int, minimum=1),
@@ -104,6 +110,8 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         max_pixels=_number(values, "max_pixels", DEFAULT_MAX_PIXELS, int, minimum=1),
         executor=_choice(values, "executor", ("local", "dask")),
         dask_scheduler_address=str(values.get("dask_scheduler_address", "") or "").strip(),
+        pages=_choice(values, "pages", ("all", "per_group")),
+        review_decisions=_optional_file(values, "review_decisions", base),
         unused_keys=tuple(k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS),
     )
     _check_outputs_outside_inputs(cfg)
@@ -148,13 +156,17 @@ def _existing_dir(values: dict, key: str, base: Path) -> Path:
     return path
 
 
-def _mapping_file(values: dict, base: Path) -> Path:
-    """The mapping file's path (its content is read and validated by :func:`.pairing.load_uid_mapping`, first
-    thing in a run, before any file is indexed)."""
-    path = _resolve(values["uid_mapping_file"], base)
+def _existing_file(values: dict, key: str, base: Path) -> Path:
+    """The path of a file that must exist (the mapping's content is read and validated by
+    :class:`.pairing.MappingFile`, first thing in a run, before any file is indexed)."""
+    path = _resolve(values[key], base)
     if not path.is_file():
-        raise ConfigError(f"config key 'uid_mapping_file': file does not exist: {path}")
+        raise ConfigError(f"config key '{key}': file does not exist: {path}")
     return path
+
+
+def _optional_file(values: dict, key: str, base: Path) -> Path | None:
+    return _existing_file(values, key, base) if str(values.get(key) or "").strip() else None
 
 
 def _number(values: dict, key: str, default, kind, *, minimum) -> int | float:

@@ -33,7 +33,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "patient_id", "modality", "series_description", "rows", "columns", "frames",
     "changed_pixels", "changed_fraction", "changed_frames",
     "bbox_row0", "bbox_row1", "bbox_col0", "bbox_col1",
-    "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page",
+    "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page", "change_group", "group_size",
 )
 
 #: Default limit on the values an image may declare (rows x columns x frames x samples) to be decoded:
@@ -176,8 +176,16 @@ class PairResult:
     ssim: float | None = None
     crop: Crop | None = None
     shown_frame: int = 0
+    #: The change, in words ("rows 0-40 x cols 0-640 set to 0"), and the id of the group of pairs of the same
+    #: series that received the same change (empty when not changed); ``mask_digest`` tells members apart
+    #: whose changed pixels differ (see :class:`~.compare.FrameChange`).
+    change: str = ""
+    change_group: str = ""
+    mask_digest: str = ""
     pdf_file: str = ""
     pdf_page: int | None = None
+    #: Changed pairs in this pair's group (the run's, set when the rows are read back).
+    group_size: int | None = None
 
     @property
     def order_key(self) -> tuple:
@@ -212,6 +220,8 @@ class PairResult:
             "ssim": self.ssim,
             "pdf_file": self.pdf_file,
             "pdf_page": self.pdf_page,
+            "change_group": self.change_group,
+            "group_size": self.group_size,
         }
         assert tuple(row) == CSV_COLUMNS
         return row

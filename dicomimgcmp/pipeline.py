@@ -149,11 +149,11 @@ class IndexJob(NamedTuple):
 
 
 class PdfJob(NamedTuple):
-    """One PDF to write: where, what its summary says, and its changed pairs with their pages assigned."""
+    """One PDF to write: where, what its summary says, and its pages, numbered."""
 
     path: Path
     summary: render.Summary
-    items: list[PairResult]
+    plan: render.PdfPlan
     tolerance: float
 
 
@@ -253,27 +253,31 @@ def _unreadable_pair(pair: Pair, reason: str) -> PairResult:
 
 def _render(cfg: Config, parts: int | None, workers: Workers, state: RunState,
             counts: dict[str, int]) -> list[Path]:
-    """Split the changed pairs over the PDF(s) in page order, note their pages in the store, and write the PDFs
-    (one task each, retried like any other work)."""
-    n_changed = counts[Status.CHANGED.value]
+    """Split the pair pages over the PDF(s) in page order, note their pages in the store, and write the PDFs
+    (one task each, retried like any other work). With ``pages: per_group`` a change group has one page, and
+    its members are never split over two PDFs."""
+    per_group = cfg.pages == "per_group"
     date = _run_date()
     n_parts = parts or 1
     _remove_stale_parts(cfg.run_dir, parts)
     jobs = []
-    for part, (first, size) in enumerate(_split_balanced(n_changed, n_parts)):
+    for part, (first, size) in enumerate(_split_balanced(state.count_pages(per_group), n_parts)):
         name = pdf_name(None if parts is None else part)
         summary = render.Summary(cfg.run_name, date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
-                                 str(cfg.uid_mapping_file), counts, part, n_parts, first + 1, n_changed)
-        items = render.assign_pages(state.changed(first, size), name)
-        state.set_pages(items)
-        jobs.append(PdfJob(cfg.run_dir / name, summary, items, cfg.pixel_tolerance))
+                                 str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED.value],
+                                 per_group)
+        units = state.changed_pages(per_group, first, size)
+        sizes = state.series_sizes(m.source.series_instance_uid for unit in units for m in unit)
+        plan = render.plan_pdf(summary, units, name, sizes)
+        state.set_pages(m for page in plan.pages for m in page.members)
+        jobs.append(PdfJob(cfg.run_dir / name, summary, plan, cfg.pixel_tolerance))
     map_batches(workers, _write_pdfs, jobs, 1, "writing PDF")  # a PDF that fails twice stops the run loudly
     return [job.path for job in jobs]
 
 
 def _write_pdfs(jobs: list[PdfJob]) -> list[Path]:
     for job in jobs:
-        render.write_pdf(job.path, job.summary, job.items, job.tolerance)
+        render.write_pdf(job.path, job.summary, job.plan, job.tolerance)
     return [job.path for job in jobs]
 
 

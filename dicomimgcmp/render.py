@@ -24,10 +24,15 @@ from .model import PairResult, Status
 from .pixels import quiet_pydicom, read_frame
 
 PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
+POINTS = 72  # PDF points per inch
 MAX_DISPLAY = 768  # longest side of a displayed image, pixels
 PAGES_PER_CHUNK = 32  # pages matplotlib holds in memory before a chunk file is closed
-FIRST_PAGE_LIST = 18  # changed-image lines on the first summary page
-NEXT_PAGE_LIST = 42  # ... and on each further summary page
+#: Summary line styles: matplotlib text properties, the height of a line (figure fraction), characters per line.
+_STYLES = {"title": (dict(size=16, weight="bold"), 0.045, 90), "warn": (dict(size=12, color="red", weight="bold"),
+                                                                       0.03, 110),
+           "text": (dict(size=10), 0.03, 130), "mono": (dict(size=8, family="monospace"), 0.021, 150)}
+_TOP, _BOTTOM, _LEFT = 0.95, 0.06, 0.04  # where summary text may go (figure fraction)
+_PAGE_FIELD = 8  # "p.12345 " before a listed line
 
 
 @dataclass(frozen=True)
@@ -42,45 +47,91 @@ class Summary:
     counts: dict[str, int]
     part: int  # 0-based
     parts: int
-    first_index: int  # 1-based number (in run order) of this part's first changed image
     changed_total: int
+    per_group: bool = False  # pages: "per_group"
 
 
-def summary_page_count(n_items: int) -> int:
-    """How many summary pages a PDF listing ``n_items`` changed images opens with."""
-    return 1 if n_items <= FIRST_PAGE_LIST else 1 + math.ceil((n_items - FIRST_PAGE_LIST) / NEXT_PAGE_LIST)
+@dataclass(frozen=True)
+class Line:
+    """A line of the summary: its text, its style (title, warn, text, mono) and the page it links to."""
+
+    text: str
+    style: str = "text"
+    target: int | None = None  # 1-based page; written before the text as "p.N"
 
 
-def assign_pages(items: list[PairResult], pdf_file: str) -> list[PairResult]:
-    """The changed pairs of one PDF, in page order, with their PDF name and 1-based page (after the summary)."""
-    offset = summary_page_count(len(items))
-    return [item.replace(pdf_file=pdf_file, pdf_page=offset + i + 1) for i, item in enumerate(items)]
+@dataclass(frozen=True)
+class Page:
+    """A pair page: the pair it shows first, then the other changed pairs it stands for (pages: per_group)."""
+
+    members: tuple[PairResult, ...]
+
+    @property
+    def shown(self) -> PairResult:
+        return self.members[0]
 
 
-def write_pdf(path: Path, summary: Summary, items: list[PairResult], tolerance: float) -> None:
-    """Write the PDF at ``path`` atomically.
+@dataclass(frozen=True)
+class PdfPlan:
+    """Everything one PDF holds, its page numbers assigned: the summary pages' lines, then the pair pages."""
 
-    ``items`` are the changed pairs of this PDF as :func:`assign_pages` numbered them. matplotlib keeps every
-    page's images in memory until its file is closed, so pages go to chunk files of :data:`PAGES_PER_CHUNK`
-    pages, which pikepdf joins (copying the image streams from disk as it writes): memory does not grow with
-    the number of pages.
+    summary: list[list[Line]]
+    pages: list[Page]
+
+    @property
+    def page_count(self) -> int:
+        return len(self.summary) + len(self.pages)
+
+
+def plan_pdf(summary: Summary, units: list[list[PairResult]], pdf_file: str,
+             series_sizes: dict[str, int]) -> PdfPlan:
+    """Number the pages of one PDF: the summary pages (as many as its lines need), then a page per unit (a
+    changed pair, or a change group's members with the one shown first). Every member gets ``pdf_file`` and
+    its page; ``series_sizes`` (de-identified files per source SeriesInstanceUID) are for the group lines."""
+    def numbered(offset: int) -> list[Page]:
+        return [Page(tuple(m.replace(pdf_file=pdf_file, pdf_page=offset + i + 1) for m in unit))
+                for i, unit in enumerate(units)]
+
+    offset = len(_paginate(_summary_lines(summary, numbered(0), series_sizes)))
+    pages = numbered(offset)
+    lines = _paginate(_summary_lines(summary, pages, series_sizes))
+    assert len(lines) == offset  # page numbers are written in a field of fixed width
+    return PdfPlan(lines, pages)
+
+
+def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> None:
+    """Write the PDF at ``path`` atomically, with an outline (Patient > Study > Series > page), every summary
+    line that names a page a link to it, and "page N of M" in the footer.
+
+    matplotlib keeps every page's images in memory until its file is closed, so pages go to chunk files of
+    :data:`PAGES_PER_CHUNK` pages, which pikepdf joins (copying the image streams from disk as it writes):
+    memory does not grow with the number of pages.
     """
     import pikepdf
     from matplotlib.backends.backend_pdf import PdfPages
 
-    pages = [lambda fig, lines=lines: fig.text_page(lines) for lines in _summary_pages(summary, items)]
-    pages += [lambda fig, item=item: fig.pair_page(item, tolerance) for item in items]
-    chunks = [temporary_name(path, f".chunk{k}") for k in range(math.ceil(len(pages) / PAGES_PER_CHUNK))]
+    figure = _Figure(plan.page_count)
+    links: list[list[tuple[tuple[float, float, float, float], int]]] = []
+
+    def text_page(lines: list[Line], number: int):
+        fig, page_links = figure.text_page(lines, number)
+        links.append(page_links)
+        return fig
+
+    draws = [lambda n, lines=lines: text_page(lines, n) for lines in plan.summary]
+    draws += [lambda n, page=page: figure.pair_page(page, tolerance, n) for page in plan.pages]
+    chunks = [temporary_name(path, f".chunk{k}") for k in range(math.ceil(len(draws) / PAGES_PER_CHUNK))]
     try:
-        figure = _Figure()
         for k, chunk in enumerate(chunks):
             with PdfPages(chunk, metadata={"CreationDate": None}) as pdf:
-                for draw in pages[k * PAGES_PER_CHUNK:(k + 1) * PAGES_PER_CHUNK]:
-                    pdf.savefig(draw(figure))
+                for n, draw in enumerate(draws[k * PAGES_PER_CHUNK:(k + 1) * PAGES_PER_CHUNK]):
+                    pdf.savefig(draw(k * PAGES_PER_CHUNK + n + 1))
         with atomic_output(path) as tmp, contextlib.ExitStack() as stack:
             out = stack.enter_context(pikepdf.new())
             for chunk in chunks:
                 out.pages.extend(stack.enter_context(pikepdf.open(chunk)).pages)
+            _add_links(out, links)
+            _add_outline(out, plan)
             out.docinfo["/Title"] = f"DICOMImgCmp {summary.run_name}"
             out.save(tmp, deterministic_id=True, compress_streams=True)
     finally:
@@ -88,48 +139,140 @@ def write_pdf(path: Path, summary: Summary, items: list[PairResult], tolerance: 
             chunk.unlink(missing_ok=True)
 
 
-def _summary_pages(summary: Summary, items: list[PairResult]) -> list[list[tuple[str, str]]]:
-    """Lines of each summary page, as (text, style) with style one of title, warn, text, mono."""
-    head = [(f"DICOMImgCmp — {summary.run_name}", "title"),
-            (f"Date: {summary.date}    PDF {summary.part + 1} of {summary.parts}", "text"),
-            (f"De-identified: {summary.deid_root}", "text"),
-            (f"Source: {summary.source_root}", "text"),
-            (f"UID mapping: {summary.mapping_file}", "text"),
-            ("Files per status (whole run): " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()), "text")]
+def _add_links(pdf, links: list[list[tuple[tuple[float, float, float, float], int]]]) -> None:
+    """Make each summary line that names a page a link to it (rectangles in figure fractions)."""
+    import pikepdf
+
+    width, height = (side * POINTS for side in PAGE_SIZE)
+    for page, page_links in zip(pdf.pages, links):
+        annots = [pdf.make_indirect(pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Border=[0, 0, 0],
+            Rect=[x0 * width, y0 * height, x1 * width, y1 * height],
+            Dest=[pdf.pages[target - 1].obj, pikepdf.Name.Fit])) for (x0, y0, x1, y1), target in page_links]
+        if annots:
+            page.obj.Annots = pdf.make_indirect(pikepdf.Array(annots))
+
+
+def _add_outline(pdf, plan: PdfPlan) -> None:
+    """Bookmarks: Summary, then Patient > Study > Series > page, in page order."""
+    import pikepdf
+
+    with pdf.open_outline() as outline:
+        outline.root.append(pikepdf.OutlineItem("Summary", 0))
+        branch: dict[tuple, pikepdf.OutlineItem] = {}
+        for page in plan.pages:
+            item = page.shown
+            rec = item.deid
+            levels = [f"Patient {rec.patient_id or '(none)'}", f"Study {rec.study_instance_uid or '(none)'}",
+                      _series_label(rec)]
+            children = outline.root
+            for depth in range(len(levels)):
+                key = tuple(levels[:depth + 1])
+                if key not in branch:
+                    branch[key] = pikepdf.OutlineItem(levels[depth], item.pdf_page - 1)
+                    children.append(branch[key])
+                children = branch[key].children
+            title = f"p.{item.pdf_page} {rec.rel_path}"
+            if len(page.members) > 1:
+                title += f" (and {len(page.members) - 1} more with the same change)"
+            children.append(pikepdf.OutlineItem(title, item.pdf_page - 1))
+
+
+def _series_label(rec) -> str:
+    number = "?" if rec.series_number is None else rec.series_number
+    described = f" {rec.series_description}" if rec.series_description else ""
+    return f"Series {number}{described} ({rec.modality or '-'})"
+
+
+def _summary_lines(summary: Summary, pages: list[Page], series_sizes: dict[str, int]) -> list[Line]:
+    head = [Line(f"DICOMImgCmp — {summary.run_name}", "title"),
+            Line(f"Date: {summary.date}    PDF {summary.part + 1} of {summary.parts}"),
+            Line(f"De-identified: {summary.deid_root}"),
+            Line(f"Source: {summary.source_root}"),
+            Line(f"UID mapping: {summary.mapping_file}"),
+            Line("Files per status (whole run): " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()))]
     compared = summary.counts.get(Status.IDENTICAL.value, 0) + summary.counts.get(Status.CHANGED.value, 0)
     if compared == 0:
-        head.append(("WARNING: no de-identified file was paired with a source file. "
-                     "Check uid_mapping_file and the input folders.", "warn"))
+        head.append(Line("WARNING: no de-identified file was paired with a source file. "
+                         "Check uid_mapping_file and the input folders.", "warn"))
+    members = [m for page in pages for m in page.members]
     if summary.changed_total == 0:
-        head.append(("No changed images: every compared pair has identical pixel values.", "text"))
-    elif not items:
-        head.append((f"No changed images in this PDF ({summary.changed_total} in the run, in the other PDFs).",
-                     "text"))
-    else:
-        last = summary.first_index + len(items) - 1
-        head.append((f"Changed images {summary.first_index}-{last} of {summary.changed_total} "
-                     "(page, de-identified file, changed pixels):", "text"))
-    listing = [(f"p.{it.pdf_page:<5d} {it.deid.rel_path}   {it.changed_pixels} px"
-                f"{'   ' + it.reason if it.reason else ''}", "mono") for it in items]
-    pages = [head + listing[:FIRST_PAGE_LIST]]
-    for start in range(FIRST_PAGE_LIST, len(listing), NEXT_PAGE_LIST):
-        pages.append(listing[start:start + NEXT_PAGE_LIST])
+        return head + [Line("No changed images: every compared pair has identical pixel values.")]
+    if not members:
+        return head + [Line(f"No changed images in this PDF ({summary.changed_total} in the run, in the other "
+                            "PDFs).")]
+    shown = "one page per change group" if summary.per_group else "one page per changed image"
+    lines = head + [Line(f"This PDF: {len(members)} of the run's {summary.changed_total} changed images, "
+                         f"{shown}.")]
+    groups = _shared_changes(members, series_sizes)
+    if groups:
+        lines.append(Line("Changes shared by several images of a series, largest first "
+                          "(page, series, change, images):"))
+        lines += groups
+    lines.append(Line("Changed images (page, de-identified file, changed pixels, change group, note):"))
+    lines += [Line(f"{m.deid.rel_path}   {m.changed_pixels} px   group {m.change_group}"
+                   f"{'   ' + m.reason if m.reason else ''}", "mono", m.pdf_page) for m in members]
+    return lines
+
+
+def _shared_changes(members: list[PairResult], series_sizes: dict[str, int]) -> list[Line]:
+    """A line for each change group of several images, largest first, linked to its first page here."""
+    first: dict[str, PairResult] = {}
+    for m in members:
+        if (m.group_size or 0) > 1:
+            first.setdefault(m.change_group, m)
+    lines = []
+    for m in sorted(first.values(), key=lambda m: (-m.group_size, m.pdf_page)):
+        rec = m.source
+        in_series = series_sizes.get(rec.series_instance_uid, m.group_size)
+        share = f"all {m.group_size}" if m.group_size >= in_series else f"{m.group_size} of {in_series}"
+        lines.append(Line(f"series {'?' if rec.series_number is None else rec.series_number} "
+                          f"({rec.modality or '-'}, {in_series} images): {m.change} on {share}   "
+                          f"[group {m.change_group}]", "mono", m.pdf_page))
+    return lines
+
+
+def _paginate(lines: list[Line]) -> list[list[Line]]:
+    """Wrap the lines to the page width and cut them into pages (no line cut at the page edge or bottom)."""
+    pages: list[list[Line]] = [[]]
+    y = _TOP
+    for line in lines:
+        for part in _wrapped(line):
+            step = _STYLES[part.style][1]
+            if y - step < _BOTTOM and pages[-1]:
+                pages.append([])
+                y = _TOP
+            pages[-1].append(part)
+            y -= step
     return pages
+
+
+def _wrapped(line: Line) -> list[Line]:
+    """The physical lines of a line: a linked line's continuation lines are indented under its text and link
+    to the same page."""
+    width = _STYLES[line.style][2]
+    if line.target is None:
+        return [Line(text, line.style) for text in textwrap.wrap(line.text, width) or [""]]
+    texts = textwrap.wrap(line.text, width - _PAGE_FIELD, break_on_hyphens=False) or [""]
+    return [Line(f"{'p.' + str(line.target) if i == 0 else '':<{_PAGE_FIELD}}{text}", line.style, line.target)
+            for i, text in enumerate(texts)]
 
 
 class _Figure:
     """Two matplotlib figures reused for every page: creating figures and axes per page is what makes
     matplotlib slow. Images are embedded at their own resolution (``interpolation="none"``), not resampled."""
 
-    def __init__(self) -> None:
+    def __init__(self, page_count: int) -> None:
         from matplotlib.figure import Figure  # not pyplot: nothing global holds the figures after the PDF
         from matplotlib.patches import Rectangle
 
+        self.page_count = page_count
         self.text_fig = Figure(figsize=PAGE_SIZE)
         self.fig = Figure(figsize=PAGE_SIZE)
         self.header = self.fig.text(0.02, 0.98, "", va="top", size=9, family="monospace")
         self.error = self.fig.text(0.5, 0.5, "", ha="center", color="red")
-        self.axes = self.fig.subplots(1, 3, gridspec_kw=dict(left=0.02, right=0.98, bottom=0.04, top=0.80,
+        self.footer = self.fig.text(0.98, 0.015, "", ha="right", size=8)
+        self.axes = self.fig.subplots(1, 3, gridspec_kw=dict(left=0.02, right=0.98, bottom=0.05, top=0.76,
                                                               wspace=0.04))
         self.images = []
         for ax, title in zip(self.axes, ("De-identified", "Source", "Changed area")):
@@ -141,20 +284,28 @@ class _Figure:
         self.kept = self.axes[2].add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=1.2, edgecolor="cyan",
                                                      linestyle="--"))
 
-    def text_page(self, lines: list[tuple[str, str]]):
+    def _page_number(self, number: int) -> str:
+        return f"page {number} of {self.page_count}"
+
+    def text_page(self, lines: list[Line], number: int):
+        """Draw a summary page; returns the figure and its links as ((x0, y0, x1, y1) figure fractions, page)."""
         fig = self.text_fig
         fig.clear()
-        styles = {"title": dict(size=16, weight="bold"), "warn": dict(size=12, color="red", weight="bold"),
-                  "text": dict(size=10), "mono": dict(size=8, family="monospace")}
-        y = 0.95
-        for text, style in lines:
-            for line in textwrap.wrap(text, 150 if style == "mono" else 130) or [""]:
-                fig.text(0.04, y, line, va="top", **styles[style])
-                y -= 0.045 if style == "title" else 0.021 if style == "mono" else 0.03
-        return fig
+        fig.text(0.98, 0.015, self._page_number(number), ha="right", size=8)
+        links = []
+        y = _TOP
+        for line in lines:
+            style, step, _width = _STYLES[line.style]
+            fig.text(_LEFT, y, line.text, va="top", **style)
+            if line.target is not None:
+                links.append(((_LEFT, y - step, 1 - _LEFT, y), line.target))
+            y -= step
+        return fig, links
 
-    def pair_page(self, item: PairResult, tolerance: float):
-        self.header.set_text(_header(item))
+    def pair_page(self, page: Page, tolerance: float, number: int):
+        item = page.shown
+        self.header.set_text(_header(page))
+        self.footer.set_text(self._page_number(number))
         try:
             panels, error = _panels(item, tolerance), ""
         except Exception as exc:  # the page must exist to keep numbering; say why it has no images
@@ -182,27 +333,48 @@ def _place(rect, box: tuple[int, int, int, int] | None, step: int) -> None:
         rect.set_bounds(c0 / step - 0.5, r0 / step - 0.5, (c1 - c0) / step, (r1 - r0) / step)
 
 
-def _header(item: PairResult) -> str:
+def _header(page: Page) -> str:
+    item = page.shown
     d, s = item.deid, item.source
     d_frames, s_frames = d.format.frames or 1, s.format.frames or 1
-    frames = ""
+    frames = []
     if d_frames != s_frames:
-        frames = (f"\nFrames: source {s_frames}, de-identified {d_frames}; shown frame {item.shown_frame} (0-based), "
-                  "one both files have")
+        frames.append(f"Frames: source {s_frames}, de-identified {d_frames}; shown frame {item.shown_frame} "
+                      "(0-based), one both files have")
     elif item.changed_frames and d_frames > 1:
         others = [f for f in item.changed_frames if f != item.shown_frame]
-        frames = f"\nShown frame {item.shown_frame} (0-based) of {d_frames}; other changed frames: " + (
-            _short_list(others) if others else "none")
+        frames.append(f"Shown frame {item.shown_frame} (0-based) of {d_frames}; other changed frames: " + (
+            _short_list(others) if others else "none"))
     box = "none" if item.bbox is None else "rows {}:{}, cols {}:{}".format(*item.bbox)
     metrics = (f"changed pixels {item.changed_pixels} ({100 * item.changed_fraction:.3g}%)   "
                f"max |diff| {_fmt(item.max_abs_diff)}   MSE {_fmt(item.mse)}   PSNR {_fmt(item.psnr)} dB   "
                f"SSIM {_fmt(item.ssim)}")
     lines = [f"Page {item.pdf_page}   De-identified: {d.rel_path}", f"Source: {s.rel_path}",
              f"PatientID {d.patient_id or '-'}   Modality {d.modality or '-'}   "
-             f"Series {d.series_description or '-'}", metrics, f"Changed box (source coordinates, half-open): {box}"]
+             f"Series {d.series_description or '-'}", metrics, f"Changed box (source coordinates, half-open): {box}",
+             _group_line(page)]
     if item.reason:
         lines.append(f"Note: {item.reason}")
-    return "\n".join("\n".join(textwrap.wrap(line, 160)) for line in lines) + frames
+    return "\n".join(textwrap.fill(line, _HEADER_WIDTH, break_on_hyphens=False) for line in lines + frames)
+
+
+_HEADER_WIDTH = 140  # characters of the 9-pt monospace header that fit across the page
+
+
+def _group_line(page: Page) -> str:
+    """What the page says of its change group: how many images share the change and, on a page that stands
+    for them all, how many of them changed other pixels than the one shown."""
+    item = page.shown
+    line = f"Change: {item.change}   group {item.change_group}"
+    if (item.group_size or 1) > 1:
+        line += f", shared by {item.group_size} images of this series"
+    if len(page.members) > 1:
+        others = [m for m in page.members[1:] if m.mask_digest != item.mask_digest]
+        line += (f"; this page stands for {len(page.members)} of them (all listed on the summary and in the CSV)"
+                 + (f"; {len(others)} changed other pixels than the one shown (changed-pixel counts differ by up "
+                    f"to {max(abs(m.changed_pixels - item.changed_pixels) for m in others)})" if others
+                    else "; all changed the same pixels"))
+    return line
 
 
 def _fmt(value: float | None) -> str:

@@ -42,10 +42,15 @@ CREATE TABLE mapping_rows (id_new TEXT NOT NULL, id_old TEXT NOT NULL);
 CREATE TABLE results (pair TEXT PRIMARY KEY, result TEXT NOT NULL);
 CREATE TABLE used (uid TEXT PRIMARY KEY);
 CREATE TABLE rows (side INTEGER NOT NULL, rel_path TEXT NOT NULL, status TEXT NOT NULL, patient_id TEXT,
-                   study TEXT, series_number INTEGER, instance_number INTEGER, row TEXT NOT NULL, pdf_file TEXT,
-                   pdf_page INTEGER, PRIMARY KEY (side, rel_path));
+                   study TEXT, series_number INTEGER, instance_number INTEGER, series TEXT, change_group TEXT,
+                   row TEXT NOT NULL, pdf_file TEXT, pdf_page INTEGER, PRIMARY KEY (side, rel_path));
+CREATE INDEX rows_by_group ON rows (change_group);
+CREATE INDEX rows_by_series ON rows (series);
 """
 _PAGE_ORDER = "patient_id, study, series_number, instance_number, rel_path"  # FileRecord.order_key
+#: The changed rows of a row's change group (NULL for a row with none).
+_GROUP_SIZE = ("CASE WHEN rows.change_group IS NULL THEN NULL ELSE "
+               "(SELECT COUNT(*) FROM rows AS mates WHERE mates.change_group = rows.change_group) END")
 DEID, SOURCE = 0, 1
 
 
@@ -227,20 +232,44 @@ class RunState:
             rec = r.deid or r.source
             rows.append((DEID if r.deid else SOURCE, rec.rel_path, r.status.value, rec.patient_id,
                          rec.study_instance_uid, -1 if rec.series_number is None else rec.series_number,
-                         -1 if rec.instance_number is None else rec.instance_number, json.dumps(_row_to_json(r))))
+                         -1 if rec.instance_number is None else rec.instance_number,
+                         (r.source or rec).series_instance_uid, r.change_group or None,
+                         json.dumps(_row_to_json(r))))
         with self._transaction():
-            self._db.executemany("INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO rows (side, rel_path, status, patient_id, study, "
+                                 "series_number, instance_number, series, change_group, row) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def status_counts(self) -> dict[str, int]:
         """Rows per status, every status listed (zeros included), in the order of :class:`Status`."""
         counts = dict(self._db.execute("SELECT status, COUNT(*) FROM rows GROUP BY status").fetchall())
         return {s.value: counts.get(s.value, 0) for s in Status}
 
-    def changed(self, first: int, count: int) -> list[PairResult]:
-        """``count`` changed rows from the ``first`` (0-based), in page order."""
-        rows = self._db.execute(f"SELECT row FROM rows WHERE status = ? ORDER BY {_PAGE_ORDER} LIMIT ? OFFSET ?",
-                                (Status.CHANGED.value, count, first)).fetchall()
-        return [_row_from_json(json.loads(row[0])) for row in rows]
+    def count_pages(self, per_group: bool) -> int:
+        """Pair pages the PDFs hold: one per changed row, or one per change group."""
+        what = "DISTINCT change_group" if per_group else "*"
+        return self._one(f"SELECT COUNT({what}) FROM rows WHERE status = ?", Status.CHANGED.value)
+
+    def changed_pages(self, per_group: bool, first: int, count: int) -> list[list[PairResult]]:
+        """``count`` pair pages from the ``first`` (0-based), in page order, each as the changed rows it shows
+        (one, or a change group's members), in page order. A group's page is where its first member's would be:
+        pages follow patient, study, series and instance whichever way they are cut."""
+        unit = "change_group" if per_group else "rel_path"
+        rows = self._db.execute(
+            f"WITH ordered AS (SELECT {unit} AS unit, row, {_GROUP_SIZE} AS size, "
+            f"ROW_NUMBER() OVER (ORDER BY {_PAGE_ORDER}) AS n FROM rows WHERE status = ?), "
+            "units AS (SELECT unit, MIN(n) AS first FROM ordered GROUP BY unit ORDER BY first LIMIT ? OFFSET ?) "
+            "SELECT unit, row, size FROM ordered JOIN units USING (unit) ORDER BY first, n",
+            (Status.CHANGED.value, count, first)).fetchall()
+        pages: dict[str, list[PairResult]] = {}
+        for unit_id, row, size in rows:
+            pages.setdefault(unit_id, []).append(_row_from_json(json.loads(row)).replace(group_size=size))
+        return list(pages.values())
+
+    def series_sizes(self, series: Iterable[str]) -> dict[str, int]:
+        """De-identified files paired with a source of each of these source series."""
+        return {uid: self._one("SELECT COUNT(*) FROM rows WHERE series = ? AND side = ?", uid, DEID)
+                for uid in set(series)}
 
     def set_pages(self, items: Iterable[PairResult]) -> None:
         with self._transaction():
@@ -251,11 +280,12 @@ class RunState:
         """Every row in CSV order (de-identified files by path, then source files by path), a page at a time."""
         last = (-1, "")
         while page := self._db.execute(
-                "SELECT side, rel_path, row, pdf_file, pdf_page FROM rows WHERE (side, rel_path) > (?, ?) "
-                "ORDER BY side, rel_path LIMIT ?", (*last, _PAGE)).fetchall():
+                f"SELECT side, rel_path, row, pdf_file, pdf_page, {_GROUP_SIZE} FROM rows "
+                "WHERE (side, rel_path) > (?, ?) ORDER BY side, rel_path LIMIT ?", (*last, _PAGE)).fetchall():
             last = page[-1][:2]
-            for _side, _rel, row, pdf_file, pdf_page in page:
-                yield _row_from_json(json.loads(row)).replace(pdf_file=pdf_file or "", pdf_page=pdf_page)
+            for _side, _rel, row, pdf_file, pdf_page, size in page:
+                yield _row_from_json(json.loads(row)).replace(pdf_file=pdf_file or "", pdf_page=pdf_page,
+                                                              group_size=size)
 
 
 def chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -290,7 +320,7 @@ def record_from_json(data: dict) -> FileRecord:
 
 def result_to_json(result: PairResult) -> dict:
     """A comparison's own findings (without the records, which key it, and the page, assigned afterwards)."""
-    skip = ("deid", "source", "pdf_file", "pdf_page")
+    skip = ("deid", "source", "pdf_file", "pdf_page", "group_size")
     data = {name: getattr(result, name) for name in PairResult.__dataclass_fields__ if name not in skip}
     data["status"] = result.status.value
     data["crop"] = None if result.crop is None else [result.crop.row0, result.crop.col0, result.crop.rows,

@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset
 from dicomimgcmp.compare import compare_pair
 from dicomimgcmp.index import read_record
 from dicomimgcmp.model import Status
-from dicomimgcmp.render import Summary, assign_pages, display_pair, write_pdf
+from dicomimgcmp.render import Summary, display_pair, plan_pdf, write_pdf
 from dicomimgcmp.sampledata import decoded, load_source, save, with_pixels
 from test_compare import _float_image
 
@@ -93,11 +93,11 @@ def _write_one(tmp_path: Path, source_ds, deid_ds) -> tuple[Path, object]:
     deid = read_record(save(deid_ds, tmp_path / "deid.dcm"), tmp_path)
     result = compare_pair(deid, src)
     assert result.status is Status.CHANGED
-    items = assign_pages([result], "p.pdf")
-    summary = Summary("t", "today", "d", "s", "m", {"changed": 1}, 0, 1, 1, 1)
-    write_pdf(tmp_path / "p.pdf", summary, items, 0.0)
-    assert items[0].pdf_page == 2
-    return tmp_path / "p.pdf", items[0]
+    summary = Summary("t", "today", "d", "s", "m", {"changed": 1}, 0, 1, 1)
+    plan = plan_pdf(summary, [[result]], "p.pdf", {})
+    write_pdf(tmp_path / "p.pdf", summary, plan, 0.0)
+    assert plan.pages[0].shown.pdf_page == 2
+    return tmp_path / "p.pdf", plan.pages[0].shown
 
 
 def test_a_real_page_holds_three_images_of_the_frame_size(tmp_path):

@@ -1,0 +1,181 @@
+"""Change groups and the navigable PDF, on series built from pydicom's real CT and ultrasound files.
+
+A series here is one real image made into slices (each slice different: the values shifted and rolled), all with
+one SeriesInstanceUID; the de-identification blanks a band as a real recipe would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pikepdf
+import pytest
+from pydicom.uid import generate_uid
+
+from conftest import pdf_pages, run_script
+from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels
+
+BAND = (slice(0, 20), slice(None))  # rows 0:20, every column: where a CT's burned-in text would be
+
+
+def _slice(test_file: str, series: str, k: int, hole: bool = False):
+    """Slice k of a series made from a real file; ``hole``: the source already holds 0 along the band's top edge
+    and inside it, so blanking the band changes fewer pixels there (its changed mask has holes)."""
+    src = load_source(test_file, f"{series}-{k}", SeriesInstanceUID=generate_uid(entropy_srcs=[series]),
+                      SeriesNumber=3, InstanceNumber=k + 1)
+    arr = np.roll(decoded(src), 3 * k, axis=1).copy()
+    arr[arr.shape[0] // 2:] += k  # every slice different, also inside the band's columns
+    if hole:
+        arr[0:3] = 0
+        arr[8:12, 30:50] = 0
+    return with_pixels(src, arr)
+
+
+def _add(tree, name: str, src, edit) -> None:
+    deid = deidentify(src, name, tree.mapping)
+    arr = decoded(deid).copy()
+    save(src, tree.source / name)
+    save(with_pixels(deid, edit(arr)), tree.deid / name)
+
+
+def _blank(arr):
+    arr[BAND] = 0
+    return arr
+
+
+def _blank_and_bump(arr):
+    arr = _blank(arr)
+    arr[100, 100] += 7
+    return arr
+
+
+def _series(tree, name: str = "ct", n: int = 6):
+    for k in range(n):
+        _add(tree, f"{name}/s{k}.dcm", _slice("CT_small.dcm", name, k, hole=k == 2), _blank)
+
+
+@pytest.fixture
+def grouped(tree):
+    """One CT series: 6 slices with the band blanked (one with holes), one with an extra change, one cropped,
+    one unchanged; a second series with the same band; a US file with the band."""
+    _series(tree)
+    _add(tree, "ct/s6.dcm", _slice("CT_small.dcm", "ct", 6), _blank_and_bump)
+    _add(tree, "ct/s7.dcm", _slice("CT_small.dcm", "ct", 7), lambda a: a[10:, 5:].copy())
+    _add(tree, "ct/s8.dcm", _slice("CT_small.dcm", "ct", 8), lambda a: a)
+    _series(tree, "ct2", 2)
+    _add(tree, "us.dcm", load_source("examples_rgb_color.dcm", "us"), _blank)
+    return tree
+
+
+def _groups(run) -> dict[str, str]:
+    changed = run.csv[run.csv.status == "changed"]
+    return dict(zip(changed.deid_file, changed.change_group))
+
+
+def test_one_change_on_a_series_is_one_group_even_where_masks_have_holes(grouped):
+    run = run_script(grouped.config(), multi=False)
+    groups, csv = _groups(run), run.csv.set_index("deid_file")
+    band = {groups[f"ct/s{k}.dcm"] for k in range(6)}
+    assert len(band) == 1, "the same band on every slice is one change"
+    assert int(csv.loc["ct/s2.dcm", "changed_pixels"]) < int(csv.loc["ct/s0.dcm", "changed_pixels"])  # holes
+    assert csv.loc["ct/s0.dcm", "group_size"] == "6"
+    own = {groups["ct/s6.dcm"], groups["ct/s7.dcm"]}
+    assert len(own) == 2 and not own & band, "an extra change and a crop are other changes"
+    assert csv.loc["ct/s6.dcm", "group_size"] == csv.loc["ct/s7.dcm", "group_size"] == "1"
+    assert groups["ct2/s0.dcm"] == groups["ct2/s1.dcm"] not in band, "groups are per series"
+    assert csv.loc["ct/s8.dcm", "status"] == "identical"
+    assert csv.loc["ct/s8.dcm", "change_group"] == csv.loc["ct/s8.dcm", "group_size"] == ""
+    assert _groups(run_script(grouped.config(run_name="again"), multi=False)) == groups, "ids are stable"
+
+
+def test_a_crop_and_a_band_are_different_groups_and_a_crop_series_is_one(tree):
+    for k in range(3):
+        _add(tree, f"crop{k}.dcm", _slice("CT_small.dcm", "c", k), lambda a: a[10:, 5:].copy())
+    for k in range(3, 5):
+        _add(tree, f"band{k}.dcm", _slice("CT_small.dcm", "c", k), lambda a: _blank(a)[10:, 5:].copy())
+    groups = _groups(run_script(tree.config(), multi=False))
+    assert len({groups[f"crop{k}.dcm"] for k in range(3)}) == 1
+    assert len({groups[f"band{k}.dcm"] for k in range(3, 5)}) == 1
+    assert groups["crop0.dcm"] != groups["band3.dcm"]
+
+
+def _outline(pdf: pikepdf.Pdf) -> list[tuple[int, list[str], int]]:
+    """(depth, path of titles, 0-based page) of every outline item."""
+    pages = {page.obj.objgen: i for i, page in enumerate(pdf.pages)}
+    found = []
+
+    def walk(items, path):
+        for item in items:
+            found.append((len(path), path + [item.title], pages[item.destination[0].objgen]))
+            walk(item.children, path + [item.title])
+
+    with pdf.open_outline() as outline:
+        walk(outline.root, [])
+    return found
+
+
+def _link_targets(pdf: pikepdf.Pdf, page_index: int) -> list[int]:
+    pages = {page.obj.objgen: i for i, page in enumerate(pdf.pages)}
+    return [pages[a.Dest[0].objgen] + 1 for a in pdf.pages[page_index].obj.get("/Annots", [])]
+
+
+def _page_text(pdf: pikepdf.Pdf, page_index: int) -> str:
+    """The text matplotlib wrote on a page (its Type 3 fonts keep ASCII codes)."""
+    parts = []
+    for operands, operator in pikepdf.parse_content_stream(pdf.pages[page_index]):
+        if str(operator) == "Tj":
+            parts.append(bytes(operands[0]).decode("latin-1"))
+        elif str(operator) == "TJ":
+            parts += [bytes(x).decode("latin-1") for x in operands[0] if isinstance(x, pikepdf.String)]
+        elif str(operator) == "ET":
+            parts.append("\n")
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("pages", ["all", "per_group"])
+def test_pages_in_the_csv_match_the_pdf_its_outline_and_links(grouped, pages):
+    run = run_script(grouped.config(pages=pages), multi=False)
+    changed = run.csv[run.csv.status == "changed"]
+    n_groups = changed.change_group.nunique()
+    pdf_path = run.run_dir / "comparison_results.pdf"
+    with pikepdf.open(pdf_path) as pdf:
+        n_summary = len(pdf.pages) - (n_groups if pages == "per_group" else len(changed))
+        assert n_summary >= 1 and len(pdf.pages) == pdf_pages(pdf_path)
+        if pages == "per_group":
+            assert changed.groupby("change_group").pdf_page.nunique().eq(1).all()
+        else:
+            assert changed.pdf_page.is_unique
+        leaves = {path[-1]: page for depth, path, page in _outline(pdf) if depth == 3}
+        assert len(leaves) == len(pdf.pages) - n_summary
+        for row in changed.itertuples():
+            page = int(row.pdf_page)
+            text = _page_text(pdf, page - 1)
+            assert f"page {page} of {len(pdf.pages)}" in text
+            if f"De-identified: {row.deid_file}" in text:  # the member shown on its page
+                assert leaves[next(t for t in leaves if t.startswith(f"p.{page} {row.deid_file}"))] == page - 1
+            else:
+                assert pages == "per_group" and f"group {row.change_group}" in text
+        targets = [t for i in range(n_summary) for t in _link_targets(pdf, i)]
+        assert set(targets) == set(changed.pdf_page.astype(int))
+        summary = "".join(_page_text(pdf, i) for i in range(n_summary))
+        assert "Changes shared by several images" in summary
+        assert "on all 6" not in summary and "on 6 of 9" in summary and "on all 2" in summary
+
+
+def test_a_group_page_says_how_many_members_it_stands_for_and_how_they_differ(grouped):
+    run = run_script(grouped.config(pages="per_group"), multi=False)
+    row = run.row("ct/s0.dcm")
+    with pikepdf.open(run.run_dir / "comparison_results.pdf") as pdf:
+        text = _page_text(pdf, int(row.pdf_page) - 1).replace("\n", " ")
+    assert "this page stands for 6 of them" in " ".join(text.split())
+    assert "1 changed other pixels than the one shown" in " ".join(text.split())
+
+
+def test_multit_parts_keep_groups_whole_each_with_its_outline(grouped):
+    run = run_script(grouped.config(pages="per_group", multiprocessing_cpus="3"), multi=True)
+    changed = run.csv[run.csv.status == "changed"]
+    assert changed.groupby("change_group").pdf_file.nunique().eq(1).all()
+    for name in changed.pdf_file.unique():
+        with pikepdf.open(run.run_dir / name) as pdf:
+            leaves = [page for depth, _path, page in _outline(pdf) if depth == 3]
+            assert sorted(leaves) == sorted(int(p) - 1 for p in
+                                            changed[changed.pdf_file == name].drop_duplicates("change_group").pdf_page)
