@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
-from . import compare, index, render
-from .config import Config
+from . import compare, index, render, review
+from .config import Config, ConfigError
 from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
 from .report import log, logged, write_summary_csv
@@ -67,6 +67,8 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
     clock = _StageClock()
     log.info("run %s: de-identified %s, source %s, mapping %s", cfg.run_name, cfg.input_data_path,
              cfg.pre_deID_data_path, cfg.uid_mapping_file)
+    carried = _read_decisions(cfg)
+    date = _run_date()
     progress.stage = "reading the UID mapping"
     mapping = MappingFile(cfg.uid_mapping_file)
     for _ in mapping:  # validated before anything is written
@@ -91,18 +93,24 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
 
         progress.stage = "writing the PDF(s)"
         counts = state.status_counts()
-        pdfs = _render(cfg, parts, workers, state, counts)
+        pdfs = _render(cfg, parts, workers, state, counts, date)
         progress.done.append(f"wrote {len(pdfs)} PDF(s)")
         clock.lap("render")
         progress.stage = "writing the CSV"
         csv_path = cfg.run_dir / SUMMARY_CSV
         write_summary_csv(csv_path, logged(state.rows()))
         progress.done.append("wrote the CSV")
+        progress.stage = "writing the review page"
+        review_path = cfg.run_dir / review.REVIEW_HTML
+        review.write_review(review_path, run_name=cfg.run_name, date=date, counts=counts, rows=state.rows(),
+                            groups=(review.GroupView(*group) for group in state.groups()), carried=carried)
+        _log_carried(carried, state)
+        progress.done.append("wrote the review page")
         clock.lap("report")
         reused = dict(state.reused)
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
-    return RunOutcome(counts, pdfs + [csv_path], clock.laps, notes, reused)
+    return RunOutcome(counts, pdfs + [csv_path, review_path], clock.laps, notes, reused)
 
 
 def _settings(cfg: Config) -> dict[str, object]:
@@ -252,15 +260,17 @@ def _unreadable_pair(pair: Pair, reason: str) -> PairResult:
 
 
 def _render(cfg: Config, parts: int | None, workers: Workers, state: RunState,
-            counts: dict[str, int]) -> list[Path]:
+            counts: dict[str, int], date: str) -> list[Path]:
     """Split the pair pages over the PDF(s) in page order, note their pages in the store, and write the PDFs
     (one task each, retried like any other work). With ``pages: per_group`` a change group has one page, and
     its members are never split over two PDFs."""
     per_group = cfg.pages == "per_group"
-    date = _run_date()
     n_parts = parts or 1
     _remove_stale_parts(cfg.run_dir, parts)
+    for old in (cfg.run_dir / review.THUMBNAIL_DIR).glob("*.png"):
+        old.unlink()
     jobs = []
+    leaders = state.group_leaders()
     for part, (first, size) in enumerate(_split_balanced(state.count_pages(per_group), n_parts)):
         name = pdf_name(None if parts is None else part)
         summary = render.Summary(cfg.run_name, date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
@@ -268,7 +278,7 @@ def _render(cfg: Config, parts: int | None, workers: Workers, state: RunState,
                                  per_group)
         units = state.changed_pages(per_group, first, size)
         sizes = state.series_sizes(m.source.series_instance_uid for unit in units for m in unit)
-        plan = render.plan_pdf(summary, units, name, sizes)
+        plan = render.plan_pdf(summary, units, name, sizes, leaders)
         state.set_pages(m for page in plan.pages for m in page.members)
         jobs.append(PdfJob(cfg.run_dir / name, summary, plan, cfg.pixel_tolerance))
     map_batches(workers, _write_pdfs, jobs, 1, "writing PDF")  # a PDF that fails twice stops the run loudly
@@ -279,6 +289,24 @@ def _write_pdfs(jobs: list[PdfJob]) -> list[Path]:
     for job in jobs:
         render.write_pdf(job.path, job.summary, job.plan, job.tolerance)
     return [job.path for job in jobs]
+
+
+def _read_decisions(cfg: Config) -> dict[str, review.Decision]:
+    """The decisions of ``review_decisions`` (none without it); read before any work, as the mapping is."""
+    if cfg.review_decisions is None:
+        return {}
+    try:
+        return review.read_decisions(cfg.review_decisions)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"config key 'review_decisions': {exc}") from None
+
+
+def _log_carried(carried: dict[str, review.Decision], state: RunState) -> None:
+    if carried:
+        groups = [first.change_group for first, _size, _series in state.groups()]
+        kept = sum(group in carried for group in groups)
+        log.info("review_decisions: %d of %d change groups keep an earlier decision; %d are new", kept,
+                 len(groups), len(groups) - kept)
 
 
 def _split_balanced(total: int, n: int) -> Iterable[tuple[int, int]]:

@@ -22,6 +22,7 @@ from .atomic import atomic_output, temporary_name
 from .compare import changed_mask
 from .model import PairResult, Status
 from .pixels import quiet_pydicom, read_frame
+from .review import share_text, thumbnail_path, write_thumbnail
 
 PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
 POINTS = 72  # PDF points per inch
@@ -65,6 +66,8 @@ class Page:
     """A pair page: the pair it shows first, then the other changed pairs it stands for (pages: per_group)."""
 
     members: tuple[PairResult, ...]
+    #: Whether the page shows its change group's first member (its panels make the group's thumbnail).
+    thumbnail: bool = False
 
     @property
     def shown(self) -> PairResult:
@@ -84,13 +87,14 @@ class PdfPlan:
 
 
 def plan_pdf(summary: Summary, units: list[list[PairResult]], pdf_file: str,
-             series_sizes: dict[str, int]) -> PdfPlan:
+             series_sizes: dict[str, int], leaders: set[str] = frozenset()) -> PdfPlan:
     """Number the pages of one PDF: the summary pages (as many as its lines need), then a page per unit (a
     changed pair, or a change group's members with the one shown first). Every member gets ``pdf_file`` and
-    its page; ``series_sizes`` (de-identified files per source SeriesInstanceUID) are for the group lines."""
+    its page; ``series_sizes`` (de-identified files per source SeriesInstanceUID) are for the group lines;
+    the pages showing a file of ``leaders`` (rel_paths) give their group's thumbnail."""
     def numbered(offset: int) -> list[Page]:
-        return [Page(tuple(m.replace(pdf_file=pdf_file, pdf_page=offset + i + 1) for m in unit))
-                for i, unit in enumerate(units)]
+        return [Page(tuple(m.replace(pdf_file=pdf_file, pdf_page=offset + i + 1) for m in unit),
+                     unit[0].deid.rel_path in leaders) for i, unit in enumerate(units)]
 
     offset = len(_paginate(_summary_lines(summary, numbered(0), series_sizes)))
     pages = numbered(offset)
@@ -101,7 +105,8 @@ def plan_pdf(summary: Summary, units: list[list[PairResult]], pdf_file: str,
 
 def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> None:
     """Write the PDF at ``path`` atomically, with an outline (Patient > Study > Series > page), every summary
-    line that names a page a link to it, and "page N of M" in the footer.
+    line that names a page a link to it, and "page N of M" in the footer; the pages marked ``thumbnail`` also
+    give their group's thumbnail for the review page (:func:`~.review.write_thumbnail`, beside the PDF).
 
     matplotlib keeps every page's images in memory until its file is closed, so pages go to chunk files of
     :data:`PAGES_PER_CHUNK` pages, which pikepdf joins (copying the image streams from disk as it writes):
@@ -119,7 +124,13 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
         return fig
 
     draws = [lambda n, lines=lines: text_page(lines, n) for lines in plan.summary]
-    draws += [lambda n, page=page: figure.pair_page(page, tolerance, n) for page in plan.pages]
+    def pair_page(page: Page, number: int):
+        fig = figure.pair_page(page, tolerance, number)
+        if page.thumbnail:
+            write_thumbnail(thumbnail_path(path.parent, page.shown.change_group), figure.panels)
+        return fig
+
+    draws += [lambda n, page=page: pair_page(page, n) for page in plan.pages]
     chunks = [temporary_name(path, f".chunk{k}") for k in range(math.ceil(len(draws) / PAGES_PER_CHUNK))]
     try:
         for k, chunk in enumerate(chunks):
@@ -225,10 +236,9 @@ def _shared_changes(members: list[PairResult], series_sizes: dict[str, int]) -> 
     for m in sorted(first.values(), key=lambda m: (-m.group_size, m.pdf_page)):
         rec = m.source
         in_series = series_sizes.get(rec.series_instance_uid, m.group_size)
-        share = f"all {m.group_size}" if m.group_size >= in_series else f"{m.group_size} of {in_series}"
-        lines.append(Line(f"series {'?' if rec.series_number is None else rec.series_number} "
-                          f"({rec.modality or '-'}, {in_series} images): {m.change} on {share}   "
-                          f"[group {m.change_group}]", "mono", m.pdf_page))
+        series = f"series {'?' if rec.series_number is None else rec.series_number}"
+        lines.append(Line(f"{series} ({rec.modality or '-'}, {in_series} images): {m.change} on "
+                          f"{share_text(m.group_size, in_series)}   [group {m.change_group}]", "mono", m.pdf_page))
     return lines
 
 
@@ -310,6 +320,7 @@ class _Figure:
             panels, error = _panels(item, tolerance), ""
         except Exception as exc:  # the page must exist to keep numbering; say why it has no images
             panels, error = [np.zeros((1, 1, 3), np.uint8)] * 3, f"Cannot display this pair: {exc}"
+        self.panels = panels
         self.error.set_text(error)
         for ax, image, panel in zip(self.axes, self.images, panels):
             rows, cols = panel.shape[:2]

@@ -266,6 +266,27 @@ class RunState:
             pages.setdefault(unit_id, []).append(_row_from_json(json.loads(row)).replace(group_size=size))
         return list(pages.values())
 
+    def group_leaders(self) -> set[str]:
+        """The de-identified rel_path of each change group's first member in page order (whose page gives the
+        group's thumbnail)."""
+        return {row[0] for row in self._db.execute(
+            f"SELECT rel_path FROM (SELECT rel_path, ROW_NUMBER() OVER (PARTITION BY change_group ORDER BY "
+            f"{_PAGE_ORDER}) AS n FROM rows WHERE status = ?) WHERE n = 1", (Status.CHANGED.value,))}
+
+    def groups(self) -> Iterator[tuple[PairResult, int, int]]:
+        """Every change group, largest first (then in page order), as (its first member with its page, the
+        group's size, the de-identified files of its series)."""
+        yield from ((_row_from_json(json.loads(row)).replace(pdf_file=pdf_file or "", pdf_page=pdf_page,
+                                                              group_size=size), size, series_size)
+                    for row, pdf_file, pdf_page, size, series_size in self._db.execute(
+            f"WITH ordered AS (SELECT change_group, series, row, pdf_file, pdf_page, "
+            f"ROW_NUMBER() OVER (ORDER BY {_PAGE_ORDER}) AS n FROM rows WHERE status = ?), "
+            "grouped AS (SELECT change_group, COUNT(*) AS size, MIN(n) AS first FROM ordered GROUP BY change_group) "
+            "SELECT o.row, o.pdf_file, o.pdf_page, g.size, "
+            "(SELECT COUNT(*) FROM rows WHERE series = o.series AND side = ?) "
+            "FROM grouped AS g JOIN ordered AS o ON o.n = g.first ORDER BY g.size DESC, g.first",
+            (Status.CHANGED.value, DEID)))
+
     def series_sizes(self, series: Iterable[str]) -> dict[str, int]:
         """De-identified files paired with a source of each of these source series."""
         return {uid: self._one("SELECT COUNT(*) FROM rows WHERE series = ? AND side = ?", uid, DEID)

@@ -158,7 +158,7 @@ def test_pages_in_the_csv_match_the_pdf_its_outline_and_links(grouped, pages):
         assert set(targets) == set(changed.pdf_page.astype(int))
         summary = "".join(_page_text(pdf, i) for i in range(n_summary))
         assert "Changes shared by several images" in summary
-        assert "on all 6" not in summary and "on 6 of 9" in summary and "on all 2" in summary
+        assert "on all 6" not in summary and "on 6 of 9 images" in summary and "on all 2 images" in summary
 
 
 def test_a_group_page_says_how_many_members_it_stands_for_and_how_they_differ(grouped):
@@ -179,3 +179,13 @@ def test_multit_parts_keep_groups_whole_each_with_its_outline(grouped):
             leaves = [page for depth, _path, page in _outline(pdf) if depth == 3]
             assert sorted(leaves) == sorted(int(p) - 1 for p in
                                             changed[changed.pdf_file == name].drop_duplicates("change_group").pdf_page)
+
+
+def test_a_bad_decisions_file_exits_2_naming_the_line(tree):
+    _series(tree, n=1)
+    bad = tree.root / "decisions.csv"
+    bad.write_text("change_group,decision,note\nabc,maybe,\n")
+    run = run_script(tree.config(review_decisions="decisions.csv"), multi=False, check=False)
+    assert run.proc.returncode == 2
+    assert "review_decisions" in run.proc.stderr and "line 2" in run.proc.stderr and "maybe" in run.proc.stderr
+    assert not run.run_dir.exists()
