@@ -73,8 +73,10 @@ def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int) 
         rel = Path(f"PAT{patient:04d}", f"STUDY{study}", f"SERIES{series}", f"IM{i:06d}")
         stack = np.stack([phantom + texture + np.roll(noise[(i + k) % 16], i + k, axis=1)
                           for k in range(frames)])
-        uids = {k: generate_uid(entropy_srcs=["bench", str(i), k]) for k in ("study", "series", "sop")}
-        deid_uids = {k: generate_uid(entropy_srcs=["bench-deid", str(i), k]) for k in uids}
+        # a study of one series per 50 images
+        uids = {k: generate_uid(entropy_srcs=["bench", str(i if k == "sop" else i // 50), k])
+                for k in ("study", "series", "sop")}
+        deid_uids = {k: generate_uid(entropy_srcs=["bench-deid", str(i if k == "sop" else i // 50), k]) for k in uids}
         lines += [f"{uids[k]},{deid_uids[k]}" for k in ("sop",)]
         if i % 50 == 0:
             lines += [f"{uids[k]},{deid_uids[k]}" for k in ("study", "series")]
@@ -118,13 +120,14 @@ def time_cat(folder: Path, cold: bool) -> float:
     return time.perf_counter() - start
 
 
-def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, kill_after: float | None = None) -> dict:
+def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, kill_after: float | None = None,
+               pages: str = "all") -> dict:
     """Run a script on the corpus; wall time, stage times and the largest process's peak RSS. ``kill_after``
     seconds: SIGKILL the script and its workers then (nothing is returned)."""
     cfg = folder / "config.json"
     cfg.write_text(json.dumps({"run_name": "bench", "input_data_path": "deid", "pre_deID_data_path": "source",
                                "uid_mapping_file": "map.csv", "output_data_path": "out",
-                               "log_path": "out/logs", "multiprocessing_cpus": str(cpus)}))
+                               "log_path": "out/logs", "multiprocessing_cpus": str(cpus), "pages": pages}))
     log = folder / "out" / "logs" / "imgCmpLog.log"
     log.unlink(missing_ok=True)
     script = REPO / ("run_DICOMImgCmp_multiT.py" if multi else "run_DICOMImgCmp.py")
@@ -148,6 +151,26 @@ def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, ki
     stages = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)s", timing)}
     reused = re.search(r"Reused from an earlier run of this run_name: (.*) \(", proc.stdout)
     return dict(wall=wall, stages=stages, peak_mb=peak_kib / 1024, reused=reused[1] if reused else "nothing")
+
+
+def pdf_navigation(run_dir: Path) -> dict[str, int]:
+    """Pages, outline items and links of the run's PDFs (read with pikepdf), and the review thumbnails."""
+    import pikepdf
+
+    found = {"pdfs": 0, "pages": 0, "outline items": 0, "summary links": 0}
+    for path in sorted(run_dir.glob("comparison_results*.pdf")):
+        with pikepdf.open(path) as pdf:
+            found["pdfs"] += 1
+            found["pages"] += len(pdf.pages)
+            found["summary links"] += sum(len(page.obj.get("/Annots", [])) for page in pdf.pages)
+            with pdf.open_outline() as outline:
+                stack = list(outline.root)
+                while stack:
+                    item = stack.pop()
+                    found["outline items"] += 1
+                    stack.extend(item.children)
+    found["review thumbnails"] = len(list((run_dir / "review").glob("*.png")))
+    return found
 
 
 def bench_classifier(folder: Path, cpus: int) -> None:
@@ -188,6 +211,8 @@ def main() -> None:
                         help="benchmark dicom_file_classifier.py against cp -r on the source tree instead")
     parser.add_argument("--kill-at", type=float, metavar="F",
                         help="after a full run, SIGKILL a run at F of its wall time and time the run continuing it")
+    parser.add_argument("--pages", choices=("all", "per_group"), default="all",
+                        help="the config key pages (a series is 50 images; its changed images share one change)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dicomimgcmp-bench"))
     args = parser.parse_args()
 
@@ -204,11 +229,13 @@ def main() -> None:
     for _ in range(args.repeat):
         if args.cold:
             drop_caches()
-        result = run_script(folder, not args.single, args.cpus)
+        result = run_script(folder, not args.single, args.cpus, pages=args.pages)
         wall = result["wall"]
         walls.append(wall)
-        print(f"wall: {wall:.2f} s   pairs/s: {info['pairs'] / wall:.1f}   pages/s: {info['changed'] / wall:.1f}   "
+        pages = pdf_navigation(folder / "out" / "bench")
+        print(f"wall: {wall:.2f} s   pairs/s: {info['pairs'] / wall:.1f}   pages/s: {pages['pages'] / wall:.1f}   "
               "stages: " + "  ".join(f"{k} {v:.2f} s" for k, v in result["stages"].items()))
+        print("PDF(s): " + ", ".join(f"{k} {v}" for k, v in pages.items()))
     print(f"peak RSS of the largest process (all runs): {result['peak_mb']:.0f} MB")
     if args.kill_at:
         run_script(folder, not args.single, args.cpus, kill_after=args.kill_at * min(walls))
