@@ -130,11 +130,15 @@ class FrameDiff:
     """How a de-identified frame differs from its source frame.
 
     ``mask``: (rows, columns) bool in source coordinates, the changed pixel positions (None: none changed).
-    ``abs_diff``: |de-identified - source| over the compared part, (rows, columns[, samples]) (None: equal);
-    ``per_pixel``: its largest value over channels at each position, (rows, columns) (None: equal).
+    ``changed``: the same over the compared part, in de-identified coordinates (None: none changed).
+    ``box``: (row0, row1, col0, col1), de-identified coordinates, around every position whose values differ
+    at all (None: all equal); ``abs_diff`` is |de-identified - source| inside it, (rows, columns[, samples]),
+    and ``per_pixel`` its largest value over channels at each position; outside the box both are 0.
     """
 
     mask: np.ndarray | None
+    changed: np.ndarray | None = None
+    box: tuple[int, int, int, int] | None = None
     abs_diff: np.ndarray | None = None
     per_pixel: np.ndarray | None = None
 
@@ -143,13 +147,26 @@ def frame_diff(deid: np.ndarray, source: np.ndarray, crop: Crop | None, toleranc
     """The one definition of *changed*: a pixel position whose |de-identified - source| exceeds ``tolerance``
     in any channel (exact arithmetic; NaN against a number is a change, NaN against NaN is not), and, with a
     ``crop``, every source pixel outside the part the de-identified image kept. Without a crop the shapes must
-    be equal."""
+    be equal. The differences are computed only inside the box of unequal values (a blanked band is a small
+    part of an image)."""
     window = _window(source, crop)
-    if deid.dtype == window.dtype and np.array_equal(deid, window):
+    box = _box_of(_largest_over_channels(_unequal(deid, window)))
+    if box is None:
         return FrameDiff(_mask_from(None, source.shape[:2], crop))
-    abs_diff = _abs_diff(deid, window)
+    r0, r1, c0, c1 = box
+    abs_diff = _abs_diff(deid[r0:r1, c0:c1], window[r0:r1, c0:c1])
     per_pixel = _largest_over_channels(abs_diff)
-    return FrameDiff(_mask_from(~(per_pixel <= tolerance), source.shape[:2], crop), abs_diff, per_pixel)
+    changed = np.zeros(deid.shape[:2], dtype=bool)
+    changed[r0:r1, c0:c1] = ~(per_pixel <= tolerance)
+    return FrameDiff(_mask_from(changed, source.shape[:2], crop), changed, box, abs_diff, per_pixel)
+
+
+def _unequal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where the values differ (NaN against NaN does not), without converting integers."""
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            return ~((a == b) | (np.isnan(a) & np.isnan(b)))
+    return a != b
 
 
 def pixel_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -256,17 +273,15 @@ class _Tally:
         found = frame_diff(deid, source, crop, tolerance)
         self.values += deid.size
         self._add_mask(found.mask)
-        if found.abs_diff is None:
+        if found.box is None:
             self.changes.append(None)
             self.ssim_sum += 1.0
             self.ssim_frames += 1
             return
-        inner = ~(found.per_pixel <= tolerance)
-        self.changes.append(frame_change(deid, inner, crop) if inner.any() else None)
+        self.changes.append(frame_change(deid, found.changed, crop) if found.changed.any() else None)
         self.sse += float(np.square(found.abs_diff, dtype=np.float64).sum())
-        per_pixel = found.per_pixel
-        self.max_abs = max(self.max_abs, float(per_pixel.max()))
-        score = ssim(deid, _window(source, crop), self.data_range, _box_of(per_pixel > 0))
+        self.max_abs = max(self.max_abs, float(found.per_pixel.max()))
+        score = ssim(deid, _window(source, crop), self.data_range, found.box)
         if not math.isnan(score):
             self.ssim_sum += score
             self.ssim_frames += 1

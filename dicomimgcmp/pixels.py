@@ -8,13 +8,13 @@ whatever else happens to be installed.
 from __future__ import annotations
 
 import logging
+import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder, iter_pixels
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
@@ -74,10 +74,13 @@ def iter_frames(record: FileRecord, indices: list[int] | None = None) -> Iterato
     try:
         plugin = decoding_plugin(tsyntax)
         with quiet_pydicom():
-            src: str | Dataset = record.path
             if tsyntax == DeflatedExplicitVRLittleEndian or (fmt and fmt.encoding_mismatch):
-                src = pydicom.dcmread(record.path, force=True)
-            frames = iter_pixels(src, decoding_plugin=plugin, indices=indices)
+                frames = iter_pixels(pydicom.dcmread(record.path, force=True), decoding_plugin=plugin,
+                                     indices=indices)
+            elif plugin == "" and record.pixel_offset is not None:
+                frames = _native_frames_in_place(record, indices)
+            else:
+                frames = iter_pixels(record.path, decoding_plugin=plugin, indices=indices)
         while True:
             with quiet_pydicom():
                 frame = next(frames, None)
@@ -88,6 +91,35 @@ def iter_frames(record: FileRecord, indices: list[int] | None = None) -> Iterato
         raise
     except BaseException as exc:  # decoders raise anything; Rust ones panic with a BaseException
         raise DecodeError(f"cannot decode pixel data: {type(exc).__name__}: {exc}") from None
+
+
+def _native_frames_in_place(record: FileRecord, indices: list[int] | None) -> Iterator[np.ndarray]:
+    """Native (uncompressed) frames read where they lie in the file, by pydicom's decoder, given the Image Pixel
+    values the index read: what ``iter_pixels(path)`` does without parsing the data set again (a 512x512
+    image: 0.17 instead of 1.1 ms)."""
+    fmt = record.format
+    tsyntax = UID(fmt.transfer_syntax_uid or ImplicitVRLittleEndian)
+    values = {"rows": fmt.rows, "columns": fmt.columns, "samples_per_pixel": fmt.samples_per_pixel,
+              "bits_allocated": fmt.bits_allocated, "bits_stored": fmt.bits_stored,
+              "pixel_representation": fmt.pixel_representation,
+              "photometric_interpretation": fmt.photometric_interpretation,
+              "planar_configuration": fmt.planar_configuration}
+    opts = {name: value for name, value in values.items() if value is not None}
+    opts["number_of_frames"] = fmt.frames or 1  # pydicom's rule for an absent, empty or 0 NumberOfFrames
+    with open(record.path, "rb") as f:
+        f.seek(record.pixel_offset)
+        head = f.read(8 if fmt.implicit_vr else 12)
+        tag = struct.unpack(("<" if fmt.little_endian else ">") + "HH", head[:4])
+        opts["pixel_keyword"] = _PIXEL_KEYWORDS.get(tag, "PixelData")
+        if not fmt.implicit_vr:
+            opts["pixel_vr"] = head[4:6].decode("ascii", "replace")
+        for frame, _ in get_decoder(tsyntax).iter_array(f, indices=indices, validate=True, raw=False,
+                                                         transfer_syntax_uid=tsyntax, **opts):
+            yield frame
+
+
+_PIXEL_KEYWORDS = {(0x7FE0, 0x0010): "PixelData", (0x7FE0, 0x0008): "FloatPixelData",
+                   (0x7FE0, 0x0009): "DoubleFloatPixelData"}
 
 
 def read_frame(record: FileRecord, index: int) -> np.ndarray:

@@ -220,9 +220,15 @@ def _summary_lines(summary: Summary, pages: list[Page], series_sizes: dict[str, 
         lines.append(Line("Changes shared by several images of a series, largest first "
                           "(page, series, change, images):"))
         lines += groups
-    lines.append(Line("Changed images (page, de-identified file, changed pixels, change group, note):"))
-    lines += [Line(f"{m.deid.rel_path}   {m.changed_pixels} px   group {m.change_group}"
-                   f"{'   ' + m.reason if m.reason else ''}", "mono", m.pdf_page) for m in members]
+    if summary.per_group:
+        lines.append(Line("Changed images by page (page, change group, its images here):"))
+        lines += [Line(f"group {page.shown.change_group} ({len(page.members)} image"
+                       f"{'s' * (len(page.members) > 1)}): " + ", ".join(m.deid.rel_path for m in page.members),
+                       "mono", page.shown.pdf_page) for page in pages]
+    else:
+        lines.append(Line("Changed images (page, de-identified file, changed pixels, change group, note):"))
+        lines += [Line(f"{m.deid.rel_path}   {m.changed_pixels} px   group {m.change_group}"
+                       f"{'   ' + m.reason if m.reason else ''}", "mono", m.pdf_page) for m in members]
     return lines
 
 

@@ -94,3 +94,55 @@ def test_a_scan_that_crashes_its_worker_is_read_again_by_pydicom(tree):
 
     csv = pd.read_csv(tree.root / "out" / "run" / "comparison_summary.csv", keep_default_na=False)
     assert set(csv.status) == {"identical"} and len(csv) == 6  # not unreadable: the retry read it with pydicom
+
+
+def _frames_both_ways(root: str) -> list[tuple[str, str]]:
+    """(path, what differs) for every native image whose frames read in place differ from pydicom's
+    ``iter_pixels(path)``; and the number of images compared, as ("", count)."""
+    import numpy as np
+    from pydicom.pixels import iter_pixels
+
+    from dicomimgcmp.pixels import DecodeError, decoding_plugin, iter_frames, quiet_pydicom
+
+    differ, compared = [], 0
+    for path in iter_files(Path(root)):
+        rec = read_record(path, Path(root))
+        if rec.error or rec.pixel_offset is None or rec.format.encoding_mismatch:
+            continue
+        try:
+            if decoding_plugin(rec.format.transfer_syntax_uid) != "":
+                continue
+        except DecodeError:
+            continue
+        try:
+            with quiet_pydicom():
+                ref = list(iter_pixels(str(path)))
+        except Exception as exc:  # noqa: BLE001 - any failure of the reference must be a failure of ours
+            ref = type(exc).__name__
+        try:
+            ours = list(iter_frames(rec))
+        except DecodeError as exc:
+            ours = str(exc)
+        compared += 1
+        if isinstance(ref, str) or isinstance(ours, str):
+            if not (isinstance(ref, str) and isinstance(ours, str)):
+                differ.append((str(path), f"pydicom {ref if isinstance(ref, str) else 'decoded'}, "
+                                          f"ours {ours if isinstance(ours, str) else 'decoded'}"))
+        elif len(ref) != len(ours) or any(a.dtype != b.dtype or not np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+                                          for a, b in zip(ref, ours)):
+            differ.append((str(path), "frames differ"))
+    return differ + [("", compared)]
+
+
+def test_native_frames_read_in_place_are_pydicoms_frames(corpus):
+    """Native pixel data is decoded from where the index found it, without parsing the data set again; the
+    frames (and the failures) must be what pydicom's iter_pixels gives from the file."""
+    with ProcessPoolExecutor(1) as pool:
+        *differ, (_, compared) = pool.submit(_frames_both_ways, str(corpus)).result()
+    # Where iter_pixels(path) refuses a file that dcmread(force=True), and so the index, reads: NumberOfFrames
+    # "1A" (read as 1, as pydicom's lenient IS does) and a file with no meta header (implicit VR little endian).
+    readable = {"badVR.dcm": "pydicom ValueError, ours decoded",
+                "OT-PAL-8-face.dcm": "pydicom AttributeError, ours decoded"}
+    assert {Path(path).name: what for path, what in differ} == {
+        name: what for name, what in readable.items() if name != "OT-PAL-8-face.dcm" or _pydicom_data()}
+    assert compared >= 60
