@@ -445,8 +445,9 @@ def _grow_over_fill(image: np.ndarray, box: tuple[int, int, int, int], fill) -> 
 
 
 def _fill_text(value: np.ndarray) -> str:
-    values = np.atleast_1d(value).tolist()
-    return " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+    """A fill value as the summary writes it: 0, -1000.5, or (0, 128, 128) for colour."""
+    values = [f"{v:g}" if isinstance(v, float) else str(v) for v in np.atleast_1d(value).tolist()]
+    return values[0] if len(values) == 1 else f"({', '.join(values)})"
 
 
 def _group(source: FileRecord, crop: Crop | None, changes: list[FrameChange | None], shown: int) -> dict:

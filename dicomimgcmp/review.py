@@ -24,7 +24,7 @@ THUMBNAIL_DIR = "review"
 DECISIONS_CSV = "review_decisions.csv"
 DECISIONS = ("accept", "reject")
 DECISION_COLUMNS = ("change_group", "decision", "note")
-THUMBNAIL_SIDE = 220  # pixels, the longest side of each of the three panels
+THUMBNAIL_SIDE = 200  # pixels, the longest side of each of the three panels
 
 
 class Decision(NamedTuple):
@@ -79,8 +79,10 @@ def write_thumbnail(path: Path, panels: list[np.ndarray]) -> None:
     small = []
     for panel in panels:
         image = Image.fromarray(panel)
-        image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
-        small.append(image)
+        scale = THUMBNAIL_SIDE / max(image.size)
+        size = tuple(max(1, round(side * scale)) for side in image.size)
+        # shrink by averaging; enlarge a small image (a dose grid) by repeating pixels, not blurring them
+        small.append(image.resize(size, Image.Resampling.BOX if scale < 1 else Image.Resampling.NEAREST))
     gap = 4
     sheet = Image.new("RGB", (sum(im.width for im in small) + gap * (len(small) - 1),
                               max(im.height for im in small)), "white")
