@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .layers import LayerFindings, layer_findings
 from .model import DEFAULT_MAX_PIXELS, Crop, FileRecord, PairResult, PixelFormat, Status
 from .pixels import DecodeError, dynamic_range, iter_frames
 
@@ -37,7 +38,22 @@ def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0,
     a difference in how they are to be shown (MONOCHROME1 against MONOCHROME2, another rescale) is not a
     change of values, and the reason says so.
     """
-    return _compare(deid, source, tolerance, max_pixels).with_note("; ".join(interpretation_notes(deid, source)))
+    result = _compare(deid, source, tolerance, max_pixels).with_note("; ".join(interpretation_notes(deid, source)))
+    if result.status in (Status.IDENTICAL, Status.CHANGED):
+        result = _with_layers(result, layer_findings(deid, source))
+    return result
+
+
+def _with_layers(result: PairResult, found: LayerFindings) -> PairResult:
+    """The result with the de-identified file's hidden content and, when an overlay plane was removed, added or
+    changed, changed (a pair whose pixels are identical too), the overlay change part of its change group."""
+    result = result.replace(hidden_content="; ".join(found.hidden))
+    if not found.changes:
+        return result
+    overlays = "; ".join(found.changes)
+    change = "; ".join(text for text in (result.change, overlays) if text)
+    return result.replace(status=Status.CHANGED, reason="; ".join(t for t in (result.reason, overlays) if t),
+                          change=change, change_group=_group_id(result.source, f"{result.change_group}|{overlays}"))
 
 
 def _compare(deid: FileRecord, source: FileRecord, tolerance: float, max_pixels: int) -> PairResult:

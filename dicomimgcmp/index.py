@@ -20,6 +20,7 @@ from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 from pydicom.uid import DeflatedExplicitVRLittleEndian, MediaStorageDirectoryStorage
 
+from .layers import LAYER_TAGS, header_layers
 from .model import FileRecord, PixelFormat
 from .pixels import quiet_pydicom
 
@@ -32,7 +33,7 @@ _FORMAT_KEYWORDS = ("PhotometricInterpretation", "BitsAllocated", "BitsStored", 
 #: Every attribute the index reads (pydicom then converts only these: a third faster on rich headers).
 _HEADER_KEYWORDS = ["SOPInstanceUID", "PatientID", "Modality", "SeriesDescription", "StudyInstanceUID",
                     "SeriesInstanceUID", "SeriesNumber", "InstanceNumber", "RescaleSlope", "RescaleIntercept",
-                    *_FORMAT_KEYWORDS]
+                    *_FORMAT_KEYWORDS, "BurnedInAnnotation", *LAYER_TAGS]
 _META_GROUP_LENGTH = b"\x02\x00\x00\x00UL\x04\x00"  # (0002,0000) UL, length 4: the file meta's first element
 _EXPLICIT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
                  b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
@@ -167,7 +168,7 @@ class Header:
     implicit_vr: bool | None = None
 
 
-def read_header(path: Path, keywords: list[str]) -> Header:
+def read_header(path: Path, keywords: list) -> Header:
     """Read the header of ``path`` (only ``keywords`` are converted), never the pixel data.
 
     Raises :class:`HeaderError` for a file that is not DICOM, whose header cannot be read, or that ends within
@@ -281,6 +282,7 @@ def _record(header: Header, path: str, rel: str, file_stamp: str) -> FileRecord:
         rescale=(_float(ds, "RescaleSlope", 1.0), _float(ds, "RescaleIntercept", 0.0)),
         has_pixel_data=header.has_pixel_data, pixel_offset=header.pixel_offset,
         format=_pixel_format(ds, header.implicit_vr),
+        layers=header_layers({tag for tag in LAYER_TAGS if tag in ds}, _text(ds, "BurnedInAnnotation")),
     )
 
 

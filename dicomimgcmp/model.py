@@ -33,7 +33,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "patient_id", "modality", "series_description", "rows", "columns", "frames",
     "changed_pixels", "changed_fraction", "changed_frames",
     "bbox_row0", "bbox_row1", "bbox_col0", "bbox_col1",
-    "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page", "change_group", "group_size",
+    "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page", "change_group", "group_size", "hidden_content",
 )
 
 #: Default limit on the values an image may declare (rows x columns x frames x samples) to be decoded:
@@ -135,6 +135,9 @@ class FileRecord:
     pixel_offset: int | None = None
     #: How the pixel data is (or would be) stored; None only when the header could not be read.
     format: PixelFormat | None = None
+    #: What the header says lies beside the image (:func:`~.layers.header_layers`): "overlay 6000",
+    #: "IconImageSequence", "BurnedInAnnotation YES".
+    layers: tuple[str, ...] = ()
 
     @property
     def order_key(self) -> tuple:
@@ -182,6 +185,8 @@ class PairResult:
     change: str = ""
     change_group: str = ""
     mask_digest: str = ""
+    #: What the de-identified file carries beside its pixel values (:mod:`.layers`), "; "-separated.
+    hidden_content: str = ""
     pdf_file: str = ""
     pdf_page: int | None = None
     #: Changed pairs in this pair's group (the run's, set when the rows are read back).
@@ -222,6 +227,7 @@ class PairResult:
             "pdf_page": self.pdf_page,
             "change_group": self.change_group,
             "group_size": self.group_size,
+            "hidden_content": self.hidden_content,
         }
         assert tuple(row) == CSV_COLUMNS
         return row

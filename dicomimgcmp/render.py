@@ -21,12 +21,14 @@ import pydicom
 from .atomic import atomic_output, temporary_name
 from .compare import changed_mask
 from .model import PairResult, Status
+from .layers import read_overlays
 from .pixels import quiet_pydicom, read_frame
 from .review import share_text, thumbnail_path, write_thumbnail
 
 PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
 POINTS = 72  # PDF points per inch
 MAX_DISPLAY = 768  # longest side of a displayed image, pixels
+OVERLAY_COLOUR = (0, 255, 0)  # overlay planes, on the de-identified and source panels
 PAGES_PER_CHUNK = 32  # pages matplotlib holds in memory before a chunk file is closed
 #: Summary line styles: matplotlib text properties, the height of a line (figure fraction), characters per line.
 _STYLES = {"title": (dict(size=16, weight="bold"), 0.045, 90), "warn": (dict(size=12, color="red", weight="bold"),
@@ -372,6 +374,10 @@ def _header(page: Page) -> str:
              _group_line(page)]
     if item.reason:
         lines.append(f"Note: {item.reason}")
+    if item.hidden_content:
+        lines.append(f"Hidden content in the de-identified file: {item.hidden_content}")
+    if any(layer.startswith("overlay ") for layer in d.layers + s.layers):
+        lines.append("Overlay planes are drawn in green on their images.")
     return "\n".join(textwrap.fill(line, _HEADER_WIDTH, break_on_hyphens=False) for line in lines + frames)
 
 
@@ -422,9 +428,24 @@ def _panels(item: PairResult, tolerance: float) -> list[np.ndarray]:
         mask = changed_mask(d_frame, s_frame, item.crop, tolerance)
     else:  # not comparable: everything changed
         mask = np.ones(s_frame.shape[:2], dtype=bool)
-    overlay = _to_rgb8(0.35 * base)
-    overlay[_max_pool(mask, step)] = (255, 0, 0)
-    return [_to_rgb8(d01), _to_rgb8(s01)] + [overlay]
+    d_planes, s_planes = (_overlay_mask(rec, frame.shape[:2]) for rec, frame in
+                          ((item.deid, d_frame), (item.source, s_frame)))
+    if d_planes.shape == s_planes.shape == mask.shape:  # a removed or changed overlay is changed area too
+        mask = mask | (d_planes ^ s_planes)
+    changed = _to_rgb8(0.35 * base)
+    changed[_max_pool(mask, step)] = (255, 0, 0)
+    panels = [_to_rgb8(d01), _to_rgb8(s01)]
+    for panel, planes in zip(panels, (d_planes, s_planes)):  # drawn as a viewer shows them, over the image
+        panel[_max_pool(planes, step)] = OVERLAY_COLOUR
+    return panels + [changed]
+
+
+def _overlay_mask(record, shape: tuple[int, int]) -> np.ndarray:
+    """Where any of the file's overlay planes is set, on an image of ``shape``."""
+    mask = np.zeros(shape, dtype=bool)
+    for plane in read_overlays(record).values():
+        mask |= plane.placed(shape)
+    return mask
 
 
 def display_pair(d_frame: np.ndarray, d_ds, s_frame: np.ndarray, s_ds) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ import re
 import struct
 
 from .index import data_set_start, explicit_vr_at
+from .layers import LAYER_TAGS, header_layers
 from .model import FileRecord, PixelFormat
 
 _EXPLICIT_LE, _IMPLICIT_LE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
@@ -34,7 +35,8 @@ FIELDS = (("SOPInstanceUID", str), ("PatientID", str), ("Modality", str), ("Seri
           ("RescaleSlope", float), ("RescaleIntercept", float), ("PhotometricInterpretation", str),
           ("BitsAllocated", int), ("BitsStored", int), ("HighBit", int), ("PixelRepresentation", int),
           ("Rows", int), ("Columns", int), ("NumberOfFrames", int), ("SamplesPerPixel", int),
-          ("PlanarConfiguration", int), ("TransferSyntaxUID", str), ("SpecificCharacterSet", str))
+          ("PlanarConfiguration", int), ("TransferSyntaxUID", str), ("SpecificCharacterSet", str),
+          ("BurnedInAnnotation", str))
 _KEYWORDS = [keyword for keyword, _ in FIELDS]
 
 _dicomsdl = None
@@ -75,7 +77,7 @@ def scan_record(path: str, rel_path: str, stamp: str) -> FileRecord | None:
         series_instance_uid=values["SeriesInstanceUID"], series_number=values["SeriesNumber"],
         instance_number=values["InstanceNumber"],
         rescale=(_or(values["RescaleSlope"], 1.0), _or(values["RescaleIntercept"], 0.0)),
-        has_pixel_data=True, pixel_offset=offset, format=fmt)
+        has_pixel_data=True, pixel_offset=offset, format=fmt, layers=values["layers"])
 
 
 def _values(path: str, head: bytes) -> dict | None:
@@ -86,6 +88,7 @@ def _values(path: str, head: bytes) -> dict | None:
     try:
         dataset = _library().open_file(path, _BEFORE_PIXEL_DATA)
         raw = dict(zip(_KEYWORDS, dataset.getValues(_KEYWORDS)))
+        present = {tag for tag in LAYER_TAGS if dataset.getDataElement(int(tag)).tag() == tag}
     except Exception:  # dicomsdl raises its own exception type for a header it cannot read  # noqa: BLE001
         return None
     if not all(value is None or isinstance(value, (str, int, float)) for value in raw.values()):
@@ -107,6 +110,7 @@ def _values(path: str, head: bytes) -> dict | None:
             values[keyword] = None  # dicomsdl reads an empty IS or DS as 0; it is no value
         else:
             values[keyword] = None if value is None else kind(value)
+    values["layers"] = header_layers(present, values["BurnedInAnnotation"])
     return values
 
 

@@ -335,7 +335,7 @@ def record_to_json(rec: FileRecord) -> dict:
 
 def record_from_json(data: dict) -> FileRecord:
     fmt = data["format"]
-    return FileRecord(**{**data, "rescale": tuple(data["rescale"]),
+    return FileRecord(**{**data, "rescale": tuple(data["rescale"]), "layers": tuple(data["layers"]),
                          "format": None if fmt is None else PixelFormat(*fmt)})
 
 
