@@ -6,14 +6,39 @@ Every problem raises :class:`ConfigError` with one line naming the key or file; 
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import DEFAULT_MAX_PIXELS
+from .model import DEFAULT_MAX_PIXELS, PairResult, Status
+
+#: The text check (:mod:`.textcheck`): its modes, the modalities it reads by default.
+MODES = ("off", "changed", "all")
+DEFAULT_MODALITIES = ("US", "SC", "OT", "XA", "RF", "ES", "XC", "GM", "SM", "DX", "CR", "MG")
+PIP_COMMAND = "pip install -r requirements-text.txt"
+
+
+@dataclass(frozen=True)
+class TextCheck:
+    """The text check's settings (:mod:`.textcheck`): ``mode`` one of :data:`MODES`; ``modalities`` the
+    Modality values read (None: every modality)."""
+
+    mode: str = "off"
+    modalities: tuple[str, ...] | None = DEFAULT_MODALITIES
+
+    def applies(self, result: PairResult) -> bool:
+        """Whether the check reads this pair's de-identified image."""
+        if self.mode == "off" or result.status not in (Status.CHANGED, Status.IDENTICAL):
+            return False
+        if self.mode == "changed" and result.status is not Status.CHANGED:
+            return False
+        return self.modalities is None or bool({result.deid.modality, result.source.modality} & set(self.modalities))
+
 
 #: Every key the config understands, with the help text ``--help`` prints.
 CONFIG_KEYS: dict[str, str] = {
@@ -35,6 +60,11 @@ CONFIG_KEYS: dict[str, str] = {
              "group: the images of a series that received the same change)",
     "review_decisions": "optional: a review_decisions.csv exported from an earlier run's review.html; its "
                         "decisions carry over to the change groups that are still the same",
+    "text_check": "optional: \"off\" (default), \"changed\" or \"all\": read text in the de-identified images "
+                  "(of changed pairs, or of all compared pairs) and match it against the source's identity "
+                  "values (needs pip install -r requirements-text.txt)",
+    "text_modalities": "optional, with text_check: the modalities read, a list or \"US,SC\" (default "
+                       "US SC OT XA RF ES XC GM SM DX CR MG; \"*\" for every modality)",
 }
 REQUIRED_KEYS = ("run_name", "input_data_path", "pre_deID_data_path", "uid_mapping_file",
                  "output_data_path", "log_path")
@@ -62,6 +92,7 @@ class Config:
     dask_scheduler_address: str = ""
     pages: str = "all"
     review_decisions: Path | None = None
+    text_check: TextCheck = TextCheck()
     #: Keys in the file that this tool does not use (a typo is worth a warning, not a failure).
     unused_keys: tuple[str, ...] = ()
 
@@ -112,6 +143,7 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         dask_scheduler_address=str(values.get("dask_scheduler_address", "") or "").strip(),
         pages=_choice(values, "pages", ("all", "per_group")),
         review_decisions=_optional_file(values, "review_decisions", base),
+        text_check=_text_check(values),
         unused_keys=tuple(k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS),
     )
     _check_outputs_outside_inputs(cfg)
@@ -163,6 +195,28 @@ def _existing_file(values: dict, key: str, base: Path) -> Path:
     if not path.is_file():
         raise ConfigError(f"config key '{key}': file does not exist: {path}")
     return path
+
+
+def _text_check(values: dict) -> TextCheck:
+    """The text check's settings; with the check on, rapidocr must be installed (it is imported only then)."""
+    mode = _choice(values, "text_check", MODES)
+    raw = values.get("text_modalities", list(DEFAULT_MODALITIES))
+    if isinstance(raw, str):
+        raw = [part for part in re.split(r"[,\s]+", raw) if part]
+    if not isinstance(raw, list) or not all(isinstance(m, str) for m in raw) or not raw:
+        raise ConfigError(f"config key 'text_modalities' must be a list of modalities or \"*\", got "
+                          f"{json.dumps(values.get('text_modalities'))}")
+    modalities = None if "*" in raw else tuple(m.strip().upper() for m in raw)
+    if mode != "off" and not _installed("rapidocr"):
+        raise ConfigError(f"config key 'text_check' is \"{mode}\" but rapidocr is not installed: {PIP_COMMAND}")
+    return TextCheck(mode, modalities)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _optional_file(values: dict, key: str, base: Path) -> Path | None:

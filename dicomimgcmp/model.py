@@ -34,7 +34,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "changed_pixels", "changed_fraction", "changed_frames",
     "bbox_row0", "bbox_row1", "bbox_col0", "bbox_col1",
     "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page", "change_group", "group_size", "hidden_content",
+    "text_found", "phi_match", "text_boxes",
 )
+TEXT_FOUND_CAP = 20  # text lines written in a CSV cell
 
 #: Default limit on the values an image may declare (rows x columns x frames x samples) to be decoded:
 #: a 1000-frame 1024x1024 cine and any mammogram pass, a header claiming 10^12 does not.
@@ -147,6 +149,21 @@ class FileRecord:
                 -1 if self.instance_number is None else self.instance_number, self.rel_path)
 
 
+class TextLine(NamedTuple):
+    """A line of text read in a de-identified image (:mod:`.textcheck`): its text, its box (row0, row1, col0,
+    col1; half-open, image coordinates), the 0-based frame it was read in, and the source attributes it
+    matches (empty: harmless text)."""
+
+    text: str
+    box: tuple[int, int, int, int]
+    frame: int
+    matches: tuple[str, ...] = ()
+
+    def box_text(self) -> str:
+        r0, r1, c0, c1 = self.box
+        return f"{'frame %d ' % self.frame if self.frame else ''}rows {r0}-{r1} x cols {c0}-{c1}"
+
+
 @dataclass(frozen=True)
 class Crop:
     """Where a smaller de-identified image sits in its source: source rows [row0, row0+rows), cols [col0, col0+cols)."""
@@ -187,6 +204,10 @@ class PairResult:
     mask_digest: str = ""
     #: What the de-identified file carries beside its pixel values (:mod:`.layers`), "; "-separated.
     hidden_content: str = ""
+    #: The text read in the de-identified image and the source attributes it matches, ";"-separated (the text
+    #: check, :mod:`.textcheck`; empty when it did not run).
+    text_lines: tuple[TextLine, ...] = ()
+    phi_match: str = ""
     pdf_file: str = ""
     pdf_page: int | None = None
     #: Changed pairs in this pair's group (the run's, set when the rows are read back).
@@ -228,9 +249,17 @@ class PairResult:
             "change_group": self.change_group,
             "group_size": self.group_size,
             "hidden_content": self.hidden_content,
+            **self._text_cells(),
         }
         assert tuple(row) == CSV_COLUMNS
         return row
+
+    def _text_cells(self) -> dict[str, str]:
+        lines = self.text_lines[:TEXT_FOUND_CAP]
+        more = f"; ... ({len(self.text_lines) - len(lines)} more)" if len(self.text_lines) > len(lines) else ""
+        return {"text_found": "; ".join(line.text.replace(";", ",") for line in lines) + more,
+                "phi_match": self.phi_match,
+                "text_boxes": "; ".join(line.box_text() for line in lines) + more}
 
     def replace(self, **changes) -> PairResult:
         return dataclasses.replace(self, **changes)

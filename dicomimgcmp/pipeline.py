@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import compare, index, render, review
-from .config import Config, ConfigError
+from .config import Config, ConfigError, TextCheck
 from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
 from .report import log, logged, write_summary_csv
@@ -126,9 +126,12 @@ def _settings(cfg: Config) -> dict[str, object]:
         except PackageNotFoundError:
             return ""
 
+    text = cfg.text_check
+    ocr = ("rapidocr", "onnxruntime") if text.mode != "off" else ()
     return {"pixel_tolerance": cfg.pixel_tolerance, "max_pixels": cfg.max_pixels, "dicomimgcmp": __version__,
+            "text_check": "off" if text.mode == "off" else [text.mode, text.modalities],
             **{name: installed(name) for name in ("pydicom", "numpy", "pylibjpeg", "pylibjpeg-libjpeg",
-                                                  "pylibjpeg-openjpeg", "pylibjpeg-rle", "pyjpegls")}}
+                                                  "pylibjpeg-openjpeg", "pylibjpeg-rle", "pyjpegls", *ocr)}}
 
 
 class _StageClock:
@@ -231,7 +234,7 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
                     progress.update(1)
 
         for batch, results in iter_batches(workers, _compare_batch, to_compare(), COMPARE_BATCH,
-                                           cfg.pixel_tolerance, cfg.max_pixels, progress=progress,
+                                           cfg.pixel_tolerance, cfg.max_pixels, cfg.text_check, progress=progress,
                                            on_failure=_unreadable_pair):
             state.save_results(batch, results)
             rows.extend(result.with_note(pair.note) for pair, result in zip(batch, results))
@@ -251,8 +254,13 @@ def _unreadable_file(job: IndexJob, reason: str) -> FileRecord:
                       stamp=index.stamp(job.path))
 
 
-def _compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int) -> list[PairResult]:
-    return [compare.compare_pair(p.deid, p.source, tolerance, max_pixels) for p in pairs]
+def _compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, text: TextCheck) -> list[PairResult]:
+    results = [compare.compare_pair(p.deid, p.source, tolerance, max_pixels) for p in pairs]
+    if text.mode == "off":
+        return results
+    from .textcheck import check_pair  # only now: the text check's libraries load only when it is on
+
+    return [check_pair(result, text) for result in results]
 
 
 def _unreadable_pair(pair: Pair, reason: str) -> PairResult:
@@ -271,11 +279,12 @@ def _render(cfg: Config, parts: int | None, workers: Workers, state: RunState,
         old.unlink()
     jobs = []
     leaders = state.group_leaders()
+    phi_total = state.count_phi()
     for part, (first, size) in enumerate(_split_balanced(state.count_pages(per_group), n_parts)):
         name = pdf_name(None if parts is None else part)
         summary = render.Summary(cfg.run_name, date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
                                  str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED.value],
-                                 per_group)
+                                 per_group, phi_total)
         units = state.changed_pages(per_group, first, size)
         sizes = state.series_sizes(m.source.series_instance_uid for unit in units for m in unit)
         plan = render.plan_pdf(summary, units, name, sizes, leaders)

@@ -29,6 +29,7 @@ PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
 POINTS = 72  # PDF points per inch
 MAX_DISPLAY = 768  # longest side of a displayed image, pixels
 OVERLAY_COLOUR = (0, 255, 0)  # overlay planes, on the de-identified and source panels
+IDENTITY_COLOUR = "magenta"  # text read in the de-identified image that matches the source's identity
 PAGES_PER_CHUNK = 32  # pages matplotlib holds in memory before a chunk file is closed
 #: Summary line styles: matplotlib text properties, the height of a line (figure fraction), characters per line.
 _STYLES = {"title": (dict(size=16, weight="bold"), 0.045, 90), "warn": (dict(size=12, color="red", weight="bold"),
@@ -52,6 +53,7 @@ class Summary:
     parts: int
     changed_total: int
     per_group: bool = False  # pages: "per_group"
+    phi_total: int = 0  # images of the run whose pixels show text matching the source's identity
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,14 @@ def _summary_lines(summary: Summary, pages: list[Page], series_sizes: dict[str, 
     if compared == 0:
         head.append(Line("WARNING: no de-identified file was paired with a source file. "
                          "Check uid_mapping_file and the input folders.", "warn"))
-    members = [m for page in pages for m in page.members]
+    if summary.phi_total:
+        head.insert(1, Line(f"Identity found in pixels: {summary.phi_total} images", "warn"))
+    members = [m for page in pages for m in page.members if m.status is Status.CHANGED]
+    found = [page.shown for page in pages if page.shown.phi_match]
+    if found:
+        head.append(Line("Identity found in pixels (page, de-identified file, attributes matched, status):"))
+        head += [Line(f"{m.deid.rel_path}   {m.phi_match.replace(';', ', ')}   {m.status.value}", "mono", m.pdf_page)
+                 for m in found]
     if summary.changed_total == 0:
         return head + [Line("No changed images: every compared pair has identical pixel values.")]
     if not members:
@@ -226,7 +235,7 @@ def _summary_lines(summary: Summary, pages: list[Page], series_sizes: dict[str, 
         lines.append(Line("Changed images by page (page, change group, its images here):"))
         lines += [Line(f"group {page.shown.change_group} ({len(page.members)} image"
                        f"{'s' * (len(page.members) > 1)}): " + ", ".join(m.deid.rel_path for m in page.members),
-                       "mono", page.shown.pdf_page) for page in pages]
+                       "mono", page.shown.pdf_page) for page in pages if page.shown.status is Status.CHANGED]
     else:
         lines.append(Line("Changed images (page, de-identified file, changed pixels, change group, note):"))
         lines += [Line(f"{m.deid.rel_path}   {m.changed_pixels} px   group {m.change_group}"
@@ -301,6 +310,7 @@ class _Figure:
         self.box = self.axes[2].add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=1.2, edgecolor="yellow"))
         self.kept = self.axes[2].add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=1.2, edgecolor="cyan",
                                                      linestyle="--"))
+        self.marks: list = []  # this page's boxes around identity read in the image
 
     def _page_number(self, number: int) -> str:
         return f"page {number} of {self.page_count}"
@@ -337,11 +347,32 @@ class _Figure:
             ax.set_xlim(-0.5, cols - 0.5)
             ax.set_ylim(rows - 0.5, -0.5)
         step = _display_step(item)
+        self._mark_identity(item, step if not error else None)
         _place(self.box, item.bbox if not error else None, step)
         crop = item.crop
         _place(self.kept, None if crop is None or error else
                (crop.row0, crop.row0 + crop.rows, crop.col0, crop.col0 + crop.columns), step)
         return self.fig
+
+
+    def _mark_identity(self, item: PairResult, step: int | None) -> None:
+        """Box in magenta, on the de-identified image, each text line of the shown frame that matches the
+        source's identity, with the attributes it matches."""
+        from matplotlib.patches import Rectangle
+
+        for artist in self.marks:
+            artist.remove()
+        self.marks = []
+        if step is None:
+            return
+        for line in item.text_lines:
+            if line.matches and line.frame == item.shown_frame:
+                r0, r1, c0, c1 = line.box
+                self.marks.append(self.axes[0].add_patch(Rectangle(
+                    (c0 / step - 0.5, r0 / step - 0.5), (c1 - c0) / step, (r1 - r0) / step, fill=False, lw=1.5,
+                    edgecolor=IDENTITY_COLOUR)))
+                self.marks.append(self.axes[0].text(c0 / step, r0 / step - 2, ", ".join(line.matches),
+                                                    color=IDENTITY_COLOUR, size=7, va="bottom", clip_on=True))
 
 
 def _place(rect, box: tuple[int, int, int, int] | None, step: int) -> None:
@@ -370,12 +401,18 @@ def _header(page: Page) -> str:
                f"SSIM {_fmt(item.ssim)}")
     lines = [f"Page {item.pdf_page}   De-identified: {d.rel_path}", f"Source: {s.rel_path}",
              f"PatientID {d.patient_id or '-'}   Modality {d.modality or '-'}   "
-             f"Series {d.series_description or '-'}", metrics, f"Changed box (source coordinates, half-open): {box}",
-             _group_line(page)]
+             f"Series {d.series_description or '-'}", metrics, f"Changed box (source coordinates, half-open): {box}"]
+    if item.change_group:
+        lines.append(_group_line(page))
     if item.reason:
         lines.append(f"Note: {item.reason}")
     if item.hidden_content:
         lines.append(f"Hidden content in the de-identified file: {item.hidden_content}")
+    if item.phi_match:
+        found = [f"{line.text} ({', '.join(line.matches)})" for line in item.text_lines if line.matches]
+        lines.append(f"IDENTITY IN PIXELS (boxed in magenta): {'; '.join(found)}")
+    if item.text_lines:
+        lines.append("Text read: " + _short_text("; ".join(line.text for line in item.text_lines)))
     if any(layer.startswith("overlay ") for layer in d.layers + s.layers):
         lines.append("Overlay planes are drawn in green on their images.")
     return "\n".join(textwrap.fill(line, _HEADER_WIDTH, break_on_hyphens=False) for line in lines + frames)
@@ -398,6 +435,10 @@ def _group_line(page: Page) -> str:
                     f"to {max(abs(m.changed_pixels - item.changed_pixels) for m in others)})" if others
                     else "; all changed the same pixels"))
     return line
+
+
+def _short_text(text: str, limit: int = 400) -> str:
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def _fmt(value: float | None) -> str:
@@ -432,9 +473,9 @@ def _panels(item: PairResult, tolerance: float) -> list[np.ndarray]:
                           ((item.deid, d_frame), (item.source, s_frame)))
     if d_planes.shape == s_planes.shape == mask.shape:  # a removed or changed overlay is changed area too
         mask = mask | (d_planes ^ s_planes)
-    changed = _to_rgb8(0.35 * base)
+    changed = to_rgb8(0.35 * base)
     changed[_max_pool(mask, step)] = (255, 0, 0)
-    panels = [_to_rgb8(d01), _to_rgb8(s01)]
+    panels = [to_rgb8(d01), to_rgb8(s01)]
     for panel, planes in zip(panels, (d_planes, s_planes)):  # drawn as a viewer shows them, over the image
         panel[_max_pool(planes, step)] = OVERLAY_COLOUR
     return panels + [changed]
@@ -520,7 +561,7 @@ def _rgb01(image: np.ndarray) -> np.ndarray:
     return np.clip(image / max(float(np.nanmax(image)), 1e-9), 0, 1)
 
 
-def _to_rgb8(image01: np.ndarray) -> np.ndarray:
+def to_rgb8(image01: np.ndarray) -> np.ndarray:
     """A [0, 1] grey (rows, columns) or RGB image as (rows, columns, 3) uint8."""
     image = np.rint(np.nan_to_num(image01) * 255).astype(np.uint8)
     return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image

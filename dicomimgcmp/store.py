@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .index import stamp
-from .model import Crop, FileRecord, Pair, PairResult, PixelFormat, Status
+from .model import Crop, FileRecord, Pair, PairResult, PixelFormat, Status, TextLine
 
 STATE_DIR = ".dicomimgcmp"
 STATE_FILE = "state.sqlite"
@@ -43,11 +43,14 @@ CREATE TABLE results (pair TEXT PRIMARY KEY, result TEXT NOT NULL);
 CREATE TABLE used (uid TEXT PRIMARY KEY);
 CREATE TABLE rows (side INTEGER NOT NULL, rel_path TEXT NOT NULL, status TEXT NOT NULL, patient_id TEXT,
                    study TEXT, series_number INTEGER, instance_number INTEGER, series TEXT, change_group TEXT,
-                   row TEXT NOT NULL, pdf_file TEXT, pdf_page INTEGER, PRIMARY KEY (side, rel_path));
+                   phi INTEGER NOT NULL, row TEXT NOT NULL, pdf_file TEXT, pdf_page INTEGER,
+                   PRIMARY KEY (side, rel_path));
 CREATE INDEX rows_by_group ON rows (change_group);
 CREATE INDEX rows_by_series ON rows (series);
 """
 _PAGE_ORDER = "patient_id, study, series_number, instance_number, rel_path"  # FileRecord.order_key
+#: The rows that get a page: changed, or showing the source's identity in their pixels (the text check).
+_ON_A_PAGE = "(status = ? OR phi = 1)"
 #: The changed rows of a row's change group (NULL for a row with none).
 _GROUP_SIZE = ("CASE WHEN rows.change_group IS NULL THEN NULL ELSE "
                "(SELECT COUNT(*) FROM rows AS mates WHERE mates.change_group = rows.change_group) END")
@@ -233,12 +236,12 @@ class RunState:
             rows.append((DEID if r.deid else SOURCE, rec.rel_path, r.status.value, rec.patient_id,
                          rec.study_instance_uid, -1 if rec.series_number is None else rec.series_number,
                          -1 if rec.instance_number is None else rec.instance_number,
-                         (r.source or rec).series_instance_uid, r.change_group or None,
+                         (r.source or rec).series_instance_uid, r.change_group or None, int(bool(r.phi_match)),
                          json.dumps(_row_to_json(r))))
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO rows (side, rel_path, status, patient_id, study, "
-                                 "series_number, instance_number, series, change_group, row) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                                 "series_number, instance_number, series, change_group, phi, row) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def status_counts(self) -> dict[str, int]:
         """Rows per status, every status listed (zeros included), in the order of :class:`Status`."""
@@ -246,18 +249,23 @@ class RunState:
         return {s.value: counts.get(s.value, 0) for s in Status}
 
     def count_pages(self, per_group: bool) -> int:
-        """Pair pages the PDFs hold: one per changed row, or one per change group."""
-        what = "DISTINCT change_group" if per_group else "*"
-        return self._one(f"SELECT COUNT({what}) FROM rows WHERE status = ?", Status.CHANGED.value)
+        """Pair pages the PDFs hold: one per changed row, or one per change group, and one per row whose image
+        shows identity (:data:`_ON_A_PAGE`)."""
+        what = f"DISTINCT {_unit(per_group)}" if per_group else "*"
+        return self._one(f"SELECT COUNT({what}) FROM rows WHERE {_ON_A_PAGE}", Status.CHANGED.value)
+
+    def count_phi(self) -> int:
+        """Rows whose de-identified image shows text matching the source's identity."""
+        return self._one("SELECT COUNT(*) FROM rows WHERE phi = 1")
 
     def changed_pages(self, per_group: bool, first: int, count: int) -> list[list[PairResult]]:
-        """``count`` pair pages from the ``first`` (0-based), in page order, each as the changed rows it shows
-        (one, or a change group's members), in page order. A group's page is where its first member's would be:
-        pages follow patient, study, series and instance whichever way they are cut."""
-        unit = "change_group" if per_group else "rel_path"
+        """``count`` pair pages from the ``first`` (0-based), in page order, each as the rows it shows (one, or
+        a change group's members), in page order: the images showing identity first, then the changed ones. A
+        group's page is where its first member's would be: pages follow patient, study, series and instance
+        whichever way they are cut."""
         rows = self._db.execute(
-            f"WITH ordered AS (SELECT {unit} AS unit, row, {_GROUP_SIZE} AS size, "
-            f"ROW_NUMBER() OVER (ORDER BY {_PAGE_ORDER}) AS n FROM rows WHERE status = ?), "
+            f"WITH ordered AS (SELECT {_unit(per_group)} AS unit, row, {_GROUP_SIZE} AS size, "
+            f"ROW_NUMBER() OVER (ORDER BY phi DESC, {_PAGE_ORDER}) AS n FROM rows WHERE {_ON_A_PAGE}), "
             "units AS (SELECT unit, MIN(n) AS first FROM ordered GROUP BY unit ORDER BY first LIMIT ? OFFSET ?) "
             "SELECT unit, row, size FROM ordered JOIN units USING (unit) ORDER BY first, n",
             (Status.CHANGED.value, count, first)).fetchall()
@@ -309,6 +317,14 @@ class RunState:
                                                               group_size=size)
 
 
+def _unit(per_group: bool) -> str:
+    """What a pair page stands for: a row, or (pages: per_group) a change group; a row showing identity has its
+    own page either way."""
+    if not per_group:
+        return "rel_path"
+    return "CASE WHEN phi = 1 OR change_group IS NULL THEN 'file:' || rel_path ELSE 'group:' || change_group END"
+
+
 def chunks(items: Iterable, size: int) -> Iterator[list]:
     """Lists of ``size`` items (the last one shorter), pulled lazily."""
     chunk: list = []
@@ -346,6 +362,7 @@ def result_to_json(result: PairResult) -> dict:
     data["status"] = result.status.value
     data["crop"] = None if result.crop is None else [result.crop.row0, result.crop.col0, result.crop.rows,
                                                       result.crop.columns]
+    data["text_lines"] = [list(line) for line in result.text_lines]
     return data
 
 
@@ -353,6 +370,8 @@ def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | N
     return PairResult(**{**data, "status": Status(data["status"]),
                          "crop": None if data["crop"] is None else Crop(*data["crop"]),
                          "changed_frames": tuple(data["changed_frames"]),
+                         "text_lines": tuple(TextLine(text, tuple(box), frame, tuple(matches))
+                                             for text, box, frame, matches in data["text_lines"]),
                          "bbox": None if data["bbox"] is None else tuple(data["bbox"])},
                       deid=deid, source=source)
 

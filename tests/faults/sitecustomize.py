@@ -4,14 +4,26 @@ DICOMIMGCMP_FAULT=kill:NAME   a worker process kills itself (SIGKILL) when it co
 DICOMIMGCMP_FAULT=once:NAME   the same, only the first time (a marker file next to the test's tree remembers it)
 DICOMIMGCMP_FAULT=slow:SECONDS  every comparison sleeps that long (to interrupt a run mid-way)
 DICOMIMGCMP_FAULT=scan-kill:NAME  a worker process kills itself when the fast header scan reads a file named NAME
+DICOMIMGCMP_FAULT=no-module:NAME  the module NAME cannot be imported (as if not installed); importing it fails
 """
 
 import os
 import signal
+import sys
 import time
 
 _fault = os.environ.get("DICOMIMGCMP_FAULT", "")
-if _fault:
+if _fault.startswith("no-module:"):
+    class _NotInstalled:
+        """A meta path finder that refuses one module, in this process and its children (they inherit it)."""
+
+        def find_spec(self, name, path=None, target=None):
+            if name.partition(".")[0] == _fault.partition(":")[2]:
+                raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)", name=name)
+            return None
+
+    sys.meta_path.insert(0, _NotInstalled())
+elif _fault:
     import dicomimgcmp.compare as _compare
 
     _kind, _, _arg = _fault.partition(":")

@@ -1,0 +1,204 @@
+"""The text check: is any identity left written in the de-identified image?
+
+Text is read in the de-identified image, windowed as on the PDF page, by RapidOCR (PP-OCR models shipped inside
+its wheel, run by onnxruntime: nothing is downloaded), and each line read is matched against the identity values
+of the *source* header (names, IDs, dates, accession number, institution, physicians, operators, station).
+Matching ignores case, spaces and punctuation and forgives one OCR error per 6 characters; a value shorter than 3
+characters never matches on its own. A match is a strong signal; no match is not a proof (OCR misses stylised
+and tiny text).
+
+rapidocr is imported only when the check is on (:func:`engine`), once per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pydicom
+
+from .config import PIP_COMMAND, TextCheck
+from .model import PairResult, TextLine
+from .pixels import iter_frames, quiet_pydicom
+
+MAX_FRAMES = 8  # distinct frames read per file (the first, the one shown, then spread over the file)
+DETECTION_SIDE = 1024  # longest side text is detected at: larger images are reduced, smaller ones never enlarged
+MIN_VALUE = 3  # characters: a shorter value never matches on its own
+CHARS_PER_ERROR = 6
+
+#: Source attributes whose values count as identity, as pydicom keywords.
+NAME_ATTRIBUTES = ("PatientName", "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName")
+ID_ATTRIBUTES = ("PatientID", "OtherPatientIDs", "AccessionNumber", "InstitutionName", "StationName")
+DATE_ATTRIBUTES = ("PatientBirthDate", "StudyDate", "SeriesDate", "AcquisitionDate")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+log = logging.getLogger("dicomimgcmp")
+
+
+def check_pair(result: PairResult, check: TextCheck) -> PairResult:
+    """The result with the text read in its de-identified image and the identity it matches (when the check
+    applies to it); a failure to read is said in the reason, never raised."""
+    if not check.applies(result):
+        return result
+    try:
+        values = identity_values(_header(result.source.path))
+        lines = [line._replace(matches=matching_attributes(line.text, values)) for line in _read_pair(result)]
+    except Exception as exc:  # the comparison's row must survive a failed reading  # noqa: BLE001
+        return result.with_note(f"text check failed: {type(exc).__name__}: {exc}").replace(
+            text_lines=(), phi_match="")
+    matched = sorted({name for line in lines for name in line.matches})
+    return result.replace(text_lines=tuple(lines), phi_match=";".join(matched))
+
+
+def _header(path: str):
+    with quiet_pydicom():
+        return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+
+
+def _read_pair(result: PairResult) -> list[TextLine]:
+    """Every text line read in the distinct frames chosen (:func:`frames_to_read`) of the de-identified image."""
+    from .render import display_pair, to_rgb8
+
+    deid, source = result.deid, result.source
+    d_ds, s_ds = _header(deid.path), _header(source.path)
+    frames = frames_to_read(deid.format.frames or 1, result.shown_frame)
+    seen: set[bytes] = set()
+    lines: list[TextLine] = []
+    for index, d_frame in zip(frames, iter_frames(deid, frames)):
+        digest = hashlib.blake2b(d_frame.tobytes(), digest_size=16).digest()
+        if digest in seen:  # a cine's frames often repeat: read each picture once
+            continue
+        seen.add(digest)
+        s_index = min(index, (source.format.frames or 1) - 1)
+        s_frame = next(iter_frames(source, [s_index]))
+        shown, _ = display_pair(d_frame, d_ds, s_frame if s_frame.shape == d_frame.shape else d_frame, s_ds)
+        lines += [line._replace(frame=index) for line in read_text(to_rgb8(shown))]
+    return lines
+
+
+def frames_to_read(frames: int, shown: int) -> list[int]:
+    """The frames read (0-based, ascending): the first, the one shown on the page, and up to
+    :data:`MAX_FRAMES` in all spread evenly over the file."""
+    chosen = {0, min(shown, frames - 1)} | {int(i) for i in np.linspace(0, frames - 1, MAX_FRAMES)}
+    return sorted(chosen)[:MAX_FRAMES] if frames > MAX_FRAMES else list(range(frames))
+
+
+_engine = None
+
+
+def engine():
+    """RapidOCR set up for this use, once per process: one onnxruntime thread (workers run in parallel), no
+    orientation classifier (burned-in text is upright), detection at up to :data:`DETECTION_SIDE` pixels with
+    no enlarging (9-pixel text is still read), the models from the wheel and nowhere else."""
+    global _engine
+    if _engine is None:
+        import rapidocr
+
+        models = Path(rapidocr.__file__).parent / "models"
+        det, rec = (sorted(models.glob(f"*_{task}_*.onnx")) for task in ("det", "rec"))
+        if len(det) != 1 or len(rec) != 1:
+            raise RuntimeError(f"rapidocr's models are not in {models} (the wheel ships them; nothing may be "
+                               f"downloaded): reinstall with {PIP_COMMAND}")
+        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+        _engine = rapidocr.RapidOCR(params={
+            "Global.use_cls": False, "Global.log_level": "warning",
+            "EngineConfig.onnxruntime.intra_op_num_threads": 1, "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            "Det.limit_type": "max", "Det.limit_side_len": DETECTION_SIDE,
+            "Det.model_path": str(det[0]), "Rec.model_path": str(rec[0])})
+    return _engine
+
+
+def read_text(image: np.ndarray) -> list[TextLine]:
+    """The text lines RapidOCR reads in an (rows, columns, 3) uint8 image, top to bottom, with their boxes."""
+    found = engine()(image)
+    if found.txts is None:
+        return []
+    lines = []
+    for text, quad in zip(found.txts, found.boxes):
+        quad = np.asarray(quad)
+        rows, cols = image.shape[:2]
+        box = (max(0, int(np.floor(quad[:, 1].min()))), min(rows, int(np.ceil(quad[:, 1].max())) + 1),
+               max(0, int(np.floor(quad[:, 0].min()))), min(cols, int(np.ceil(quad[:, 0].max())) + 1))
+        lines.append(TextLine(str(text), box, 0))
+    return sorted(lines, key=lambda line: (line.box[0], line.box[2]))
+
+
+def identity_values(ds) -> dict[str, list[str]]:
+    """The source's identity values by attribute, each normalised (:func:`normalise`) and at least
+    :data:`MIN_VALUE` characters: names whole and by component, IDs, and dates in the common written forms."""
+    values: dict[str, set[str]] = {}
+
+    def add(name: str, text: str) -> None:
+        norm = normalise(text)
+        if len(norm) >= MIN_VALUE:
+            values.setdefault(name, set()).add(norm)
+
+    for name in NAME_ATTRIBUTES:
+        for person in _multi(ds.get(name)):
+            parts = [p for p in re.split(r"[\^=]", str(person)) if p.strip()]
+            add(name, " ".join(parts))
+            for part in parts:
+                for word in part.split():
+                    add(name, word)
+    for name in ID_ATTRIBUTES:
+        for value in _multi(ds.get(name)):
+            add(name, str(value))
+    for name in DATE_ATTRIBUTES:
+        for value in _multi(ds.get(name)):
+            for form in date_forms(str(value)):
+                add(name, form)
+    return {name: sorted(found) for name, found in values.items()}
+
+
+def _multi(value) -> list:
+    """The values of an attribute's value (several for a multi-valued one; none when empty)."""
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
+
+
+def date_forms(value: str) -> list[str]:
+    """A DA value (YYYYMMDD) in the forms it is written on images, normalised: 20190304, 04032019, 03042019,
+    04MAR2019, MAR042019."""
+    match = re.fullmatch(r"\s*(\d{4})(\d{2})(\d{2})\s*", value)
+    if not match:
+        return [value]
+    year, month, day = match.groups()
+    forms = [year + month + day, day + month + year, month + day + year]
+    if 1 <= int(month) <= 12:
+        forms += [day + _MONTHS[int(month) - 1] + year, _MONTHS[int(month) - 1] + day + year]
+    return forms
+
+
+def normalise(text: str) -> str:
+    """Upper case letters and digits only (accents dropped): what OCR and headers agree on."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Z0-9]", "", plain.upper())
+
+
+def matching_attributes(line: str, values: dict[str, list[str]]) -> tuple[str, ...]:
+    """The attributes one of whose values occurs in the line, with at most one error per
+    :data:`CHARS_PER_ERROR` characters of the value."""
+    text = normalise(line)
+    return tuple(name for name, found in values.items()
+                 if any(fuzzy_contains(text, value, len(value) // CHARS_PER_ERROR) for value in found))
+
+
+def fuzzy_contains(text: str, value: str, errors: int) -> bool:
+    """Whether ``value`` occurs in ``text`` with at most ``errors`` edits (Sellers' approximate substring
+    match: a substring of the text may start and end anywhere)."""
+    if not value or len(text) < len(value) - errors:
+        return False
+    previous = list(range(len(value) + 1))
+    for char in text:
+        current = [0]
+        for i, expected in enumerate(value, start=1):
+            current.append(min(previous[i] + 1, current[i - 1] + 1, previous[i - 1] + (char != expected)))
+        if current[-1] <= errors:
+            return True
+        previous = current
+    return False
