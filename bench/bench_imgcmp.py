@@ -39,14 +39,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int) -> Path:
-    """Write (or reuse) the corpus for these parameters; returns its folder."""
+def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int, text: bool = False) -> Path:
+    """Write (or reuse) the corpus for these parameters; returns its folder. ``text``: the patient's ID and a
+    date written into every image (where the changed ones are blanked), for the text check."""
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     from dicomimgcmp.sampledata import load_source
 
-    folder = root / f"corpus_{pairs}p_{changed:g}c_{frames}f_{size}px"
+    folder = root / f"corpus_{pairs}p_{changed:g}c_{frames}f_{size}px{'_text' if text else ''}"
     if (folder / "done").exists():
         return folder
     shutil.rmtree(folder, ignore_errors=True)
@@ -73,6 +74,8 @@ def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int) 
         rel = Path(f"PAT{patient:04d}", f"STUDY{study}", f"SERIES{series}", f"IM{i:06d}")
         stack = np.stack([phantom + texture + np.roll(noise[(i + k) % 16], i + k, axis=1)
                           for k in range(frames)])
+        if text:
+            stack[:, _written(f"P{patient:04d}  20190304", size)] = 1200
         # a study of one series per 50 images
         uids = {k: generate_uid(entropy_srcs=["bench", str(i if k == "sop" else i // 50), k])
                 for k in ("study", "series", "sop")}
@@ -88,6 +91,15 @@ def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int) 
     os.sync()  # written pages must not be flushed to disk while the run is timed
     (folder / "done").write_text(json.dumps(dict(pairs=pairs, changed=n_changed, frames=frames, size=size)))
     return folder
+
+
+def _written(text: str, size: int) -> np.ndarray:
+    """Where ``text`` (Pillow's default font, 14 px) covers a size x size image, at rows 30-44, from column 30."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (size, size))
+    ImageDraw.Draw(image).text((30, 30), text, fill=255, font=ImageFont.load_default(size=14))
+    return np.asarray(image) > 127
 
 
 def _write(template, path: Path, stack: np.ndarray, uids: dict, patient: str, i: int) -> None:
@@ -121,13 +133,14 @@ def time_cat(folder: Path, cold: bool) -> float:
 
 
 def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, kill_after: float | None = None,
-               pages: str = "all") -> dict:
+               pages: str = "all", text_check: str = "off") -> dict:
     """Run a script on the corpus; wall time, stage times and the largest process's peak RSS. ``kill_after``
     seconds: SIGKILL the script and its workers then (nothing is returned)."""
     cfg = folder / "config.json"
     cfg.write_text(json.dumps({"run_name": "bench", "input_data_path": "deid", "pre_deID_data_path": "source",
                                "uid_mapping_file": "map.csv", "output_data_path": "out",
-                               "log_path": "out/logs", "multiprocessing_cpus": str(cpus), "pages": pages}))
+                               "log_path": "out/logs", "multiprocessing_cpus": str(cpus), "pages": pages,
+                               "text_check": text_check, "text_modalities": "*"}))
     log = folder / "out" / "logs" / "imgCmpLog.log"
     log.unlink(missing_ok=True)
     script = REPO / ("run_DICOMImgCmp_multiT.py" if multi else "run_DICOMImgCmp.py")
@@ -150,7 +163,9 @@ def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, ki
     timing = re.findall(r"timing: (.*)", log.read_text())[-1]
     stages = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)s", timing)}
     reused = re.search(r"Reused from an earlier run of this run_name: (.*) \(", proc.stdout)
-    return dict(wall=wall, stages=stages, peak_mb=peak_kib / 1024, reused=reused[1] if reused else "nothing")
+    identity = re.search(r"IDENTITY FOUND IN PIXELS: (\d+)", proc.stdout)
+    return dict(wall=wall, stages=stages, peak_mb=peak_kib / 1024, reused=reused[1] if reused else "nothing",
+                identity=int(identity[1]) if identity else 0)
 
 
 def pdf_navigation(run_dir: Path) -> dict[str, int]:
@@ -213,11 +228,14 @@ def main() -> None:
                         help="after a full run, SIGKILL a run at F of its wall time and time the run continuing it")
     parser.add_argument("--pages", choices=("all", "per_group"), default="all",
                         help="the config key pages (a series is 50 images; its changed images share one change)")
+    parser.add_argument("--text-check", choices=("off", "changed", "all"), default="off",
+                        help="the config key text_check (every modality read); the corpus then has text written "
+                             "in every image")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dicomimgcmp-bench"))
     args = parser.parse_args()
 
     start = time.perf_counter()
-    folder = make_corpus(args.workdir, args.pairs, args.changed, args.frames, args.size)
+    folder = make_corpus(args.workdir, args.pairs, args.changed, args.frames, args.size, args.text_check != "off")
     info = json.loads((folder / "done").read_text())
     print(f"corpus: {folder} ({info['pairs']} pairs, {info['changed']} changed, {args.frames} frame(s) of "
           f"{args.size}x{args.size}; ready in {time.perf_counter() - start:.1f} s)")
@@ -229,13 +247,17 @@ def main() -> None:
     for _ in range(args.repeat):
         if args.cold:
             drop_caches()
-        result = run_script(folder, not args.single, args.cpus, pages=args.pages)
+        result = run_script(folder, not args.single, args.cpus, pages=args.pages, text_check=args.text_check)
         wall = result["wall"]
         walls.append(wall)
         pages = pdf_navigation(folder / "out" / "bench")
         print(f"wall: {wall:.2f} s   pairs/s: {info['pairs'] / wall:.1f}   pages/s: {pages['pages'] / wall:.1f}   "
               "stages: " + "  ".join(f"{k} {v:.2f} s" for k, v in result["stages"].items()))
         print("PDF(s): " + ", ".join(f"{k} {v}" for k, v in pages.items()))
+        if args.text_check != "off":
+            read = info["pairs"] if args.text_check == "all" else info["changed"]
+            print(f"text check: {read} images read in the compare stage's {result['stages']['compare']:.2f} s: "
+                  f"{read / result['stages']['compare']:.1f} images/s; identity found in {result['identity']}")
     print(f"peak RSS of the largest process (all runs): {result['peak_mb']:.0f} MB")
     if args.kill_at:
         run_script(folder, not args.single, args.cpus, kill_after=args.kill_at * min(walls))

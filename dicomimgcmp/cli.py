@@ -94,7 +94,8 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
             _log.error("internal error:\n%s", traceback.format_exc())
         print(f"internal error: {type(exc).__name__}: {exc} (see the log in {cfg.log_path})", file=sys.stderr)
         return EXIT_INTERNAL
-    print(console_summary(outcome.counts, outcome.outputs, log_file, outcome.notes, outcome.reused))
+    print(console_summary(outcome.counts, outcome.outputs, log_file, outcome.notes, outcome.reused,
+                          outcome.identity_found))
     return EXIT_OK
 
 

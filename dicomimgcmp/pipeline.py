@@ -31,7 +31,8 @@ ROWS_BUFFER = 2000  # rows saved to the store at once
 @dataclass
 class RunOutcome:
     """What a run produced: the counts, the files written, each stage's wall time (s), notes for the user (how
-    the mapping was read) and what was reused from an earlier run ("records", "results"). The rows themselves
+    the mapping was read), what was reused from an earlier run ("records", "results") and how many images show
+    identity in their pixels. The rows themselves
     are in the CSV (and the run's store), not in memory."""
 
     counts: dict[str, int]
@@ -39,6 +40,7 @@ class RunOutcome:
     timings: dict[str, float]
     notes: tuple[str, ...] = ()
     reused: dict[str, int] = field(default_factory=dict)
+    identity_found: int = 0  # images whose pixels show text matching the source's identity (the text check)
 
 
 @dataclass
@@ -103,14 +105,16 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
         progress.stage = "writing the review page"
         review_path = cfg.run_dir / review.REVIEW_HTML
         review.write_review(review_path, run_name=cfg.run_name, date=date, counts=counts, rows=state.rows(),
-                            groups=(review.GroupView(*group) for group in state.groups()), carried=carried)
+                            groups=(review.GroupView(*group) for group in state.groups()), carried=carried,
+                            phi_total=state.count_phi())
         _log_carried(carried, state)
         progress.done.append("wrote the review page")
         clock.lap("report")
         reused = dict(state.reused)
+        identity_found = state.count_phi()
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
-    return RunOutcome(counts, pdfs + [csv_path, review_path], clock.laps, notes, reused)
+    return RunOutcome(counts, pdfs + [csv_path, review_path], clock.laps, notes, reused, identity_found)
 
 
 def _settings(cfg: Config) -> dict[str, object]:

@@ -49,15 +49,18 @@ def logged(results: Iterable[PairResult]) -> Iterator[PairResult]:
 
 
 def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = (),
-                    reused: dict[str, int] | None = None) -> str:
+                    reused: dict[str, int] | None = None, identity_found: int = 0) -> str:
     """The closing lines printed to the console; ``notes`` say how the mapping was read, ``reused`` how much
-    was taken from the saved state of an earlier run."""
+    was taken from the saved state of an earlier run, ``identity_found`` how many images show the source's
+    identity in their pixels (the text check)."""
     width = max(len(k) for k in counts)
     lines = [f"UID mapping: {note}" for note in notes]
     if reused and any(reused.values()):
         lines.append(f"Reused from an earlier run of this run_name: {reused.get('records', 0)} headers, "
                      f"{reused.get('results', 0)} comparisons (files unchanged; --restart to redo everything)")
     lines += ["Files per status:"] + [f"  {k:<{width}}  {v}" for k, v in counts.items()]
+    if identity_found:
+        lines.append(f"IDENTITY FOUND IN PIXELS: {identity_found} images (their pages come first in the PDF)")
     if counts[Status.IDENTICAL.value] + counts[Status.CHANGED.value] == 0:
         lines.append("WARNING: no de-identified file was paired with a source file; check uid_mapping_file "
                      "(the columns found are named above).")

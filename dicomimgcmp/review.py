@@ -96,7 +96,7 @@ def write_thumbnail(path: Path, panels: list[np.ndarray]) -> None:
 
 
 def write_review(path: Path, *, run_name: str, date: str, counts: dict[str, int], groups: Iterable[GroupView],
-                 rows: Iterable[PairResult], carried: dict[str, Decision]) -> None:
+                 rows: Iterable[PairResult], carried: dict[str, Decision], phi_total: int = 0) -> None:
     """Write ``review.html`` atomically; rows and groups are streamed into it, not held in memory."""
     import jinja2
 
@@ -104,7 +104,7 @@ def write_review(path: Path, *, run_name: str, date: str, counts: dict[str, int]
                              trim_blocks=True, lstrip_blocks=True)
     template = env.get_template("review.html.j2")
     with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for text in template.generate(run_name=run_name, date=date, counts=counts,
+        for text in template.generate(run_name=run_name, date=date, counts=counts, phi_total=phi_total,
                                       groups=(_group_json(g, path.parent, carried) for g in groups),
                                       rows=(_row_json(r) for r in rows), decisions=DECISIONS,
                                       storage_key=f"dicomimgcmp:{run_name}:"):
@@ -131,4 +131,5 @@ def _row_json(result: PairResult) -> list:
     return [row["status"], row["deid_file"] or row["source_file"],
             f"{'' if series.series_number is None else series.series_number} {row['series_description']}".strip(),
             row["modality"], row["changed_pixels"], box, row["change_group"], row["group_size"],
-            f"{row['pdf_file']}#page={row['pdf_page']}" if row["pdf_page"] else "", row["pdf_page"], row["reason"]]
+            f"{row['pdf_file']}#page={row['pdf_page']}" if row["pdf_page"] else "", row["pdf_page"], row["reason"],
+            row["phi_match"].replace(";", ", "), row["hidden_content"]]

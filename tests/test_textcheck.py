@@ -122,6 +122,7 @@ def test_pages_with_identity_come_first_and_the_summary_says_so(checked):
             for row in phi.itertuples():
                 assert "IDENTITY IN PIXELS" in _page_text(pdf, row.pdf_page - 1)
     assert sum(pdfs.values()) == 4
+    assert "IDENTITY FOUND IN PIXELS: 4 images" in run.proc.stdout
 
 
 def test_the_identical_pair_with_identity_gets_a_page(checked):
