@@ -33,7 +33,7 @@ _FORMAT_KEYWORDS = ("PhotometricInterpretation", "BitsAllocated", "BitsStored", 
 #: Every attribute the index reads (pydicom then converts only these: a third faster on rich headers).
 _HEADER_KEYWORDS = ["SOPInstanceUID", "PatientID", "Modality", "SeriesDescription", "StudyInstanceUID",
                     "SeriesInstanceUID", "SeriesNumber", "InstanceNumber", "RescaleSlope", "RescaleIntercept",
-                    *_FORMAT_KEYWORDS, "BurnedInAnnotation", *LAYER_TAGS]
+                    *_FORMAT_KEYWORDS, "BurnedInAnnotation", *(Tag(tag) for tag in LAYER_TAGS)]
 _META_GROUP_LENGTH = b"\x02\x00\x00\x00UL\x04\x00"  # (0002,0000) UL, length 4: the file meta's first element
 _EXPLICIT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
                  b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
@@ -282,7 +282,7 @@ def _record(header: Header, path: str, rel: str, file_stamp: str) -> FileRecord:
         rescale=(_float(ds, "RescaleSlope", 1.0), _float(ds, "RescaleIntercept", 0.0)),
         has_pixel_data=header.has_pixel_data, pixel_offset=header.pixel_offset,
         format=_pixel_format(ds, header.implicit_vr),
-        layers=header_layers({tag for tag in LAYER_TAGS if tag in ds}, _text(ds, "BurnedInAnnotation")),
+        layers=header_layers({int(tag) for tag in ds.keys()}, _text(ds, "BurnedInAnnotation")),
     )
 
 

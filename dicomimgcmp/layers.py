@@ -24,8 +24,9 @@ from .model import FileRecord
 from .pixels import quiet_pydicom
 
 OVERLAY_GROUPS = tuple(range(0x6000, 0x6020, 2))
-#: Header elements that say a layer is there: each overlay's OverlayRows, the icon, the burned-in flag.
-LAYER_TAGS = [Tag(group, 0x0010) for group in OVERLAY_GROUPS] + [Tag(0x0088, 0x0200), Tag(0x0028, 0x0301)]
+_ICON_TAG = 0x00880200
+#: Header elements that say a layer is there (as ints): each overlay's OverlayRows and the icon.
+LAYER_TAGS = tuple(group << 16 | 0x0010 for group in OVERLAY_GROUPS) + (_ICON_TAG,)
 ICON = "IconImageSequence"
 BURNED_IN = "BurnedInAnnotation YES"
 
@@ -37,8 +38,8 @@ def overlay_name(group: int) -> str:
 def header_layers(present: set[int], burned_in: str) -> tuple[str, ...]:
     """The layers a header declares, from the tags of :data:`LAYER_TAGS` it holds and its BurnedInAnnotation
     value, in a fixed order (the index and the fast scan give the same tuple)."""
-    found = [overlay_name(group) for group in OVERLAY_GROUPS if Tag(group, 0x0010) in present]
-    if Tag(0x0088, 0x0200) in present:
+    found = [overlay_name(group) for group in OVERLAY_GROUPS if group << 16 | 0x0010 in present]
+    if _ICON_TAG in present:
         found.append(ICON)
     if burned_in.strip().upper() == "YES":
         found.append(BURNED_IN)

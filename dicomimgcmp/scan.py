@@ -88,7 +88,7 @@ def _values(path: str, head: bytes) -> dict | None:
     try:
         dataset = _library().open_file(path, _BEFORE_PIXEL_DATA)
         raw = dict(zip(_KEYWORDS, dataset.getValues(_KEYWORDS)))
-        present = {tag for tag in LAYER_TAGS if dataset.getDataElement(int(tag)).tag() == tag}
+        present = {tag for tag in LAYER_TAGS if dataset.getDataElement(tag).tag() == tag}
     except Exception:  # dicomsdl raises its own exception type for a header it cannot read  # noqa: BLE001
         return None
     if not all(value is None or isinstance(value, (str, int, float)) for value in raw.values()):
