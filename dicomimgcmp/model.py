@@ -151,17 +151,19 @@ class FileRecord:
 
 class TextLine(NamedTuple):
     """A line of text read in a de-identified image (:mod:`.textcheck`): its text, its box (row0, row1, col0,
-    col1; half-open, image coordinates), the 0-based frame it was read in, and the source attributes it
-    matches (empty: harmless text)."""
+    col1; half-open, image coordinates), the 0-based frame it was read in, the source attributes it matches
+    (empty: harmless text), and the overlay plane it was read in ("overlay 6000"; empty: the image)."""
 
     text: str
     box: tuple[int, int, int, int]
     frame: int
     matches: tuple[str, ...] = ()
+    layer: str = ""
 
     def box_text(self) -> str:
         r0, r1, c0, c1 = self.box
-        return f"{'frame %d ' % self.frame if self.frame else ''}rows {r0}-{r1} x cols {c0}-{c1}"
+        where = self.layer or (f"frame {self.frame}" if self.frame else "")
+        return f"{where + ' ' if where else ''}rows {r0}-{r1} x cols {c0}-{c1}"
 
 
 @dataclass(frozen=True)

@@ -366,7 +366,7 @@ class _Figure:
         if step is None:
             return
         for line in item.text_lines:
-            if line.matches and line.frame == item.shown_frame:
+            if line.matches and (line.layer or line.frame == item.shown_frame):
                 r0, r1, c0, c1 = line.box
                 self.marks.append(self.axes[0].add_patch(Rectangle(
                     (c0 / step - 0.5, r0 / step - 0.5), (c1 - c0) / step, (r1 - r0) / step, fill=False, lw=1.5,

@@ -370,8 +370,8 @@ def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | N
     return PairResult(**{**data, "status": Status(data["status"]),
                          "crop": None if data["crop"] is None else Crop(*data["crop"]),
                          "changed_frames": tuple(data["changed_frames"]),
-                         "text_lines": tuple(TextLine(text, tuple(box), frame, tuple(matches))
-                                             for text, box, frame, matches in data["text_lines"]),
+                         "text_lines": tuple(TextLine(text, tuple(box), frame, tuple(matches), layer)
+                                             for text, box, frame, matches, layer in data["text_lines"]),
                          "bbox": None if data["bbox"] is None else tuple(data["bbox"])},
                       deid=deid, source=source)
 

@@ -22,6 +22,7 @@ import numpy as np
 import pydicom
 
 from .config import PIP_COMMAND, TextCheck
+from .layers import overlay_name, read_overlays
 from .model import PairResult, TextLine
 from .pixels import iter_frames, quiet_pydicom
 
@@ -60,7 +61,8 @@ def _header(path: str):
 
 
 def _read_pair(result: PairResult) -> list[TextLine]:
-    """Every text line read in the distinct frames chosen (:func:`frames_to_read`) of the de-identified image."""
+    """Every text line read in the distinct frames chosen (:func:`frames_to_read`) of the de-identified image,
+    then in its overlay planes."""
     from .render import display_pair, to_rgb8
 
     deid, source = result.deid, result.source
@@ -77,6 +79,9 @@ def _read_pair(result: PairResult) -> list[TextLine]:
         s_frame = next(iter_frames(source, [s_index]))
         shown, _ = display_pair(d_frame, d_ds, s_frame if s_frame.shape == d_frame.shape else d_frame, s_ds)
         lines += [line._replace(frame=index) for line in read_text(to_rgb8(shown))]
+    shape = (deid.format.rows or 0, deid.format.columns or 0)
+    for group, plane in read_overlays(deid).items():  # overlays carry annotations too: read as white on black
+        lines += [line._replace(layer=overlay_name(group)) for line in read_text(to_rgb8(plane.placed(shape)))]
     return lines
 
 

@@ -183,3 +183,33 @@ def test_normalise_and_dates_and_substring_distance():
     assert date_forms("20190304") == ["20190304", "04032019", "03042019", "04MAR2019", "MAR042019"]
     assert fuzzy_contains("XXABCDEFYY", "ABCDEF", 0) and fuzzy_contains("XXABCXEFYY", "ABCDEF", 1)
     assert not fuzzy_contains("XXABCXEFYY", "ABCDEF", 0) and not fuzzy_contains("AB", "ABCDEF", 1)
+
+
+def test_text_in_an_overlay_plane_is_read_and_matched(tree):
+    """examples_overlay.dcm (MR) with the patient's name written in its overlay plane, kept by de-identification."""
+    from pydicom.tag import Tag
+
+    src = load_source("examples_overlay.dcm", "overlay-text", **PATIENT)
+    plane = np.zeros((src[Tag(0x6000, 0x0010)].value, src[Tag(0x6000, 0x0011)].value, 3), np.uint8)
+    written, boxes = _write(plane, [("PatientName", "DOE JANE", (250, 20), 16, False)])
+    bits = np.packbits((written[..., 0] > 127).ravel(), bitorder="little").tobytes()
+    src[Tag(0x6000, 0x3000)].value = bits + b"\0" * (len(bits) % 2)
+    save(src, tree.source / "mr.dcm")
+    save(deidentify(src, "mr.dcm", tree.mapping), tree.deid / "mr.dcm")
+    row = run_script(tree.config(text_check="all", text_modalities="*")).row("mr.dcm")
+    assert row.status == "identical" and row.phi_match == "PatientName"
+    line = row.text_found.split("; ").index("DOE JANE")
+    box = row.text_boxes.split("; ")[line]
+    assert box.startswith("overlay 6000 rows ")
+    r0, r1, c0, c1 = _parse_box(box.removeprefix("overlay 6000 "))
+    t0, t1, u0, u1 = boxes["PatientName"]
+    assert r0 <= t0 + 2 and r1 >= t1 - 2 and c0 <= u0 + 2 and c1 >= u1 - 2
+
+
+def test_frames_read_are_distinct_and_include_the_first_and_the_shown_one():
+    from dicomimgcmp.textcheck import MAX_FRAMES, frames_to_read
+
+    assert frames_to_read(1, 0) == [0]
+    assert frames_to_read(5, 3) == [0, 1, 2, 3, 4]
+    chosen = frames_to_read(100, 37)
+    assert len(chosen) == MAX_FRAMES and chosen[0] == 0 and 37 in chosen and chosen == sorted(set(chosen))
