@@ -16,6 +16,7 @@ import hashlib
 import logging
 import re
 import unicodedata
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,6 @@ from .layers import overlay_name, read_overlays
 from .model import PairResult, TextLine
 from .pixels import iter_frames, quiet_pydicom
 
-MAX_FRAMES = 8  # distinct frames read per file (the first, the one shown, then spread over the file)
 DETECTION_SIDE = 1024  # longest side text is detected at: larger images are reduced, smaller ones never enlarged
 MIN_VALUE = 3  # characters: a shorter value never matches on its own
 CHARS_PER_ERROR = 6
@@ -61,35 +61,28 @@ def _header(path: str):
 
 
 def _read_pair(result: PairResult) -> list[TextLine]:
-    """Every text line read in the distinct frames chosen (:func:`frames_to_read`) of the de-identified image,
-    then in its overlay planes."""
+    """Every text line read in the de-identified image, each distinct frame once (a cine's frames often
+    repeat: frames are told apart by a hash of their values), then in its overlay planes."""
     from .render import display_pair, to_rgb8
 
     deid, source = result.deid, result.source
     d_ds, s_ds = _header(deid.path), _header(source.path)
-    frames = frames_to_read(deid.format.frames or 1, result.shown_frame)
     seen: set[bytes] = set()
     lines: list[TextLine] = []
-    for index, d_frame in zip(frames, iter_frames(deid, frames)):
+    for index, (d_frame, s_frame) in enumerate(zip_longest(iter_frames(deid), iter_frames(source))):
+        if d_frame is None:
+            break
         digest = hashlib.blake2b(d_frame.tobytes(), digest_size=16).digest()
-        if digest in seen:  # a cine's frames often repeat: read each picture once
+        if digest in seen:
             continue
         seen.add(digest)
-        s_index = min(index, (source.format.frames or 1) - 1)
-        s_frame = next(iter_frames(source, [s_index]))
-        shown, _ = display_pair(d_frame, d_ds, s_frame if s_frame.shape == d_frame.shape else d_frame, s_ds)
+        same_shape = s_frame is not None and s_frame.shape == d_frame.shape
+        shown, _ = display_pair(d_frame, d_ds, s_frame if same_shape else d_frame, s_ds)
         lines += [line._replace(frame=index) for line in read_text(to_rgb8(shown))]
     shape = (deid.format.rows or 0, deid.format.columns or 0)
     for group, plane in read_overlays(deid).items():  # overlays carry annotations too: read as white on black
         lines += [line._replace(layer=overlay_name(group)) for line in read_text(to_rgb8(plane.placed(shape)))]
     return lines
-
-
-def frames_to_read(frames: int, shown: int) -> list[int]:
-    """The frames read (0-based, ascending): the first, the one shown on the page, and up to
-    :data:`MAX_FRAMES` in all spread evenly over the file."""
-    chosen = {0, min(shown, frames - 1)} | {int(i) for i in np.linspace(0, frames - 1, MAX_FRAMES)}
-    return sorted(chosen)[:MAX_FRAMES] if frames > MAX_FRAMES else list(range(frames))
 
 
 _engine = None

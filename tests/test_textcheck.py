@@ -206,10 +206,15 @@ def test_text_in_an_overlay_plane_is_read_and_matched(tree):
     assert r0 <= t0 + 2 and r1 >= t1 - 2 and c0 <= u0 + 2 and c1 >= u1 - 2
 
 
-def test_frames_read_are_distinct_and_include_the_first_and_the_shown_one():
-    from dicomimgcmp.textcheck import MAX_FRAMES, frames_to_read
-
-    assert frames_to_read(1, 0) == [0]
-    assert frames_to_read(5, 3) == [0, 1, 2, 3, 4]
-    chosen = frames_to_read(100, 37)
-    assert len(chosen) == MAX_FRAMES and chosen[0] == 0 and 37 in chosen and chosen == sorted(set(chosen))
+def test_text_on_a_later_frame_of_a_cine_is_found(tree):
+    """Six frames of pydicom's ultrasound cine (examples_ybr_color.dcm); only frame 4 carries the name."""
+    src = load_source("examples_ybr_color.dcm", "cine", **PATIENT)
+    frames = decoded(src)[:6].copy()
+    frames[4], boxes = _write(frames[4], [("PatientName", "DOE, JANE", (150, 30), 16, False)])
+    source = with_pixels(src, frames)
+    save(source, tree.source / "cine.dcm")
+    save(deidentify(source, "cine.dcm", tree.mapping), tree.deid / "cine.dcm")
+    row = run_script(tree.config(text_check="all")).row("cine.dcm")
+    assert row.phi_match == "PatientName"
+    matched = [box for text, box in zip(row.text_found.split("; "), row.text_boxes.split("; ")) if "JANE" in text]
+    assert matched and all(box.startswith("frame 4 rows ") for box in matched)
