@@ -47,7 +47,7 @@ def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int, 
 
     from dicomimgcmp.sampledata import load_source
 
-    folder = root / f"corpus_{pairs}p_{changed:g}c_{frames}f_{size}px{'_text' if text else ''}"
+    folder = root / f"corpus2_{pairs}p_{changed:g}c_{frames}f_{size}px{'_text' if text else ''}"
     if (folder / "done").exists():
         return folder
     shutil.rmtree(folder, ignore_errors=True)
@@ -64,6 +64,7 @@ def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int, 
     template.Rows = template.Columns = size
     template.BitsAllocated, template.BitsStored, template.HighBit, template.PixelRepresentation = 16, 16, 15, 1
     template.WindowCenter, template.WindowWidth = 40, 400
+    template.RescaleSlope, template.RescaleIntercept = 1, 0  # the values are HU: the window shows the phantom
     if frames > 1:
         template.NumberOfFrames = frames
     n_changed = round(pairs * changed)

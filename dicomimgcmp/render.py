@@ -10,6 +10,7 @@ stays visible. matplotlib is imported here only, so the command line starts fast
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import textwrap
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ POINTS = 72  # PDF points per inch
 MAX_DISPLAY = 768  # longest side of a displayed image, pixels
 OVERLAY_COLOUR = (0, 255, 0)  # overlay planes, on the de-identified and source panels
 IDENTITY_COLOUR = "magenta"  # text read in the de-identified image that matches the source's identity
-PAGES_PER_CHUNK = 32  # pages matplotlib holds in memory before a chunk file is closed
+PAGES_PER_CHUNK = 16  # pages matplotlib holds in memory before a chunk file is closed (about 6 MB each)
 #: Summary line styles: matplotlib text properties, the height of a line (figure fraction), characters per line.
 _STYLES = {"title": (dict(size=16, weight="bold"), 0.045, 90), "warn": (dict(size=12, color="red", weight="bold"),
                                                                        0.03, 110),
@@ -119,6 +120,8 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
     import pikepdf
     from matplotlib.backends.backend_pdf import PdfPages
 
+    # matplotlib finds no "normal" weight of the standard fonts and says so for every page: it uses "medium"
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     figure = _Figure(plan.page_count)
     links: list[list[tuple[tuple[float, float, float, float], int]]] = []
 
@@ -140,7 +143,7 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
         for k, chunk in enumerate(chunks):
             with PdfPages(chunk, metadata={"CreationDate": None}) as pdf:
                 for n, draw in enumerate(draws[k * PAGES_PER_CHUNK:(k + 1) * PAGES_PER_CHUNK]):
-                    pdf.savefig(draw(k * PAGES_PER_CHUNK + n + 1))
+                    _save(pdf, draw(k * PAGES_PER_CHUNK + n + 1))
         with atomic_output(path) as tmp, contextlib.ExitStack() as stack:
             out = stack.enter_context(pikepdf.new())
             for chunk in chunks:
@@ -152,6 +155,27 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
     finally:
         for chunk in chunks:
             chunk.unlink(missing_ok=True)
+
+
+def _save(pdf, fig) -> None:
+    """Add the figure as a page, its text in the PDF's standard fonts (Helvetica, Courier: nothing embedded, and
+    about 10 times faster to write than embedded glyphs: 13 instead of 177 ms for a page of 40 lines) when the
+    standard fonts' WinAnsi encoding holds every character on the page, in embedded DejaVu otherwise (a
+    Japanese file name). The choice depends on the page's text only, so outputs stay deterministic."""
+    import matplotlib
+    from matplotlib.text import Text
+
+    standard = all(_in_standard_fonts(text.get_text()) for text in fig.findobj(Text) if text.get_visible())
+    with matplotlib.rc_context({"pdf.use14corefonts": standard}):
+        pdf.savefig(fig)
+
+
+def _in_standard_fonts(text: str) -> bool:
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _add_links(pdf, links: list[list[tuple[tuple[float, float, float, float], int]]]) -> None:
@@ -296,8 +320,9 @@ class _Figure:
         self.page_count = page_count
         self.text_fig = Figure(figsize=PAGE_SIZE)
         self.fig = Figure(figsize=PAGE_SIZE)
-        self.header = self.fig.text(0.02, 0.98, "", va="top", size=9, family="monospace")
-        self.error = self.fig.text(0.5, 0.5, "", ha="center", color="red")
+        # parse_math off: a "$" in a file name is a dollar sign, not mathtext
+        self.header = self.fig.text(0.02, 0.98, "", va="top", size=9, family="monospace", parse_math=False)
+        self.error = self.fig.text(0.5, 0.5, "", ha="center", color="red", parse_math=False)
         self.footer = self.fig.text(0.98, 0.015, "", ha="right", size=8)
         self.axes = self.fig.subplots(1, 3, gridspec_kw=dict(left=0.02, right=0.98, bottom=0.05, top=0.76,
                                                               wspace=0.04))
@@ -324,7 +349,7 @@ class _Figure:
         y = _TOP
         for line in lines:
             style, step, _width = _STYLES[line.style]
-            fig.text(_LEFT, y, line.text, va="top", **style)
+            fig.text(_LEFT, y, line.text, va="top", parse_math=False, **style)
             if line.target is not None:
                 links.append(((_LEFT, y - step, 1 - _LEFT, y), line.target))
             y -= step

@@ -178,6 +178,7 @@ def test_outputs_inside_an_input_tree_are_refused(tree):
 
 def test_hostile_paths_spaces_unicode_links_loops_depth(tree):
     tree.add("with space/Ünïcødé ファイル.dcm", "CT_small.dcm", bump())
+    tree.add("price $_$ x.dcm", "CT_small.dcm", bump())  # not mathtext on the page
     deep = "/".join(["d"] * 150)
     tree.add(f"{deep}/deep.dcm", "MR_small.dcm")
     tree.add("real/linked.dcm", "SC_rgb_rle.dcm")
@@ -189,12 +190,13 @@ def test_hostile_paths_spaces_unicode_links_loops_depth(tree):
     result = run_script(tree.config())
     csv = result.csv.set_index("deid_file")
     assert csv.loc["with space/Ünïcødé ファイル.dcm", "status"] == "changed"
+    assert csv.loc["price $_$ x.dcm", "status"] == "changed"
     assert csv.loc[f"{deep}/deep.dcm", "status"] == "identical"
     assert csv.loc["real/linked.dcm", "status"] == "identical"  # read once, not a duplicate of its link
     assert not any(f.startswith("link_to_real/") for f in csv.index)
     assert csv.loc["dangling", "status"] == "unreadable"
     assert "duplicate_uid" not in set(csv.status)
-    assert pdf_pages(result.run_dir / "comparison_results.pdf") == 2
+    assert pdf_pages(result.run_dir / "comparison_results.pdf") == 3
 
 
 def test_runs_with_different_names_do_not_touch_each_other(tree):
