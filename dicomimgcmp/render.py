@@ -114,8 +114,9 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
     give their group's thumbnail for the review page (:func:`~.review.write_thumbnail`, beside the PDF).
 
     matplotlib keeps every page's images in memory until its file is closed, so pages go to chunk files of
-    :data:`PAGES_PER_CHUNK` pages, which pikepdf joins (copying the image streams from disk as it writes):
-    memory does not grow with the number of pages.
+    :data:`PAGES_PER_CHUNK` pages, which pikepdf joins. pikepdf copies each chunk's streams into memory when
+    it copies its pages (it opens every PDF with qpdf's "immediate copy"), so the join holds about the size of
+    the PDF it writes.
     """
     import pikepdf
     from matplotlib.backends.backend_pdf import PdfPages
