@@ -11,10 +11,12 @@ so a band blanked on 500 slices is one change for the reviewer (:func:`frame_cha
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
 import os
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -401,8 +403,9 @@ class FrameChange:
     """What one frame's change is, for grouping: ``box`` (half-open, source coordinates) around the changed
     values, grown over the pixels next to it that hold the same fill (so that a band blanked to 0 has one box
     even where a slice's source already held 0 along its edge); ``fill`` the one value the box holds, when it
-    holds one; ``values`` a digest of the de-identified values in the box; ``mask`` a digest of which of its
-    pixels changed (members of one group may differ there: holes where the source already held the fill)."""
+    holds one; ``values`` a digest of the de-identified values in the box; ``mask`` which of its pixels
+    changed (:func:`pack_mask`; members of one group may differ there: holes where the source already held the
+    fill)."""
 
     what: str
     box: tuple[int, int, int, int] | None = None
@@ -438,7 +441,20 @@ def frame_change(deid: np.ndarray, changed: np.ndarray, crop: Crop | None) -> Fr
     return FrameChange("changed", (r0 + dr, r1 + dr, c0 + dc, c1 + dc),
                        None if fill is None else _fill_text(fill),
                        _digest(inside.dtype.str.encode(), str(inside.shape).encode(), inside.tobytes()),
-                       _digest(np.packbits(changed[r0:r1, c0:c1]).tobytes(), str((r0, r1, c0, c1)).encode()))
+                       pack_mask(changed[r0:r1, c0:c1]))
+
+
+def pack_mask(mask: np.ndarray) -> str:
+    """A (rows, columns) bool mask as text: "rows,columns:" then its bits, deflated, in base 64."""
+    bits = zlib.compress(np.packbits(mask).tobytes(), 6)
+    return f"{mask.shape[0]},{mask.shape[1]}:" + base64.b64encode(bits).decode("ascii")
+
+
+def unpack_mask(text: str) -> np.ndarray:
+    shape, _, bits = text.partition(":")
+    rows, cols = (int(n) for n in shape.split(","))
+    return np.unpackbits(np.frombuffer(zlib.decompress(base64.b64decode(bits)), np.uint8),
+                         count=rows * cols).reshape(rows, cols).astype(bool)
 
 
 def _grow_over_fill(image: np.ndarray, box: tuple[int, int, int, int], fill) -> tuple[int, int, int, int]:
@@ -481,7 +497,8 @@ def _group(source: FileRecord, crop: Crop | None, changes: list[FrameChange | No
     change = "; ".join(parts)
     key = "|".join([str(crop)] + [repr(c.key) for c in distinct])
     return {"change": change, "change_group": _group_id(source, key),
-            "mask_digest": _digest(*(c.mask.encode() for c in changes if c is not None))}
+            "mask_digest": _digest(*(c.mask.encode() for c in changes if c is not None)),
+            "shown_mask": shown_change.mask if shown_change is not None else ""}
 
 
 def _group_id(source: FileRecord, key: str) -> str:

@@ -204,6 +204,8 @@ class PairResult:
     change: str = ""
     change_group: str = ""
     mask_digest: str = ""
+    #: The shown frame's changed pixels inside its change's box (:func:`~.compare.pack_mask`).
+    shown_mask: str = ""
     #: What the de-identified file carries beside its pixel values (:mod:`.layers`), "; "-separated.
     hidden_content: str = ""
     #: The text read in the de-identified image and the source attributes it matches, ";"-separated (the text

@@ -20,7 +20,7 @@ import numpy as np
 import pydicom
 
 from .atomic import atomic_output, temporary_name
-from .compare import changed_mask
+from .compare import changed_mask, unpack_mask
 from .model import PairResult, Status
 from .layers import read_overlays
 from .pixels import quiet_pydicom, read_frame
@@ -457,10 +457,20 @@ def _group_line(page: Page) -> str:
     if len(page.members) > 1:
         others = [m for m in page.members[1:] if m.mask_digest != item.mask_digest]
         line += (f"; this page stands for {len(page.members)} of them (all listed on the summary and in the CSV)"
-                 + (f"; {len(others)} changed other pixels than the one shown (changed-pixel counts differ by up "
-                    f"to {max(abs(m.changed_pixels - item.changed_pixels) for m in others)})" if others
+                 + (f"; {len(others)} changed other pixels than the one shown (by up to "
+                    f"{max(_mask_difference(m, item) for m in others)} pixels)" if others
                     else "; all changed the same pixels"))
     return line
+
+
+def _mask_difference(member: PairResult, shown: PairResult) -> int:
+    """Pixels changed in one of the two but not in the other, on the frame each shows (both masks cover the
+    group's box); at least the difference of their changed-pixel counts over all frames."""
+    counted = abs(member.changed_pixels - shown.changed_pixels)
+    if not member.shown_mask or not shown.shown_mask:
+        return counted
+    a, b = unpack_mask(member.shown_mask), unpack_mask(shown.shown_mask)
+    return max(counted, int(np.count_nonzero(a ^ b))) if a.shape == b.shape else counted
 
 
 def _short_text(text: str, limit: int = 400) -> str:

@@ -167,7 +167,10 @@ def test_a_group_page_says_how_many_members_it_stands_for_and_how_they_differ(gr
     with pikepdf.open(run.run_dir / "comparison_results.pdf") as pdf:
         text = _page_text(pdf, int(row.pdf_page) - 1).replace("\n", " ")
     assert "this page stands for 6 of them" in " ".join(text.split())
-    assert "1 changed other pixels than the one shown" in " ".join(text.split())
+    said = " ".join(text.split())
+    holes = 3 * 128 + 4 * 20  # where slice 2's source already held 0: along the band's edge and inside it
+    shown_has_holes = "De-identified: ct/s2.dcm" in said  # the page shows the group's first member
+    assert f"{5 if shown_has_holes else 1} changed other pixels than the one shown (by up to {holes} pixels)" in said
 
 
 def test_multit_parts_keep_groups_whole_each_with_its_outline(grouped):
