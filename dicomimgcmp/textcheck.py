@@ -17,6 +17,7 @@ import logging
 import re
 import unicodedata
 from itertools import zip_longest
+from typing import NamedTuple
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,7 @@ def _read_pair(result: PairResult) -> list[TextLine]:
     deid, source = result.deid, result.source
     d_ds, s_ds = _header(deid.path), _header(source.path)
     seen: set[bytes] = set()
+    said: set[tuple] = set()
     lines: list[TextLine] = []
     for index, (d_frame, s_frame) in enumerate(zip_longest(iter_frames(deid), iter_frames(source))):
         if d_frame is None:
@@ -78,7 +80,10 @@ def _read_pair(result: PairResult) -> list[TextLine]:
         seen.add(digest)
         same_shape = s_frame is not None and s_frame.shape == d_frame.shape
         shown, _ = display_pair(d_frame, d_ds, s_frame if same_shape else d_frame, s_ds)
-        lines += [line._replace(frame=index) for line in read_text(to_rgb8(shown))]
+        for line in read_text(to_rgb8(shown)):
+            if (line.text, line.box) not in said:  # an annotation on every frame is listed once
+                said.add((line.text, line.box))
+                lines.append(line._replace(frame=index))
     shape = (deid.format.rows or 0, deid.format.columns or 0)
     for group, plane in read_overlays(deid).items():  # overlays carry annotations too: read as white on black
         lines += [line._replace(layer=overlay_name(group)) for line in read_text(to_rgb8(plane.placed(shape)))]
@@ -125,26 +130,38 @@ def read_text(image: np.ndarray) -> list[TextLine]:
     return sorted(lines, key=lambda line: (line.box[0], line.box[2]))
 
 
-def identity_values(ds) -> dict[str, list[str]]:
-    """The source's identity values by attribute, each normalised (:func:`normalise`) and at least
-    :data:`MIN_VALUE` characters: names whole and by component, IDs, and dates in the common written forms."""
-    values: dict[str, set[str]] = {}
+class IdentityValue(NamedTuple):
+    """One identity value, normalised (:func:`normalise`), and the OCR errors forgiven when matching it."""
 
-    def add(name: str, text: str) -> None:
-        norm = normalise(text)
-        if len(norm) >= MIN_VALUE:
-            values.setdefault(name, set()).add(norm)
+    text: str
+    errors: int
+
+
+def identity_value(text: str, *, exact: bool = False) -> IdentityValue:
+    """A value, forgiven one error per :data:`CHARS_PER_ERROR` characters unless ``exact``."""
+    norm = normalise(text)
+    return IdentityValue(norm, 0 if exact else len(norm) // CHARS_PER_ERROR)
+
+
+def identity_values(ds) -> dict[str, list[IdentityValue]]:
+    """The source's identity values by attribute, each at least :data:`MIN_VALUE` characters: names whole and
+    by component, IDs, and dates in the common written forms."""
+    values: dict[str, set[IdentityValue]] = {}
+
+    def add(name: str, value: IdentityValue) -> None:
+        if len(value.text) >= MIN_VALUE:
+            values.setdefault(name, set()).add(value)
 
     for name in NAME_ATTRIBUTES:
         for person in _multi(ds.get(name)):
             parts = [p for p in re.split(r"[\^=]", str(person)) if p.strip()]
-            add(name, " ".join(parts))
+            add(name, identity_value(" ".join(parts)))
             for part in parts:
                 for word in part.split():
-                    add(name, word)
+                    add(name, identity_value(word))
     for name in ID_ATTRIBUTES:
         for value in _multi(ds.get(name)):
-            add(name, str(value))
+            add(name, identity_value(str(value)))
     for name in DATE_ATTRIBUTES:
         for value in _multi(ds.get(name)):
             for form in date_forms(str(value)):
@@ -159,16 +176,19 @@ def _multi(value) -> list:
     return list(value) if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
 
 
-def date_forms(value: str) -> list[str]:
-    """A DA value (YYYYMMDD) in the forms it is written on images, normalised: 20190304, 04032019, 03042019,
-    04MAR2019, MAR042019."""
+def date_forms(value: str) -> list[IdentityValue]:
+    """A DA value (YYYYMMDD) in the forms it is written on images: 20190304, 04032019, 03042019, 04MAR2019,
+    MAR042019, and with the month's name a two-digit year too (04MAR19, MAR0419: an ultrasound scanner writes
+    24-MAY-02), those matched exactly (one error would let 14-MAR-1975 read as 04-MAR-19)."""
     match = re.fullmatch(r"\s*(\d{4})(\d{2})(\d{2})\s*", value)
     if not match:
-        return [value]
+        return [identity_value(value)]
     year, month, day = match.groups()
-    forms = [year + month + day, day + month + year, month + day + year]
+    forms = [identity_value(form) for form in (year + month + day, day + month + year, month + day + year)]
     if 1 <= int(month) <= 12:
-        forms += [day + _MONTHS[int(month) - 1] + year, _MONTHS[int(month) - 1] + day + year]
+        name = _MONTHS[int(month) - 1]
+        forms += [identity_value(day + name + year), identity_value(name + day + year),
+                  identity_value(day + name + year[2:], exact=True), identity_value(name + day + year[2:], exact=True)]
     return forms
 
 
@@ -178,12 +198,11 @@ def normalise(text: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", plain.upper())
 
 
-def matching_attributes(line: str, values: dict[str, list[str]]) -> tuple[str, ...]:
-    """The attributes one of whose values occurs in the line, with at most one error per
-    :data:`CHARS_PER_ERROR` characters of the value."""
+def matching_attributes(line: str, values: dict[str, list[IdentityValue]]) -> tuple[str, ...]:
+    """The attributes one of whose values occurs in the line, with at most the errors it forgives."""
     text = normalise(line)
     return tuple(name for name, found in values.items()
-                 if any(fuzzy_contains(text, value, len(value) // CHARS_PER_ERROR) for value in found))
+                 if any(fuzzy_contains(text, value.text, value.errors) for value in found))
 
 
 def fuzzy_contains(text: str, value: str, errors: int) -> bool:

@@ -171,6 +171,7 @@ def test_matching_forgives_one_error_per_six_characters_and_never_short_values()
     assert matching_attributes("Feb 14 1975", values) == ("PatientBirthDate",)
     assert matching_attributes("Mar 14 1975", values) == ()  # three characters off
     assert matching_attributes("14-FEB-1975", values) == ("PatientBirthDate",)
+    assert matching_attributes("04-MAR-19 11:24:20", values) == ("StudyDate",)  # as gdcm-US-ALOKA-16.dcm shows
     assert matching_attributes("ZZ99887766", values) == ("OtherPatientIDs",)
     assert matching_attributes("US 5 cm L R X1", values) == ()  # "US", "X1": under 3 characters
     assert matching_attributes("ST MARY HOSPITAL", values) == ()  # not "Saint Mary Hospital"
@@ -180,7 +181,9 @@ def test_matching_forgives_one_error_per_six_characters_and_never_short_values()
 
 def test_normalise_and_dates_and_substring_distance():
     assert normalise("Müller-Lüdenscheidt, J.") == "MULLERLUDENSCHEIDTJ"
-    assert date_forms("20190304") == ["20190304", "04032019", "03042019", "04MAR2019", "MAR042019"]
+    assert [(v.text, v.errors) for v in date_forms("20190304")] == [
+        ("20190304", 1), ("04032019", 1), ("03042019", 1), ("04MAR2019", 1), ("MAR042019", 1), ("04MAR19", 0),
+        ("MAR0419", 0)]
     assert fuzzy_contains("XXABCDEFYY", "ABCDEF", 0) and fuzzy_contains("XXABCXEFYY", "ABCDEF", 1)
     assert not fuzzy_contains("XXABCXEFYY", "ABCDEF", 0) and not fuzzy_contains("AB", "ABCDEF", 1)
 
