@@ -13,12 +13,11 @@ rapidocr is imported only when the check is on (:func:`engine`), once per proces
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import unicodedata
 from itertools import zip_longest
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pydicom
@@ -37,8 +36,6 @@ NAME_ATTRIBUTES = ("PatientName", "ReferringPhysicianName", "PerformingPhysician
 ID_ATTRIBUTES = ("PatientID", "OtherPatientIDs", "AccessionNumber", "InstitutionName", "StationName")
 DATE_ATTRIBUTES = ("PatientBirthDate", "StudyDate", "SeriesDate", "AcquisitionDate")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-
-log = logging.getLogger("dicomimgcmp")
 
 
 def check_pair(result: PairResult, check: TextCheck) -> PairResult:
@@ -106,9 +103,8 @@ def engine():
         if len(det) != 1 or len(rec) != 1:
             raise RuntimeError(f"rapidocr's models are not in {models} (the wheel ships them; nothing may be "
                                f"downloaded): reinstall with {PIP_COMMAND}")
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
         _engine = rapidocr.RapidOCR(params={
-            "Global.use_cls": False, "Global.log_level": "warning",
+            "Global.use_cls": False, "Global.log_level": "error",  # "no text found" is no news here
             "EngineConfig.onnxruntime.intra_op_num_threads": 1, "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             "Det.limit_type": "max", "Det.limit_side_len": DETECTION_SIDE,
             "Det.model_path": str(det[0]), "Rec.model_path": str(rec[0])})
