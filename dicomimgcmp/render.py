@@ -130,13 +130,13 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
         links.append(page_links)
         return fig
 
-    draws = [lambda n, lines=lines: text_page(lines, n) for lines in plan.summary]
     def pair_page(page: Page, number: int):
         fig = figure.pair_page(page, tolerance, number)
         if page.thumbnail:
             write_thumbnail(thumbnail_path(path.parent, page.shown.change_group), figure.panels)
         return fig
 
+    draws = [lambda n, lines=lines: text_page(lines, n) for lines in plan.summary]
     draws += [lambda n, page=page: pair_page(page, n) for page in plan.pages]
     chunks = [temporary_name(path, f".chunk{k}") for k in range(math.ceil(len(draws) / PAGES_PER_CHUNK))]
     joined = temporary_name(path, ".joined")
