@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .layers import LayerFindings, layer_findings
-from .model import DEFAULT_MAX_PIXELS, Crop, FileRecord, PairResult, PixelFormat, Status
+from .model import DEFAULT_MAX_PIXELS, Crop, FileRecord, PairResult, PixelFormat, Status, box_text
 from .pixels import DecodeError, dynamic_range, iter_frames
 
 SSIM_WINDOW = 7  # scikit-image's default win_size
@@ -421,9 +421,8 @@ class FrameChange:
     def describe(self) -> str:
         if self.box is None:
             return self.what
-        r0, r1, c0, c1 = self.box
         action = f"set to {self.fill}" if self.fill is not None else "changed"
-        return f"rows {r0}-{r1} x cols {c0}-{c1} {action}"
+        return f"{box_text(self.box)} {action}"
 
 
 def frame_change(deid: np.ndarray, changed: np.ndarray, crop: Crop | None) -> FrameChange:

@@ -65,7 +65,6 @@ class Overlay(NamedTuple):
         """The plane on an image of ``shape`` (rows, columns): where it sits, cut at the image's edges."""
         out = np.zeros(shape, dtype=bool)
         r0, c0 = self.origin[0] - 1, self.origin[1] - 1
-        rows, cols = self.plane.shape
         src = self.plane[max(0, -r0):max(0, shape[0] - r0), max(0, -c0):max(0, shape[1] - c0)]
         out[max(0, r0):max(0, r0) + src.shape[0], max(0, c0):max(0, c0) + src.shape[1]] = src
         return out
@@ -78,29 +77,23 @@ def read_overlays(record: FileRecord) -> dict[int, Overlay]:
         return {}
     with quiet_pydicom():
         ds = pydicom.dcmread(record.path, stop_before_pixels=True, force=True)
-        found = {}
-        for group in OVERLAY_GROUPS:
-            if Tag(group, 0x0010) not in ds:
-                continue
-            origin = tuple(int(v) for v in (ds.get(Tag(group, 0x0050)).value if Tag(group, 0x0050) in ds
-                                            else (1, 1)))
-            if Tag(group, 0x3000) in ds:
+    words: np.ndarray | None = None  # the first frame's stored words, read once for the overlays kept there
+    found = {}
+    for group in OVERLAY_GROUPS:
+        if Tag(group, 0x0010) not in ds:
+            continue
+        origin = tuple(int(v) for v in (ds[Tag(group, 0x0050)].value if Tag(group, 0x0050) in ds else (1, 1)))
+        if Tag(group, 0x3000) in ds:
+            with quiet_pydicom():
                 plane = ds.overlay_array(group)
-                found[group] = Overlay(group, origin, (plane[0] if plane.ndim == 3 else plane).astype(bool))
-            elif (high := _high_bit_plane(record, ds, group)) is not None:
-                found[group] = Overlay(group, origin, *high)
+            found[group] = Overlay(group, origin, (plane[0] if plane.ndim == 3 else plane).astype(bool))
+            continue
+        position = ds.get(Tag(group, 0x0102))  # an overlay in bit OverlayBitPosition (retired, still written)
+        words = stored_words(record, 0) if words is None else words
+        if position is not None and words is not None and words.ndim == 2:
+            bit = int(position.value)
+            found[group] = Overlay(group, origin, ((words >> bit) & 1).astype(bool), bit)
     return found
-
-
-def _high_bit_plane(record: FileRecord, ds, group: int) -> tuple[np.ndarray, int] | None:
-    """An overlay kept in bit OverlayBitPosition of the stored pixel words (retired, still written), and
-    that bit."""
-    position = ds.get(Tag(group, 0x0102))
-    words = stored_words(record, 0)
-    if position is None or words is None or words.ndim != 2:
-        return None
-    bit = int(position.value)
-    return ((words >> bit) & 1).astype(bool), bit
 
 
 def stored_words(record: FileRecord, frame: int) -> np.ndarray | None:
@@ -135,6 +128,8 @@ def stray_high_bits(record: FileRecord, overlay_bits: set[int]) -> int:
         words = stored_words(record, frame)
         if words is None:
             return 0
+        if not overlay_bits and _within_bits_stored(words, fmt.bits_stored, fmt.pixel_representation == 1):
+            continue  # the common case, in one pass
         high = words & words.dtype.type(high_mask)
         unexpected = high != 0
         if fmt.pixel_representation == 1:  # a negative value's sign extension sets them all
@@ -142,6 +137,15 @@ def stray_high_bits(record: FileRecord, overlay_bits: set[int]) -> int:
             unexpected &= ~(negative & (high == high_mask))
         stray += int(np.count_nonzero(unexpected))
     return stray
+
+
+def _within_bits_stored(words: np.ndarray, bits_stored: int, signed: bool) -> bool:
+    """Whether every stored word holds a BitsStored value: no bit above it set (unsigned), or only a sign
+    extension there (signed)."""
+    if not signed:
+        return int(words.max()) >> bits_stored == 0
+    values = words.view(words.dtype.str.replace("u", "i"))
+    return -(1 << (bits_stored - 1)) <= int(values.min()) and int(values.max()) < 1 << (bits_stored - 1)
 
 
 class LayerFindings(NamedTuple):

@@ -142,11 +142,21 @@ class FileRecord:
     layers: tuple[str, ...] = ()
 
     @property
+    def series_label(self) -> str:
+        """SeriesNumber and SeriesDescription as a reviewer reads them: "3 Abdomen" ("?" for no number)."""
+        return f"{'?' if self.series_number is None else self.series_number} {self.series_description}".strip()
+
+    @property
     def order_key(self) -> tuple:
         """Report order: PatientID, StudyInstanceUID, SeriesNumber, InstanceNumber, path."""
         return (self.patient_id, self.study_instance_uid,
                 -1 if self.series_number is None else self.series_number,
                 -1 if self.instance_number is None else self.instance_number, self.rel_path)
+
+
+def box_text(box: tuple[int, int, int, int]) -> str:
+    """A half-open box (row0, row1, col0, col1) as the summary, the CSV and the review page write it."""
+    return "rows {}-{} x cols {}-{}".format(*box)
 
 
 class TextLine(NamedTuple):
@@ -161,9 +171,8 @@ class TextLine(NamedTuple):
     layer: str = ""
 
     def box_text(self) -> str:
-        r0, r1, c0, c1 = self.box
         where = self.layer or (f"frame {self.frame}" if self.frame else "")
-        return f"{where + ' ' if where else ''}rows {r0}-{r1} x cols {c0}-{c1}"
+        return f"{where + ' ' if where else ''}{box_text(self.box)}"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from . import compare, index, render, review
 from .config import Config, ConfigError, TextCheck
 from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
-from .report import log, logged, write_summary_csv
+from .report import log, logged, summary_csv
 from .store import DEID, SOURCE, RunState, chunks
 from .workers import StageProgress, Workers, iter_batches, map_batches
 
@@ -95,23 +95,21 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
 
         progress.stage = "writing the PDF(s)"
         counts = state.status_counts()
-        pdfs = _render(cfg, parts, workers, state, counts, date)
+        identity_found = state.count_phi()
+        pdfs = _render(cfg, parts, workers, state, counts, identity_found, date)
         progress.done.append(f"wrote {len(pdfs)} PDF(s)")
         clock.lap("render")
-        progress.stage = "writing the CSV"
-        csv_path = cfg.run_dir / SUMMARY_CSV
-        write_summary_csv(csv_path, logged(state.rows()))
-        progress.done.append("wrote the CSV")
-        progress.stage = "writing the review page"
-        review_path = cfg.run_dir / review.REVIEW_HTML
-        review.write_review(review_path, run_name=cfg.run_name, date=date, counts=counts, rows=state.rows(),
-                            groups=(review.GroupView(*group) for group in state.groups()), carried=carried,
-                            phi_total=state.count_phi())
+        progress.stage = "writing the CSV and the review page"
+        csv_path, review_path = cfg.run_dir / SUMMARY_CSV, cfg.run_dir / review.REVIEW_HTML
+        with summary_csv(csv_path) as add_to_csv:
+            review.write_review(review_path, run_name=cfg.run_name, date=date, counts=counts,
+                                rows=map(add_to_csv, logged(state.rows())), carried=carried,
+                                groups=(review.GroupView(*group) for group in state.groups()),
+                                phi_total=identity_found)
         _log_carried(carried, state)
-        progress.done.append("wrote the review page")
+        progress.done.append("wrote the CSV and the review page")
         clock.lap("report")
         reused = dict(state.reused)
-        identity_found = state.count_phi()
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
     return RunOutcome(counts, pdfs + [csv_path, review_path], clock.laps, notes, reused, identity_found)
@@ -272,7 +270,7 @@ def _unreadable_pair(pair: Pair, reason: str) -> PairResult:
 
 
 def _render(cfg: Config, parts: int | None, workers: Workers, state: RunState,
-            counts: dict[str, int], date: str) -> list[Path]:
+            counts: dict[str, int], identity_found: int, date: str) -> list[Path]:
     """Split the pair pages over the PDF(s) in page order, note their pages in the store, and write the PDFs
     (one task each, retried like any other work). With ``pages: per_group`` a change group has one page, and
     its members are never split over two PDFs."""
@@ -283,12 +281,11 @@ def _render(cfg: Config, parts: int | None, workers: Workers, state: RunState,
         old.unlink()
     jobs = []
     leaders = state.group_leaders()
-    phi_total = state.count_phi()
     for part, (first, size) in enumerate(_split_balanced(state.count_pages(per_group), n_parts)):
         name = pdf_name(None if parts is None else part)
         summary = render.Summary(cfg.run_name, date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
                                  str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED.value],
-                                 per_group, phi_total)
+                                 per_group, identity_found)
         units = state.changed_pages(per_group, first, size)
         sizes = state.series_sizes(m.source.series_instance_uid for unit in units for m in unit)
         plan = render.plan_pdf(summary, units, name, sizes, leaders)
@@ -316,7 +313,7 @@ def _read_decisions(cfg: Config) -> dict[str, review.Decision]:
 
 def _log_carried(carried: dict[str, review.Decision], state: RunState) -> None:
     if carried:
-        groups = [first.change_group for first, _size, _series in state.groups()]
+        groups = state.change_groups()
         kept = sum(group in carried for group in groups)
         log.info("review_decisions: %d of %d change groups keep an earlier decision; %d are new", kept,
                  len(groups), len(groups) - kept)

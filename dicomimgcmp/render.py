@@ -203,7 +203,7 @@ def _add_outline(pdf, plan: PdfPlan) -> None:
             item = page.shown
             rec = item.deid
             levels = [f"Patient {rec.patient_id or '(none)'}", f"Study {rec.study_instance_uid or '(none)'}",
-                      _series_label(rec)]
+                      f"Series {rec.series_label} ({rec.modality or '-'})"]
             children = outline.root
             for depth in range(len(levels)):
                 key = tuple(levels[:depth + 1])
@@ -215,12 +215,6 @@ def _add_outline(pdf, plan: PdfPlan) -> None:
             if len(page.members) > 1:
                 title += f" (and {len(page.members) - 1} more with the same change)"
             children.append(pikepdf.OutlineItem(title, item.pdf_page - 1))
-
-
-def _series_label(rec) -> str:
-    number = "?" if rec.series_number is None else rec.series_number
-    described = f" {rec.series_description}" if rec.series_description else ""
-    return f"Series {number}{described} ({rec.modality or '-'})"
 
 
 def _summary_lines(summary: Summary, pages: list[Page], series_sizes: dict[str, int]) -> list[Line]:
@@ -277,8 +271,7 @@ def _shared_changes(members: list[PairResult], series_sizes: dict[str, int]) -> 
     for m in sorted(first.values(), key=lambda m: (-m.group_size, m.pdf_page)):
         rec = m.source
         in_series = series_sizes.get(rec.series_instance_uid, m.group_size)
-        series = f"series {'?' if rec.series_number is None else rec.series_number}"
-        lines.append(Line(f"{series} ({rec.modality or '-'}, {in_series} images): {m.change} on "
+        lines.append(Line(f"series {rec.series_label} ({rec.modality or '-'}, {in_series} images): {m.change} on "
                           f"{share_text(m.group_size, in_series)}   [group {m.change_group}]", "mono", m.pdf_page))
     return lines
 

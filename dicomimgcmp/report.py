@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .atomic import atomic_output
@@ -14,18 +15,32 @@ from .model import CSV_COLUMNS, PairResult, Status
 log = logging.getLogger("dicomimgcmp")
 
 
-def write_summary_csv(path: Path, results: Iterable[PairResult]) -> None:
-    """Write ``comparison_summary.csv`` atomically, one row per result, columns :data:`CSV_COLUMNS`."""
-    write_csv(path, CSV_COLUMNS, (r.csv_row() for r in results))
+@contextmanager
+def summary_csv(path: Path) -> Iterator[Callable[[PairResult], PairResult]]:
+    """``comparison_summary.csv``, written atomically as results pass through the function this yields (which
+    adds a result's row, columns :data:`CSV_COLUMNS`, and returns the result): the rows are read from the
+    store once for the CSV and the review page."""
+    with _csv_rows(path, CSV_COLUMNS) as write:
+        def add(result: PairResult) -> PairResult:
+            write(result.csv_row())
+            return result
+
+        yield add
 
 
 def write_csv(path: Path, columns: tuple[str, ...], rows: Iterable[dict]) -> None:
     """Write a CSV atomically (no half-written file is ever seen under its name)."""
+    with _csv_rows(path, columns) as write:
+        for row in rows:
+            write(row)
+
+
+@contextmanager
+def _csv_rows(path: Path, columns: tuple[str, ...]) -> Iterator[Callable[[dict], None]]:
     with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
+        yield lambda row: writer.writerow({k: _cell(v) for k, v in row.items()})
 
 
 def _cell(value: object) -> object:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .atomic import atomic_output
-from .model import PairResult
+from .model import PairResult, box_text
 
 REVIEW_HTML = "review.html"
 THUMBNAIL_DIR = "review"
@@ -116,7 +116,7 @@ def _group_json(group: GroupView, run_dir: Path, carried: dict[str, Decision]) -
     thumb = thumbnail_path(run_dir, item.change_group)
     decision = carried.get(item.change_group)
     return {"id": item.change_group, "share": share_text(group.size, group.series_size),
-            "series": f"{'?' if rec.series_number is None else rec.series_number} {rec.series_description}".strip(),
+            "series": rec.series_label,
             "modality": rec.modality, "patient": item.deid.patient_id, "change": item.change,
             "first_file": item.deid.rel_path, "pdf": f"{item.pdf_file}#page={item.pdf_page}",
             "page": item.pdf_page, "thumbnail": thumb.relative_to(run_dir).as_posix() if thumb.exists() else "",
@@ -126,10 +126,9 @@ def _group_json(group: GroupView, run_dir: Path, carried: dict[str, Decision]) -
 def _row_json(result: PairResult) -> list:
     """A row of the table, in the order of the template's columns."""
     row = result.csv_row()
-    box = "" if result.bbox is None else "rows {}-{} x cols {}-{}".format(*result.bbox)
-    series = result.deid or result.source
-    return [row["status"], row["deid_file"] or row["source_file"],
-            f"{'' if series.series_number is None else series.series_number} {row['series_description']}".strip(),
+    box = "" if result.bbox is None else box_text(result.bbox)
+    rec = result.deid or result.source
+    return [row["status"], row["deid_file"] or row["source_file"], "" if rec.error else rec.series_label,
             row["modality"], row["changed_pixels"], box, row["change_group"], row["group_size"],
             f"{row['pdf_file']}#page={row['pdf_page']}" if row["pdf_page"] else "", row["pdf_page"], row["reason"],
             row["phi_match"].replace(";", ", "), row["hidden_content"]]

@@ -295,6 +295,11 @@ class RunState:
             "FROM grouped AS g JOIN ordered AS o ON o.n = g.first ORDER BY g.size DESC, g.first",
             (Status.CHANGED.value, DEID)))
 
+    def change_groups(self) -> list[str]:
+        """The id of every change group."""
+        return [row[0] for row in self._db.execute(
+            "SELECT DISTINCT change_group FROM rows WHERE status = ?", (Status.CHANGED.value,))]
+
     def series_sizes(self, series: Iterable[str]) -> dict[str, int]:
         """De-identified files paired with a source of each of these source series."""
         return {uid: self._one("SELECT COUNT(*) FROM rows WHERE series = ? AND side = ?", uid, DEID)

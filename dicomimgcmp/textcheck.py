@@ -44,8 +44,10 @@ def check_pair(result: PairResult, check: TextCheck) -> PairResult:
     if not check.applies(result):
         return result
     try:
-        values = identity_values(_header(result.source.path))
-        lines = [line._replace(matches=matching_attributes(line.text, values)) for line in _read_pair(result)]
+        d_ds, s_ds = _header(result.deid.path), _header(result.source.path)
+        values = identity_values(s_ds)
+        lines = [line._replace(matches=matching_attributes(line.text, values))
+                 for line in _read_pair(result, d_ds, s_ds)]
     except Exception as exc:  # the comparison's row must survive a failed reading  # noqa: BLE001
         return result.with_note(f"text check failed: {type(exc).__name__}: {exc}").replace(
             text_lines=(), phi_match="")
@@ -58,13 +60,13 @@ def _header(path: str):
         return pydicom.dcmread(path, stop_before_pixels=True, force=True)
 
 
-def _read_pair(result: PairResult) -> list[TextLine]:
+def _read_pair(result: PairResult, d_ds, s_ds) -> list[TextLine]:
     """Every text line read in the de-identified image, each distinct frame once (a cine's frames often
-    repeat: frames are told apart by a hash of their values), then in its overlay planes."""
+    repeat: frames are told apart by a hash of their values), then in its overlay planes; ``d_ds`` and
+    ``s_ds`` are both files' headers (for the window)."""
     from .render import display_pair, to_rgb8
 
     deid, source = result.deid, result.source
-    d_ds, s_ds = _header(deid.path), _header(source.path)
     seen: set[bytes] = set()
     said: set[tuple] = set()
     lines: list[TextLine] = []
