@@ -4,7 +4,9 @@ Images are shown as a radiologist would see them: the source file's modality LUT
 window or VOI LUT, through pydicom; a robust percentile window when it has none) on both sides so that both
 panels share one grey scale and a blanked region looks blanked, each side's MONOCHROME1 inverted, colour in colour.
 Images are downsampled for display only; the changed-pixel mask is max-pooled so that a one-pixel change
-stays visible. matplotlib is imported here only, so the command line starts fast.
+stays visible. Pair pages are written straight into PDF (:mod:`.pdfpage`); matplotlib draws the summary pages
+and a pair page whose text the PDF's standard fonts cannot show. It is imported here only, so the command line
+starts fast.
 """
 
 from __future__ import annotations
@@ -20,17 +22,16 @@ import pydicom
 
 from .atomic import atomic_output, temporary_name
 from .compare import changed_mask, unpack_mask
-from .model import PairResult, Status
 from .layers import read_overlays
+from .model import PairResult, Status
+from .pdfpage import (CYAN, GRID, LABEL_SIZE, MAGENTA, PAGE_SIZE, POINTS, RED, TITLES, YELLOW, Box, PairDrawing,
+                      Panels, in_standard_fonts, rgb, write_pages)
 from .pixels import quiet_pydicom, read_frame
 from .review import share_text, thumbnail_path, write_thumbnail
 
-PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
-POINTS = 72  # PDF points per inch
 MAX_DISPLAY = 768  # longest side of a displayed image, pixels
-OVERLAY_COLOUR = (0, 255, 0)  # overlay planes, on the de-identified and source panels
-IDENTITY_COLOUR = "magenta"  # text read in the de-identified image that matches the source's identity
-PAGES_PER_CHUNK = 16  # pages matplotlib holds in memory before a chunk file is closed (about 6 MB each)
+PAGES_PER_CHUNK = 16  # pages held in memory before a chunk file is written (about 6 MB each)
+DIMMED = 0.35  # the changed-area panel shows the source at this brightness under the red changed pixels
 #: Summary line styles: matplotlib text properties, the height of a line (figure fraction), characters per line.
 _STYLES = {"title": (dict(size=16, weight="bold"), 0.045, 90), "warn": (dict(size=12, color="red", weight="bold"),
                                                                        0.03, 110),
@@ -112,39 +113,44 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
     line that names a page a link to it, and "page N of M" in the footer; the pages marked ``thumbnail`` also
     give their group's thumbnail for the review page (:func:`~.review.write_thumbnail`, beside the PDF).
 
-    matplotlib keeps every page's images in memory until its file is closed, so pages go to chunk files of
-    :data:`PAGES_PER_CHUNK` pages, which qpdf joins (its page merge copies streams from the files as it writes;
-    pikepdf's page copy would hold every chunk's streams in memory: 491 MB for 1,000 pages): memory does not
-    grow with the number of pages.
+    Pages go to chunk files of at most :data:`PAGES_PER_CHUNK` pages, each written by one drawer (matplotlib
+    or :func:`~.pdfpage.write_pages`), which qpdf joins (its page merge copies streams from the files as it
+    writes; pikepdf's page copy would hold every chunk's streams in memory: 491 MB for 1,000 pages): memory
+    does not grow with the number of pages.
     """
     import pikepdf
-    from matplotlib.backends.backend_pdf import PdfPages
 
     # matplotlib finds no "normal" weight of the standard fonts and says so for every page: it uses "medium"
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-    figure = _Figure(plan.page_count)
+    figure = _Figure()
     links: list[list[tuple[tuple[float, float, float, float], int]]] = []
+    chunks: list[Path] = []
 
-    def text_page(lines: list[Line], number: int):
-        fig, page_links = figure.text_page(lines, number)
-        links.append(page_links)
-        return fig
+    def write_chunk(drawings: list) -> None:
+        chunks.append(temporary_name(path, f".chunk{len(chunks)}"))
+        if _standard(drawings[0]):  # a chunk's pages are all of one kind
+            write_pages(chunks[-1], drawings)
+            return
+        with PdfPages(chunks[-1], metadata={"CreationDate": None}) as pdf:
+            for drawing in drawings:
+                if isinstance(drawing, PairDrawing):
+                    _save(pdf, figure.pair_page(drawing))
+                else:
+                    fig, page_links = figure.text_page(*drawing)
+                    links.append(page_links)
+                    _save(pdf, fig)
 
-    def pair_page(page: Page, number: int):
-        fig = figure.pair_page(page, tolerance, number)
-        if page.thumbnail:
-            write_thumbnail(thumbnail_path(path.parent, page.shown.change_group), figure.panels)
-        return fig
+    from matplotlib.backends.backend_pdf import PdfPages
 
-    draws = [lambda n, lines=lines: text_page(lines, n) for lines in plan.summary]
-    draws += [lambda n, page=page: pair_page(page, n) for page in plan.pages]
-    chunks = [temporary_name(path, f".chunk{k}") for k in range(math.ceil(len(draws) / PAGES_PER_CHUNK))]
+    batch: list = []
+    for drawing in _drawings(path.parent, plan, tolerance):
+        if batch and (len(batch) == PAGES_PER_CHUNK or _standard(drawing) != _standard(batch[-1])):
+            write_chunk(batch)
+            batch = []
+        batch.append(drawing)
+    write_chunk(batch)
     joined = temporary_name(path, ".joined")
     try:
-        for k, chunk in enumerate(chunks):
-            with PdfPages(chunk, metadata={"CreationDate": None}) as pdf:
-                for n, draw in enumerate(draws[k * PAGES_PER_CHUNK:(k + 1) * PAGES_PER_CHUNK]):
-                    _save(pdf, draw(k * PAGES_PER_CHUNK + n + 1))
         # qpdf's own page merge reads the chunks' streams as it writes; pikepdf's page copy would hold them all
         pikepdf.Job(["qpdf", "--empty", "--deterministic-id", "--pages", *map(str, chunks), "--", str(joined)]).run()
         with atomic_output(path) as tmp, pikepdf.open(joined) as out:
@@ -157,6 +163,27 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
             part.unlink(missing_ok=True)
 
 
+def _drawings(folder: Path, plan: PdfPlan, tolerance: float):
+    """Each page of the plan as it is drawn: a summary page as (lines, footer), a pair page as a
+    :class:`~.pdfpage.PairDrawing`; the pages marked ``thumbnail`` write their group's thumbnail."""
+    def footer(number: int) -> str:
+        return f"page {number} of {plan.page_count}"
+
+    for number, lines in enumerate(plan.summary, 1):
+        yield lines, footer(number)
+    for number, page in enumerate(plan.pages, len(plan.summary) + 1):
+        drawing = _pair_drawing(page, tolerance, footer(number))
+        if page.thumbnail:
+            write_thumbnail(thumbnail_path(folder, page.shown.change_group),
+                            (drawing.panels or _UNDISPLAYABLE).composited())
+        yield drawing
+
+
+def _standard(drawing) -> bool:
+    """Whether a page can be written with the standard fonts straight into PDF (a pair page)."""
+    return isinstance(drawing, PairDrawing) and all(map(in_standard_fonts, drawing.text()))
+
+
 def _save(pdf, fig) -> None:
     """Add the figure as a page, its text in the PDF's standard fonts (Helvetica, Courier: nothing embedded, and
     about 10 times faster to write than embedded glyphs: 13 instead of 177 ms for a page of 40 lines) when the
@@ -165,17 +192,9 @@ def _save(pdf, fig) -> None:
     import matplotlib
     from matplotlib.text import Text
 
-    standard = all(_in_standard_fonts(text.get_text()) for text in fig.findobj(Text) if text.get_visible())
+    standard = all(in_standard_fonts(text.get_text()) for text in fig.findobj(Text) if text.get_visible())
     with matplotlib.rc_context({"pdf.use14corefonts": standard}):
         pdf.savefig(fig)
-
-
-def _in_standard_fonts(text: str) -> bool:
-    try:
-        text.encode("cp1252")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _add_links(pdf, links: list[list[tuple[tuple[float, float, float, float], int]]]) -> None:
@@ -306,38 +325,33 @@ class _Figure:
     """Two matplotlib figures reused for every page: creating figures and axes per page is what makes
     matplotlib slow. Images are embedded at their own resolution (``interpolation="none"``), not resampled."""
 
-    def __init__(self, page_count: int) -> None:
+    def __init__(self) -> None:
         from matplotlib.figure import Figure  # not pyplot: nothing global holds the figures after the PDF
         from matplotlib.patches import Rectangle
 
-        self.page_count = page_count
         self.text_fig = Figure(figsize=PAGE_SIZE)
         self.fig = Figure(figsize=PAGE_SIZE)
         # parse_math off: a "$" in a file name is a dollar sign, not mathtext
         self.header = self.fig.text(0.02, 0.98, "", va="top", size=9, family="monospace", parse_math=False)
-        self.error = self.fig.text(0.5, 0.5, "", ha="center", color="red", parse_math=False)
+        self.error = self.fig.text(0.5, 0.5, "", ha="center", color=RED, parse_math=False)
         self.footer = self.fig.text(0.98, 0.015, "", ha="right", size=8)
-        self.axes = self.fig.subplots(1, 3, gridspec_kw=dict(left=0.02, right=0.98, bottom=0.05, top=0.76,
-                                                              wspace=0.04))
+        self.axes = self.fig.subplots(1, 3, gridspec_kw=GRID)
         self.images = []
-        for ax, title in zip(self.axes, ("De-identified", "Source", "Changed area")):
+        for ax, title in zip(self.axes, TITLES):
             ax.set_title(title, size=11)
             ax.set_xticks([])
             ax.set_yticks([])
             self.images.append(ax.imshow(np.zeros((1, 1, 3), np.uint8), interpolation="none"))
-        self.box = self.axes[2].add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=1.2, edgecolor="yellow"))
-        self.kept = self.axes[2].add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=1.2, edgecolor="cyan",
+        self.box = self.axes[2].add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=1.2, edgecolor=YELLOW))
+        self.kept = self.axes[2].add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=1.2, edgecolor=CYAN,
                                                      linestyle="--"))
         self.marks: list = []  # this page's boxes around identity read in the image
 
-    def _page_number(self, number: int) -> str:
-        return f"page {number} of {self.page_count}"
-
-    def text_page(self, lines: list[Line], number: int):
+    def text_page(self, lines: list[Line], footer: str):
         """Draw a summary page; returns the figure and its links as ((x0, y0, x1, y1) figure fractions, page)."""
         fig = self.text_fig
         fig.clear()
-        fig.text(0.98, 0.015, self._page_number(number), ha="right", size=8)
+        fig.text(0.98, 0.015, footer, ha="right", size=8)
         links = []
         y = _TOP
         for line in lines:
@@ -348,57 +362,63 @@ class _Figure:
             y -= step
         return fig, links
 
-    def pair_page(self, page: Page, tolerance: float, number: int):
-        item = page.shown
-        self.header.set_text(_header(page))
-        self.footer.set_text(self._page_number(number))
-        try:
-            panels, error = _panels(item, tolerance), ""
-        except Exception as exc:  # the page must exist to keep numbering; say why it has no images
-            panels, error = [np.zeros((1, 1, 3), np.uint8)] * 3, f"Cannot display this pair: {exc}"
-        self.panels = panels
-        self.error.set_text(error)
+    def pair_page(self, drawing: PairDrawing):
+        """Draw a pair page (one whose text needs glyphs outside the standard fonts)."""
+        from matplotlib.patches import Rectangle
+
+        self.header.set_text(drawing.header)
+        self.footer.set_text(drawing.footer)
+        self.error.set_text(drawing.error)
+        panels = drawing.panels.composited() if drawing.panels else _UNDISPLAYABLE.composited()
         for ax, image, panel in zip(self.axes, self.images, panels):
             rows, cols = panel.shape[:2]
             image.set_data(panel)
             image.set_extent((-0.5, cols - 0.5, rows - 0.5, -0.5))
             ax.set_xlim(-0.5, cols - 0.5)
             ax.set_ylim(rows - 0.5, -0.5)
-        step = _display_step(item)
-        self._mark_identity(item, step if not error else None)
-        _place(self.box, item.bbox if not error else None, step)
-        crop = item.crop
-        _place(self.kept, None if crop is None or error else
-               (crop.row0, crop.row0 + crop.rows, crop.col0, crop.col0 + crop.columns), step)
-        return self.fig
-
-
-    def _mark_identity(self, item: PairResult, step: int | None) -> None:
-        """Box in magenta, on the de-identified image, each text line of the shown frame that matches the
-        source's identity, with the attributes it matches."""
-        from matplotlib.patches import Rectangle
-
+        _place(self.box, drawing.changed_box)
+        _place(self.kept, drawing.kept_box)
         for artist in self.marks:
             artist.remove()
         self.marks = []
-        if step is None:
-            return
-        for line in item.text_lines:
-            if line.matches and (line.layer or line.frame == item.shown_frame):
-                r0, r1, c0, c1 = line.box
-                self.marks.append(self.axes[0].add_patch(Rectangle(
-                    (c0 / step - 0.5, r0 / step - 0.5), (c1 - c0) / step, (r1 - r0) / step, fill=False, lw=1.5,
-                    edgecolor=IDENTITY_COLOUR)))
-                self.marks.append(self.axes[0].text(c0 / step, r0 / step - 2, ", ".join(line.matches),
-                                                    color=IDENTITY_COLOUR, size=7, va="bottom", clip_on=True))
+        for box, label in drawing.identity:
+            self.marks.append(self.axes[0].add_patch(Rectangle(
+                (box.x - 0.5, box.y - 0.5), box.width, box.height, fill=False, lw=1.5, edgecolor=MAGENTA)))
+            self.marks.append(self.axes[0].text(box.x, box.y - 2, label, color=MAGENTA, size=LABEL_SIZE,
+                                                va="bottom", clip_on=True))
+        return self.fig
 
 
-def _place(rect, box: tuple[int, int, int, int] | None, step: int) -> None:
-    """Move a rectangle onto a half-open source box, drawn on an image downsampled by ``step``."""
+def _place(rect, box: Box | None) -> None:
+    """Move a rectangle onto a box in display pixels (matplotlib's pixel centres are whole numbers)."""
     rect.set_visible(box is not None)
     if box is not None:
-        r0, r1, c0, c1 = box
-        rect.set_bounds(c0 / step - 0.5, r0 / step - 0.5, (c1 - c0) / step, (r1 - r0) / step)
+        rect.set_bounds(box.x - 0.5, box.y - 0.5, box.width, box.height)
+
+
+def _pair_drawing(page: Page, tolerance: float, footer: str) -> PairDrawing:
+    """What a pair page shows: its header, the panels of the shown frame, the changed box, the crop's kept
+    region, and the text read in the image that matches the source's identity."""
+    item = page.shown
+    try:
+        panels = _panels(item, tolerance)
+    except Exception as exc:  # the page must exist to keep numbering; say why it has no images
+        return PairDrawing(_header(page), footer, None, f"Cannot display this pair: {exc}")
+    step = _display_step(item)
+    crop = item.crop
+    kept = None if crop is None else (crop.row0, crop.row0 + crop.rows, crop.col0, crop.col0 + crop.columns)
+    identity = tuple((_box(line.box, step), ", ".join(line.matches)) for line in item.text_lines
+                     if line.matches and (line.layer or line.frame == item.shown_frame))
+    return PairDrawing(_header(page), footer, panels, changed_box=_box(item.bbox, step), kept_box=_box(kept, step),
+                       identity=identity)
+
+
+def _box(box: tuple[int, int, int, int] | None, step: int) -> Box | None:
+    """A half-open box of image pixels (row0, row1, col0, col1) on an image downsampled by ``step``."""
+    if box is None:
+        return None
+    r0, r1, c0, c1 = box
+    return Box(c0 / step, r0 / step, (c1 - c0) / step, (r1 - r0) / step)
 
 
 def _header(page: Page) -> str:
@@ -483,16 +503,15 @@ def _display_step(item: PairResult) -> int:
     return max(1, math.ceil(max(rows, cols) / MAX_DISPLAY))
 
 
-def _panels(item: PairResult, tolerance: float) -> list[np.ndarray]:
-    """The three RGB uint8 images of a pair page, downsampled for display, for the frame with most changes."""
+def _panels(item: PairResult, tolerance: float) -> Panels:
+    """The panels of a pair page, downsampled for display, for the frame with most changes."""
     d_frame, s_frame = (read_frame(rec, item.shown_frame) for rec in (item.deid, item.source))
     with quiet_pydicom():
         d_ds, s_ds = (pydicom.dcmread(rec.path, stop_before_pixels=True, force=True)
                       for rec in (item.deid, item.source))
     step = _display_step(item)
-    d01, s01 = display_pair(d_frame, d_ds, s_frame, s_ds)
-    d01, s01 = d01[::step, ::step], s01[::step, ::step]
-    base = s01.mean(axis=-1) if s01.ndim == 3 else s01
+    d8, s8 = (image[::step, ::step] for image in display_pair8(d_frame, d_ds, s_frame, s_ds))
+    dimmed = _DIMMED[s8] if s8.ndim == 2 else np.rint(DIMMED * s8.mean(axis=-1)).astype(np.uint8)
     if d_frame.shape[:2] == s_frame.shape[:2] or item.crop is not None:
         mask = changed_mask(d_frame, s_frame, item.crop, tolerance)
     else:  # not comparable: everything changed
@@ -501,12 +520,12 @@ def _panels(item: PairResult, tolerance: float) -> list[np.ndarray]:
                           ((item.deid, d_frame), (item.source, s_frame)))
     if d_planes.shape == s_planes.shape == mask.shape:  # a removed or changed overlay is changed area too
         mask = mask | (d_planes ^ s_planes)
-    changed = to_rgb8(0.35 * base)
-    changed[_max_pool(mask, step)] = (255, 0, 0)
-    panels = [to_rgb8(d01), to_rgb8(s01)]
-    for panel, planes in zip(panels, (d_planes, s_planes)):  # drawn as a viewer shows them, over the image
-        panel[_max_pool(planes, step)] = OVERLAY_COLOUR
-    return panels + [changed]
+    return Panels((d8, s8, dimmed), (_max_pool(d_planes, step), _max_pool(s_planes, step)), _max_pool(mask, step))
+
+
+_DIMMED = np.rint(DIMMED * np.arange(256)).astype(np.uint8)
+#: The page of a pair that cannot be displayed (its thumbnail, and matplotlib's page) shows black panels.
+_UNDISPLAYABLE = Panels((np.zeros((1, 1), np.uint8),) * 3, (None, None), np.zeros((1, 1), bool))
 
 
 def _overlay_mask(record, shape: tuple[int, int]) -> np.ndarray:
@@ -524,19 +543,61 @@ def display_pair(d_frame: np.ndarray, d_ds, s_frame: np.ndarray, s_ds) -> tuple[
     blanked region looks blanked), then each side's MONOCHROME1 is inverted by its own PhotometricInterpretation
     (a de-identified MONOCHROME1 copy of a MONOCHROME2 source looks the same, not as a negative).
     """
-    d_img, s_img = _colour_or_modality(d_frame, d_ds, s_ds), _colour_or_modality(s_frame, s_ds, s_ds)
-    if d_img.ndim == 3 or s_img.ndim == 3:
-        return _rgb01(d_img), _rgb01(s_img)
+    if _is_colour(d_frame, d_ds) or _is_colour(s_frame, s_ds):
+        return _rgb01(_colour_or_modality(d_frame, d_ds, s_ds)), _rgb01(_colour_or_modality(s_frame, s_ds, s_ds))
+    d_shown, s_shown = _grey_display(d_ds, s_ds, s_frame)
+    return d_shown(d_frame), s_shown(s_frame)
+
+
+def display_pair8(d_frame: np.ndarray, d_ds, s_frame: np.ndarray, s_ds) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`display_pair` as uint8 (:func:`to_uint8`). Integer grey frames are looked up in a table holding
+    the display value of every stored value from their least to their greatest: the transforms run once per
+    value instead of once per pixel (a 512x512 CT pair: 1 instead of 18 ms)."""
+    if not (_is_colour(d_frame, d_ds) or _is_colour(s_frame, s_ds)) and d_frame.dtype.kind in "iu" \
+            and s_frame.dtype.kind in "iu" and d_frame.size and s_frame.size:
+        low = min(int(d_frame.min()), int(s_frame.min()))
+        high = max(int(d_frame.max()), int(s_frame.max()))
+        if high - low < _TABLE_LIMIT:
+            values = np.arange(low, high + 1)
+            return tuple(to_uint8(shown(values))[np.subtract(frame, low, dtype=np.int64)]
+                         for shown, frame in zip(_grey_display(d_ds, s_ds, s_frame), (d_frame, s_frame)))
+    return tuple(to_uint8(image) for image in display_pair(d_frame, d_ds, s_frame, s_ds))
+
+
+_TABLE_LIMIT = 1 << 20  # stored values spanning more than this are transformed pixel by pixel
+
+
+def _is_colour(frame: np.ndarray, ds) -> bool:
+    return frame.ndim == 3 or ds.get("PhotometricInterpretation") == "PALETTE COLOR"
+
+
+def _grey_display(d_ds, s_ds, s_frame: np.ndarray):
+    """Two functions mapping stored grey values to what the page shows, float64 in [0, 1]: the source's
+    modality LUT and VOI transform (its window found from ``s_frame`` when it has none), then the de-identified
+    or the source file's MONOCHROME1 inversion."""
+    from pydicom.pixels import apply_modality_lut
+
+    def modality(values: np.ndarray) -> np.ndarray:
+        with quiet_pydicom():
+            return apply_modality_lut(values, s_ds)
+
     with quiet_pydicom():
-        window = _voi_window(s_ds, s_img)
-        d01, s01 = (window(img) for img in (d_img, s_img))
-    return tuple(1.0 - img if ds.get("PhotometricInterpretation") == "MONOCHROME1" else img
-                 for img, ds in ((d01, d_ds), (s01, s_ds)))
+        window = _voi_window(s_ds, lambda: modality(s_frame))
+
+    def shown(ds):
+        invert = ds.get("PhotometricInterpretation") == "MONOCHROME1"
+
+        def show(values: np.ndarray) -> np.ndarray:
+            with quiet_pydicom():
+                image = window(modality(values))
+            return 1.0 - image if invert else image
+        return show
+    return shown(d_ds), shown(s_ds)
 
 
 def _colour_or_modality(frame: np.ndarray, own_ds, source_ds) -> np.ndarray:
     """Colour frames as RGB (a palette through the file's own LUT); grey frames through the source's modality
-    LUT (integers stay integers, so that a VOI LUT indexes them exactly)."""
+    LUT."""
     from pydicom.pixels import apply_color_lut, apply_modality_lut
 
     with quiet_pydicom():
@@ -547,10 +608,11 @@ def _colour_or_modality(frame: np.ndarray, own_ds, source_ds) -> np.ndarray:
         return apply_modality_lut(frame, source_ds)
 
 
-def _voi_window(ds, image: np.ndarray):
+def _voi_window(ds, modality_image):
     """A function mapping modality values to [0, 1] by the dataset's first VOI LUT or window (pydicom's
-    ``apply_voi_lut``, SIGMOID included), scaled by that transform's output range; by the image's 0.5-99.5
-    percentile range when the dataset has neither (or an unusable one)."""
+    ``apply_voi_lut``, SIGMOID included), scaled by that transform's output range; by the 0.5-99.5 percentile
+    range of ``modality_image()`` (the frame's modality values) when the dataset has neither (or an unusable
+    one)."""
     from pydicom.pixels import apply_voi_lut
 
     try:
@@ -559,6 +621,7 @@ def _voi_window(ds, image: np.ndarray):
             return lambda img: np.clip((np.asarray(apply_voi_lut(img, ds), np.float64) - low) / (high - low), 0, 1)
     except (AttributeError, TypeError, ValueError, IndexError, KeyError, NotImplementedError):
         pass
+    image = modality_image()
     finite = image[np.isfinite(image)]
     low, high = np.percentile(finite, (0.5, 99.5)) if finite.size else (0.0, 1.0)
     high = high if high > low else low + 1
@@ -589,10 +652,14 @@ def _rgb01(image: np.ndarray) -> np.ndarray:
     return np.clip(image / max(float(np.nanmax(image)), 1e-9), 0, 1)
 
 
+def to_uint8(image01: np.ndarray) -> np.ndarray:
+    """A [0, 1] image as uint8 (NaN as 0)."""
+    return np.rint(np.nan_to_num(image01) * 255).astype(np.uint8)
+
+
 def to_rgb8(image01: np.ndarray) -> np.ndarray:
     """A [0, 1] grey (rows, columns) or RGB image as (rows, columns, 3) uint8."""
-    image = np.rint(np.nan_to_num(image01) * 255).astype(np.uint8)
-    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
+    return rgb(to_uint8(image01))
 
 
 def _max_pool(mask: np.ndarray, step: int) -> np.ndarray:

@@ -64,7 +64,8 @@ def _read_pair(result: PairResult, d_ds, s_ds) -> list[TextLine]:
     """Every text line read in the de-identified image, each distinct frame once (a cine's frames often
     repeat: frames are told apart by a hash of their values), then in its overlay planes; ``d_ds`` and
     ``s_ds`` are both files' headers (for the window)."""
-    from .render import display_pair, to_rgb8
+    from .pdfpage import rgb
+    from .render import display_pair8, to_rgb8
 
     deid, source = result.deid, result.source
     seen: set[bytes] = set()
@@ -78,8 +79,8 @@ def _read_pair(result: PairResult, d_ds, s_ds) -> list[TextLine]:
             continue
         seen.add(digest)
         same_shape = s_frame is not None and s_frame.shape == d_frame.shape
-        shown, _ = display_pair(d_frame, d_ds, s_frame if same_shape else d_frame, s_ds)
-        for line in read_text(to_rgb8(shown)):
+        shown, _ = display_pair8(d_frame, d_ds, s_frame if same_shape else d_frame, s_ds)
+        for line in read_text(rgb(shown)):
             if (line.text, line.box) not in said:  # an annotation on every frame is listed once
                 said.add((line.text, line.box))
                 lines.append(line._replace(frame=index))

@@ -1,5 +1,5 @@
 """What the PDF page shows, checked as pydicom checks its processing: values at known coordinates of the panel
-arrays (before matplotlib), then a real page read back with pikepdf."""
+arrays (before the PDF), then real pages read back with pikepdf, written straight and by matplotlib."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pikepdf
 import pytest
+import pydicom
 from pydicom.dataset import Dataset
 
 from dicomimgcmp.compare import compare_pair
 from dicomimgcmp.index import read_record
 from dicomimgcmp.model import Status
-from dicomimgcmp.render import Summary, display_pair, plan_pdf, write_pdf
-from dicomimgcmp.sampledata import decoded, load_source, save, with_pixels
+from dicomimgcmp.render import Summary, display_pair, display_pair8, plan_pdf, to_uint8, write_pdf
+from dicomimgcmp.sampledata import TEST_FILES, decoded, load_source, save, with_pixels
 from test_compare import _float_image
 
 
@@ -80,6 +81,35 @@ def test_colour_is_shown_in_colour_by_its_range():
     assert d01[15, 70, 0] == 0.0 and d01[15, 70, 1] == pytest.approx(frame[15, 70, 1] / 255)
 
 
+def _grey_files() -> list[Path]:
+    return sorted(TEST_FILES.glob("*.dcm"))
+
+
+@pytest.mark.parametrize("path", _grey_files(), ids=lambda p: p.name)
+def test_the_pages_table_lookup_equals_the_transforms_pixel_by_pixel(path):
+    """The page looks integer grey frames up in a table of the display value of every stored value: on every
+    real file, both sides (the de-identified one read as MONOCHROME1 too) equal the transforms run on each
+    pixel."""
+    try:
+        ds = pydicom.dcmread(path)
+        frame = decoded(ds)
+    except Exception:
+        pytest.skip("no pixel data pydicom decodes here")
+    frame = frame[0] if frame.ndim == 3 and frame.shape[-1] not in (3, 4) else frame
+    if frame.ndim != 2 or frame.dtype.kind not in "iu" or ds.get("PhotometricInterpretation") == "PALETTE COLOR":
+        pytest.skip("not an integer grey frame")
+    m1 = pydicom.dcmread(path, stop_before_pixels=True)
+    m1.PhotometricInterpretation = "MONOCHROME1"
+    blanked = frame.copy()
+    blanked[: max(1, frame.shape[0] // 8)] = frame.min()
+    for deid_ds in (ds, m1):
+        pixelwise = [to_uint8(image) for image in display_pair(blanked, deid_ds, frame, ds)]
+        tabled = display_pair8(blanked, deid_ds, frame, ds)
+        for expected, found in zip(pixelwise, tabled):
+            assert found.dtype == np.uint8
+            np.testing.assert_array_equal(found, expected)
+
+
 def _page_images(pdf_path: Path, page: int) -> list[tuple[int, int]]:
     with pikepdf.open(pdf_path) as pdf:
         found = pdf.pages[page - 1]
@@ -125,3 +155,66 @@ def test_float_pixel_data_is_rendered(tmp_path):
     deid.FloatPixelData = values.tobytes()
     pdf, _ = _write_one(tmp_path, src, deid)
     assert _page_images(pdf, 2) == [(128, 128)] * 3
+
+
+def _drawn_images(page) -> list[tuple[np.ndarray, tuple[float, float, float, float]]]:
+    """Each image (not image mask) the page paints, in order, as RGB the right way up, with the rectangle it
+    covers (points)."""
+    stack, ctm, found = [], np.eye(3), []
+    for operands, operator in pikepdf.parse_content_stream(page):
+        op = str(operator)
+        if op == "q":
+            stack.append(ctm)
+        elif op == "Q":
+            ctm = stack.pop()
+        elif op == "cm":
+            a, b, c, d, e, f = map(float, operands)
+            ctm = np.array([[a, b, 0], [c, d, 0], [e, f, 1]]) @ ctm
+        elif op == "Do":
+            xobject = page.Resources.XObject[operands[0]]
+            if xobject.Subtype == "/Image" and not xobject.get("/ImageMask", False):
+                corners = np.array([[0, 0, 1], [1, 0, 1], [0, 1, 1], [1, 1, 1]]) @ ctm
+                image = np.asarray(pikepdf.PdfImage(xobject).as_pil_image().convert("RGB"))
+                found.append((image[::-1] if ctm[1, 1] < 0 else image,  # matplotlib stores rows bottom up
+                              (*corners[:, :2].min(axis=0), *corners[:, :2].max(axis=0))))
+    return found
+
+
+def test_the_page_written_straight_is_the_page_matplotlib_draws(tmp_path):
+    """A file name the standard fonts cannot show (Polish ł is not in WinAnsi) sends the page to matplotlib:
+    the same panels, in the same places, with the changed pixels in red where the straight page paints its
+    red stencil; the straight page's text is in the standard Courier, matplotlib's embedded."""
+    src = load_source("693_J2KI.dcm", "same-page")
+    arr = decoded(src).copy()
+    arr[200:224, 130:330] = arr.min()
+    arr[400, 37] += 1  # one pixel
+    deid = with_pixels(src, arr)
+    pdfs = {}
+    for name in ("deid.dcm", "deid ł.dcm"):
+        folder = tmp_path / name.replace(" ", "_")
+        folder.mkdir()
+        src_rec = read_record(save(src, folder / "src.dcm"), folder)
+        result = compare_pair(read_record(save(deid, folder / name), folder), src_rec)
+        summary = Summary("t", "today", "d", "s", "m", {"changed": 1}, 0, 1, 1)
+        write_pdf(folder / "p.pdf", summary, plan_pdf(summary, [[result]], "p.pdf", {}), 0.0)
+        pdfs[name] = pikepdf.open(folder / "p.pdf")
+    straight, drawn = pdfs["deid.dcm"].pages[1], pdfs["deid ł.dcm"].pages[1]
+    fonts = {str(f.BaseFont) for f in straight.Resources.Font.values()}
+    assert fonts == {"/Courier", "/Courier-Bold"}
+    assert all("FontFile" not in str(f.get("/FontDescriptor", "")) for f in straight.Resources.Font.values())
+    assert any("/FontFile" in str(f.get("/FontDescriptor", {}).keys()) or "/DescendantFonts" in f.keys()
+               or f.Subtype == "/Type3" for f in drawn.Resources.Font.values())  # glyphs embedded
+    s_images, d_images = _drawn_images(straight), _drawn_images(drawn)
+    assert len(s_images) == len(d_images) == 3
+    for (s_image, s_rect), (d_image, d_rect) in zip(s_images, d_images):
+        np.testing.assert_allclose(s_rect, d_rect, atol=0.01)  # points
+        assert s_image.shape == d_image.shape == (512, 512, 3)
+    for k in (0, 1):
+        np.testing.assert_array_equal(s_images[k][0], d_images[k][0])
+    stencil = straight.Resources.XObject["/M2"]
+    assert stencil.ImageMask and list(stencil.Decode) == [1, 0]
+    mask = np.unpackbits(np.frombuffer(stencil.read_bytes(), np.uint8)).reshape(512, -1)[:, :512].astype(bool)
+    assert mask.sum() == 24 * 200 + 1 and mask[400, 37]
+    red = (d_images[2][0] == (255, 0, 0)).all(axis=-1)
+    np.testing.assert_array_equal(red, mask)
+    np.testing.assert_array_equal(s_images[2][0][~mask], d_images[2][0][~mask])
