@@ -1,20 +1,20 @@
 """The pair page's layout, and the page written straight into a PDF with pikepdf.
 
 A pair page is three images (de-identified | source | changed area) under a header of text. matplotlib draws it
-in about 85 ms, 45 of them spent re-encoding each image (a palette search and a PNG per panel); written here,
-each image is one Flate stream with the PNG "up" predictor, the masks (changed pixels in red, overlay planes in
-green) are 1-bit stencils painted over their image, and the text is in the PDF's standard Courier, so the page
-costs about a fifth. matplotlib still draws the summary pages, and a pair page whose text needs a glyph
-outside the standard fonts' WinAnsi encoding (:func:`in_standard_fonts`).
+in about 85 ms, 45 of them spent re-encoding each image (a palette search and a PNG per panel). Written here,
+each image is one Flate stream with the PNG "up" predictor, deflated by ISA-L; the masks (changed pixels in red,
+overlay planes in green) are 1-bit stencils painted over their image; the text is in the PDF's standard
+Courier. The page costs about 13 ms. matplotlib still draws the summary pages, and a pair page whose text needs
+a glyph outside the standard fonts' WinAnsi encoding (:func:`in_standard_fonts`).
 """
 
 from __future__ import annotations
 
 import textwrap
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
+from isal import isal_zlib
 
 PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
 POINTS = 72  # PDF points per inch
@@ -25,7 +25,9 @@ HEADER_SIZE, TITLE_SIZE, FOOTER_SIZE, ERROR_SIZE, LABEL_SIZE = 9, 11, 8, 12, 7  
 LINE_SPACING = 1.2  # baseline to baseline, in font sizes (matplotlib's default)
 #: Colours (RGB, 0-1): overlay planes, changed pixels, the changed box, the kept crop, identity read in the image.
 GREEN, RED, YELLOW, CYAN, MAGENTA = (0, 1, 0), (1, 0, 0), (1, 1, 0), (0, 1, 1), (1, 0, 1)
-COMPRESSION = 6  # zlib level of the images: level 1 saves 1 ms per panel for a 5% larger PDF
+#: Deflate level of the images, with ISA-L (0-3): a 512x512 CT panel in 0.5 ms, as small as zlib's level 6 makes
+#: it in 6 ms (matplotlib's palette PNG took 15 ms).
+COMPRESSION = 1
 _COURIER_WIDTH = 0.6  # every Courier glyph is 600/1000 of the font size wide
 
 
@@ -209,7 +211,7 @@ class _Page:
         import pikepdf
 
         stream = pikepdf.Stream(self.pdf, b"", **keys)
-        stream.write(zlib.compress(data, COMPRESSION), filter=pikepdf.Name.FlateDecode,
+        stream.write(isal_zlib.compress(data, COMPRESSION), filter=pikepdf.Name.FlateDecode,
                      decode_parms=keys.get("DecodeParms"))
         return self.pdf.make_indirect(stream)
 

@@ -180,41 +180,65 @@ def _drawn_images(page) -> list[tuple[np.ndarray, tuple[float, float, float, flo
     return found
 
 
-def test_the_page_written_straight_is_the_page_matplotlib_draws(tmp_path):
-    """A file name the standard fonts cannot show (Polish ł is not in WinAnsi) sends the page to matplotlib:
-    the same panels, in the same places, with the changed pixels in red where the straight page paints its
-    red stencil; the straight page's text is in the standard Courier, matplotlib's embedded."""
-    src = load_source("693_J2KI.dcm", "same-page")
+def _band(name: str):
+    """The source and a de-identified copy with a band blanked and one more pixel changed."""
+    src = load_source(name, "same-page")
     arr = decoded(src).copy()
-    arr[200:224, 130:330] = arr.min()
-    arr[400, 37] += 1  # one pixel
-    deid = with_pixels(src, arr)
+    arr[20:44, 30:90] = 0
+    arr[-3, 7] ^= 1
+    return src, with_pixels(src, arr)
+
+
+def _cropped(name: str):
+    src = load_source(name, "same-page")
+    return src, with_pixels(src, decoded(src)[20:-20, 10:-84].copy())
+
+
+def _stencil(page, name: str, shape: tuple[int, int]) -> np.ndarray | None:
+    if name not in page.Resources.XObject:
+        return None
+    stencil = page.Resources.XObject[name]
+    assert stencil.ImageMask and list(stencil.Decode) == [1, 0]
+    bits = np.unpackbits(np.frombuffer(stencil.read_bytes(), np.uint8)).reshape(shape[0], -1)
+    return bits[:, :shape[1]].astype(bool)
+
+
+@pytest.mark.parametrize("case", [("693_J2KI.dcm", _band), ("SC_rgb_rle.dcm", _band),
+                                  ("examples_overlay.dcm", _band), ("examples_overlay.dcm", _cropped)],
+                         ids=["ct-band", "rgb-band", "overlay-band", "overlay-crop"])
+def test_the_page_written_straight_is_the_page_matplotlib_draws(tmp_path, case):
+    """A file name the standard fonts cannot show (Polish ł is not in WinAnsi) sends the page to matplotlib:
+    the same panels (grey, colour, or of two sizes after a crop) in the same places, painted red (changed
+    pixels) or green (overlay planes) where the straight page paints its stencils; the straight page's text is
+    in the standard Courier, matplotlib's embedded."""
+    name, make = case
+    src, deid = make(name)
     pdfs = {}
-    for name in ("deid.dcm", "deid ł.dcm"):
-        folder = tmp_path / name.replace(" ", "_")
+    for file_name in ("deid.dcm", "deid ł.dcm"):
+        folder = tmp_path / file_name.replace(" ", "_")
         folder.mkdir()
         src_rec = read_record(save(src, folder / "src.dcm"), folder)
-        result = compare_pair(read_record(save(deid, folder / name), folder), src_rec)
+        result = compare_pair(read_record(save(deid, folder / file_name), folder), src_rec)
+        assert result.status is Status.CHANGED and (result.crop is not None) == (make is _cropped)
         summary = Summary("t", "today", "d", "s", "m", {"changed": 1}, 0, 1, 1)
         write_pdf(folder / "p.pdf", summary, plan_pdf(summary, [[result]], "p.pdf", {}), 0.0)
-        pdfs[name] = pikepdf.open(folder / "p.pdf")
+        pdfs[file_name] = pikepdf.open(folder / "p.pdf")
     straight, drawn = pdfs["deid.dcm"].pages[1], pdfs["deid ł.dcm"].pages[1]
-    fonts = {str(f.BaseFont) for f in straight.Resources.Font.values()}
-    assert fonts == {"/Courier", "/Courier-Bold"}
-    assert all("FontFile" not in str(f.get("/FontDescriptor", "")) for f in straight.Resources.Font.values())
-    assert any("/FontFile" in str(f.get("/FontDescriptor", {}).keys()) or "/DescendantFonts" in f.keys()
-               or f.Subtype == "/Type3" for f in drawn.Resources.Font.values())  # glyphs embedded
+    assert {str(f.BaseFont) for f in straight.Resources.Font.values()} == {"/Courier", "/Courier-Bold"}
+    assert not any("/FontDescriptor" in f.keys() for f in straight.Resources.Font.values())  # nothing embedded
+    assert any(f.Subtype == "/Type3" or "/FontDescriptor" in f.keys() for f in drawn.Resources.Font.values())
     s_images, d_images = _drawn_images(straight), _drawn_images(drawn)
     assert len(s_images) == len(d_images) == 3
-    for (s_image, s_rect), (d_image, d_rect) in zip(s_images, d_images):
+    painted = []
+    for k, ((s_image, s_rect), (d_image, d_rect)) in enumerate(zip(s_images, d_images)):
         np.testing.assert_allclose(s_rect, d_rect, atol=0.01)  # points
-        assert s_image.shape == d_image.shape == (512, 512, 3)
-    for k in (0, 1):
-        np.testing.assert_array_equal(s_images[k][0], d_images[k][0])
-    stencil = straight.Resources.XObject["/M2"]
-    assert stencil.ImageMask and list(stencil.Decode) == [1, 0]
-    mask = np.unpackbits(np.frombuffer(stencil.read_bytes(), np.uint8)).reshape(512, -1)[:, :512].astype(bool)
-    assert mask.sum() == 24 * 200 + 1 and mask[400, 37]
-    red = (d_images[2][0] == (255, 0, 0)).all(axis=-1)
-    np.testing.assert_array_equal(red, mask)
-    np.testing.assert_array_equal(s_images[2][0][~mask], d_images[2][0][~mask])
+        assert s_image.shape == d_image.shape
+        mask = _stencil(straight, f"/M{k}", s_image.shape[:2])
+        mask = np.zeros(s_image.shape[:2], bool) if mask is None else mask
+        colour = (255, 0, 0) if k == 2 else (0, 255, 0)
+        np.testing.assert_array_equal((d_image == colour).all(axis=-1) & mask, mask)
+        np.testing.assert_array_equal(s_image[~mask], d_image[~mask])
+        painted.append(int(mask.sum()))
+    assert (s_images[0][0].shape != s_images[1][0].shape) == (make is _cropped)
+    assert all(painted[:2]) == (name == "examples_overlay.dcm")  # its overlay plane, in green
+    assert painted[2] >= (1 if make is _cropped else 24 * 60 + 1)
