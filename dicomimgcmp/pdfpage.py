@@ -1,11 +1,12 @@
-"""The pair page's layout, and the page written straight into a PDF with pikepdf.
+"""The pages' layout, and pages written straight into a PDF with pikepdf.
 
 A pair page is three images (de-identified | source | changed area) under a header of text. matplotlib draws it
 in about 85 ms, 45 of them spent re-encoding each image (a palette search and a PNG per panel). Written here,
 each image is one Flate stream with the PNG "up" predictor, deflated by ISA-L; the masks (changed pixels in red,
 overlay planes in green) are 1-bit stencils painted over their image; the text is in the PDF's standard
-Courier. The page costs about 13 ms. matplotlib still draws the summary pages, and a pair page whose text needs
-a glyph outside the standard fonts' WinAnsi encoding (:func:`in_standard_fonts`).
+Courier. The page costs about 13 ms. Summary pages are lines of Helvetica and Courier. matplotlib draws a page
+whose text needs a glyph outside the standard fonts' WinAnsi encoding (:func:`in_standard_fonts`), from the
+same layout, and is imported only then.
 """
 
 from __future__ import annotations
@@ -29,6 +30,63 @@ GREEN, RED, YELLOW, CYAN, MAGENTA = (0, 1, 0), (1, 0, 0), (1, 1, 0), (0, 1, 1), 
 #: it in 6 ms (matplotlib's palette PNG took 15 ms).
 COMPRESSION = 1
 _COURIER_WIDTH = 0.6  # every Courier glyph is 600/1000 of the font size wide
+_ASCENT = 0.75  # from the top of a line of text to its baseline, in font sizes
+_FONTS = {"/F1": "Courier", "/F2": "Courier-Bold", "/F3": "Helvetica", "/F4": "Helvetica-Bold"}
+
+
+@dataclass(frozen=True)
+class TextStyle:
+    """How a summary line is set: points, line height (figure fraction), characters per line."""
+
+    size: float
+    step: float
+    width: int
+    bold: bool = False
+    colour: tuple[float, float, float] = (0, 0, 0)
+    mono: bool = False
+
+    @property
+    def font(self) -> str:
+        return {(True, False): "/F1", (True, True): "/F2", (False, False): "/F3", (False, True): "/F4"}[
+            (self.mono, self.bold)]
+
+
+STYLES = {"title": TextStyle(16, 0.045, 90, bold=True), "warn": TextStyle(12, 0.03, 110, bold=True, colour=RED),
+          "text": TextStyle(10, 0.03, 130), "mono": TextStyle(8, 0.021, 150, mono=True)}
+TEXT_TOP, TEXT_BOTTOM, TEXT_LEFT = 0.95, 0.06, 0.04  # where summary text may go (figure fraction)
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line of the summary: its text, its style (title, warn, text, mono) and the page it links to."""
+
+    text: str
+    style: str = "text"
+    target: int | None = None  # 1-based page; written before the text as "p.N"
+
+
+@dataclass(frozen=True)
+class TextDrawing:
+    """A summary page: its lines, from the top, and its footer."""
+
+    lines: list[Line]
+    footer: str
+
+    def text(self) -> list[str]:
+        return [line.text for line in self.lines] + [self.footer]
+
+    def placed(self) -> list[tuple[float, Line]]:
+        """Each line with the figure fraction of its top edge."""
+        tops, y = [], TEXT_TOP
+        for line in self.lines:
+            tops.append((y, line))
+            y -= STYLES[line.style].step
+        return tops
+
+    def links(self) -> list[tuple[tuple[float, float, float, float], int]]:
+        """The lines that name a page, as ((x0, y0, x1, y1) figure fractions, 1-based page)."""
+        return [((TEXT_LEFT, y - STYLES[line.style].step, 1 - TEXT_LEFT, y), line.target)
+                for y, line in self.placed() if line.target is not None]
 
 
 @dataclass(frozen=True)
@@ -108,18 +166,21 @@ def panel_rect(k: int, shape: tuple[int, ...]) -> tuple[float, float, float, flo
             GRID["bottom"] * height + (cell_h - rows * scale) / 2, cols * scale, rows * scale)
 
 
-def write_pages(path, drawings: list[PairDrawing]) -> None:
+def write_pages(path, drawings: list[PairDrawing | TextDrawing]) -> None:
     """Write the pages to a new PDF at ``path`` (a chunk that the report joins)."""
     import pikepdf
 
     pdf = pikepdf.Pdf.new()
-    fonts = pikepdf.Dictionary({f"/{name}": pdf.make_indirect(pikepdf.Dictionary(
+    fonts = pikepdf.Dictionary({name: pdf.make_indirect(pikepdf.Dictionary(
         Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name(f"/{font}"),
-        Encoding=pikepdf.Name.WinAnsiEncoding)) for name, font in (("F1", "Courier"), ("F2", "Courier-Bold"))})
+        Encoding=pikepdf.Name.WinAnsiEncoding)) for name, font in _FONTS.items()})
     width, height = (side * POINTS for side in PAGE_SIZE)
     for drawing in drawings:
         page = _Page(pdf)
-        page.draw(drawing, width, height)
+        if isinstance(drawing, TextDrawing):
+            page.draw_text(drawing, width, height)
+        else:
+            page.draw(drawing, width, height)
         pdf.pages.append(pikepdf.Page(pikepdf.Dictionary(
             Type=pikepdf.Name.Page, MediaBox=[0, 0, width, height],
             Resources=pikepdf.Dictionary(Font=fonts, XObject=pikepdf.Dictionary(page.xobjects)),
@@ -138,13 +199,22 @@ class _Page:
     def content(self) -> bytes:
         return b"\n".join(self.ops)
 
+    def draw_text(self, drawing: TextDrawing, width: float, height: float) -> None:
+        for y, line in drawing.placed():
+            style = STYLES[line.style]
+            self.text(line.text, TEXT_LEFT * width, y * height - _ASCENT * style.size, style.size, style.colour,
+                      style.font)
+        self.footer(drawing.footer, width, height)
+
+    def footer(self, text: str, width: float, height: float) -> None:
+        self.text(text, 0.98 * width - _text_width(text, FOOTER_SIZE), 0.015 * height, FOOTER_SIZE)
+
     def draw(self, drawing: PairDrawing, width: float, height: float) -> None:
-        y = 0.98 * height - HEADER_SIZE  # the header's top edge, as matplotlib's va="top"
+        y = 0.98 * height - _ASCENT * HEADER_SIZE  # the header's top edge at 0.98, as matplotlib's va="top"
         for line in drawing.header.split("\n"):
             self.text(line, 0.02 * width, y, HEADER_SIZE)
             y -= HEADER_SIZE * LINE_SPACING
-        self.text(drawing.footer, 0.98 * width - _text_width(drawing.footer, FOOTER_SIZE), 0.015 * height,
-                  FOOTER_SIZE)
+        self.footer(drawing.footer, width, height)
         if drawing.panels is None:
             for k, line in enumerate(textwrap.wrap(drawing.error, int(width * 0.9 / (ERROR_SIZE * _COURIER_WIDTH)))):
                 self.text(line, (width - _text_width(line, ERROR_SIZE)) / 2, height / 2 - k * ERROR_SIZE *

@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import math
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +26,15 @@ from .atomic import atomic_output, temporary_name
 from .compare import changed_mask, unpack_mask
 from .layers import read_overlays
 from .model import PairResult, Status
-from .pdfpage import (CYAN, GRID, LABEL_SIZE, MAGENTA, PAGE_SIZE, POINTS, RED, TITLES, YELLOW, Box, PairDrawing,
-                      Panels, in_standard_fonts, rgb, write_pages)
+from .pdfpage import (CYAN, FOOTER_SIZE, GRID, LABEL_SIZE, MAGENTA, PAGE_SIZE, POINTS, RED, STYLES, TEXT_BOTTOM,
+                      TEXT_LEFT, TEXT_TOP, TITLES, YELLOW, Box, Line, PairDrawing, Panels, TextDrawing,
+                      in_standard_fonts, rgb, write_pages)
 from .pixels import quiet_pydicom, read_frame
 from .review import share_text, thumbnail_path, write_thumbnail
 
 MAX_DISPLAY = 768  # longest side of a displayed image, pixels
 PAGES_PER_CHUNK = 16  # pages held in memory before a chunk file is written (about 6 MB each)
 DIMMED = 0.35  # the changed-area panel shows the source at this brightness under the red changed pixels
-#: Summary line styles: matplotlib text properties, the height of a line (figure fraction), characters per line.
-_STYLES = {"title": (dict(size=16, weight="bold"), 0.045, 90), "warn": (dict(size=12, color="red", weight="bold"),
-                                                                       0.03, 110),
-           "text": (dict(size=10), 0.03, 130), "mono": (dict(size=8, family="monospace"), 0.021, 150)}
-_TOP, _BOTTOM, _LEFT = 0.95, 0.06, 0.04  # where summary text may go (figure fraction)
 _PAGE_FIELD = 8  # "p.12345 " before a listed line
 
 
@@ -55,15 +53,6 @@ class Summary:
     changed_total: int
     per_group: bool = False  # pages: "per_group"
     phi_total: int = 0  # images of the run whose pixels show text matching the source's identity
-
-
-@dataclass(frozen=True)
-class Line:
-    """A line of the summary: its text, its style (title, warn, text, mono) and the page it links to."""
-
-    text: str
-    style: str = "text"
-    target: int | None = None  # 1-based page; written before the text as "p.N"
 
 
 @dataclass(frozen=True)
@@ -120,41 +109,40 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
     """
     import pikepdf
 
-    # matplotlib finds no "normal" weight of the standard fonts and says so for every page: it uses "medium"
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-    figure = _Figure()
-    links: list[list[tuple[tuple[float, float, float, float], int]]] = []
+    figure = None  # matplotlib, imported only for a page the standard fonts cannot show
     chunks: list[Path] = []
 
     def write_chunk(drawings: list) -> None:
+        nonlocal figure
         chunks.append(temporary_name(path, f".chunk{len(chunks)}"))
         if _standard(drawings[0]):  # a chunk's pages are all of one kind
             write_pages(chunks[-1], drawings)
             return
+        from matplotlib.backends.backend_pdf import PdfPages
+
+        figure = figure or _Figure()
         with PdfPages(chunks[-1], metadata={"CreationDate": None}) as pdf:
             for drawing in drawings:
-                if isinstance(drawing, PairDrawing):
-                    _save(pdf, figure.pair_page(drawing))
-                else:
-                    fig, page_links = figure.text_page(*drawing)
-                    links.append(page_links)
-                    _save(pdf, fig)
+                pdf.savefig(figure.pair_page(drawing) if isinstance(drawing, PairDrawing)
+                            else figure.text_page(drawing))
 
-    from matplotlib.backends.backend_pdf import PdfPages
+    def footer(number: int) -> str:
+        return f"page {number} of {plan.page_count}"
 
-    batch: list = []
-    for drawing in _drawings(path.parent, plan, tolerance):
-        if batch and (len(batch) == PAGES_PER_CHUNK or _standard(drawing) != _standard(batch[-1])):
-            write_chunk(batch)
-            batch = []
-        batch.append(drawing)
-    write_chunk(batch)
+    summary_pages = [TextDrawing(lines, footer(number)) for number, lines in enumerate(plan.summary, 1)]
     joined = temporary_name(path, ".joined")
     try:
+        batch: list = []
+        for drawing in chain(summary_pages, _pair_drawings(path.parent, plan, tolerance, footer)):
+            if batch and (len(batch) == PAGES_PER_CHUNK or _standard(drawing) != _standard(batch[-1])):
+                write_chunk(batch)
+                batch = []
+            batch.append(drawing)
+        write_chunk(batch)
         # qpdf's own page merge reads the chunks' streams as it writes; pikepdf's page copy would hold them all
         pikepdf.Job(["qpdf", "--empty", "--deterministic-id", "--pages", *map(str, chunks), "--", str(joined)]).run()
         with atomic_output(path) as tmp, pikepdf.open(joined) as out:
-            _add_links(out, links)
+            _add_links(out, [page.links() for page in summary_pages])
             _add_outline(out, plan)
             out.docinfo["/Title"] = f"DICOMImgCmp {summary.run_name}"
             out.save(tmp, deterministic_id=True, compress_streams=True)
@@ -163,14 +151,9 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
             part.unlink(missing_ok=True)
 
 
-def _drawings(folder: Path, plan: PdfPlan, tolerance: float):
-    """Each page of the plan as it is drawn: a summary page as (lines, footer), a pair page as a
-    :class:`~.pdfpage.PairDrawing`; the pages marked ``thumbnail`` write their group's thumbnail."""
-    def footer(number: int) -> str:
-        return f"page {number} of {plan.page_count}"
-
-    for number, lines in enumerate(plan.summary, 1):
-        yield lines, footer(number)
+def _pair_drawings(folder: Path, plan: PdfPlan, tolerance: float, footer) -> Iterator[PairDrawing]:
+    """Each pair page of the plan as it is drawn; the pages marked ``thumbnail`` write their group's
+    thumbnail."""
     for number, page in enumerate(plan.pages, len(plan.summary) + 1):
         drawing = _pair_drawing(page, tolerance, footer(number))
         if page.thumbnail:
@@ -179,22 +162,9 @@ def _drawings(folder: Path, plan: PdfPlan, tolerance: float):
         yield drawing
 
 
-def _standard(drawing) -> bool:
-    """Whether a page can be written with the standard fonts straight into PDF (a pair page)."""
-    return isinstance(drawing, PairDrawing) and all(map(in_standard_fonts, drawing.text()))
-
-
-def _save(pdf, fig) -> None:
-    """Add the figure as a page, its text in the PDF's standard fonts (Helvetica, Courier: nothing embedded, and
-    about 10 times faster to write than embedded glyphs: 13 instead of 177 ms for a page of 40 lines) when the
-    standard fonts' WinAnsi encoding holds every character on the page, in embedded DejaVu otherwise (a
-    Japanese file name). The choice depends on the page's text only, so outputs stay deterministic."""
-    import matplotlib
-    from matplotlib.text import Text
-
-    standard = all(in_standard_fonts(text.get_text()) for text in fig.findobj(Text) if text.get_visible())
-    with matplotlib.rc_context({"pdf.use14corefonts": standard}):
-        pdf.savefig(fig)
+def _standard(drawing: PairDrawing | TextDrawing) -> bool:
+    """Whether the page can be written straight into PDF: the standard fonts hold all its text."""
+    return all(map(in_standard_fonts, drawing.text()))
 
 
 def _add_links(pdf, links: list[list[tuple[tuple[float, float, float, float], int]]]) -> None:
@@ -298,13 +268,13 @@ def _shared_changes(members: list[PairResult], series_sizes: dict[str, int]) -> 
 def _paginate(lines: list[Line]) -> list[list[Line]]:
     """Wrap the lines to the page width and cut them into pages (no line cut at the page edge or bottom)."""
     pages: list[list[Line]] = [[]]
-    y = _TOP
+    y = TEXT_TOP
     for line in lines:
         for part in _wrapped(line):
-            step = _STYLES[part.style][1]
-            if y - step < _BOTTOM and pages[-1]:
+            step = STYLES[part.style].step
+            if y - step < TEXT_BOTTOM and pages[-1]:
                 pages.append([])
-                y = _TOP
+                y = TEXT_TOP
             pages[-1].append(part)
             y -= step
     return pages
@@ -313,7 +283,7 @@ def _paginate(lines: list[Line]) -> list[list[Line]]:
 def _wrapped(line: Line) -> list[Line]:
     """The physical lines of a line: a linked line's continuation lines are indented under its text and link
     to the same page."""
-    width = _STYLES[line.style][2]
+    width = STYLES[line.style].width
     if line.target is None:
         return [Line(text, line.style) for text in textwrap.wrap(line.text, width) or [""]]
     texts = textwrap.wrap(line.text, width - _PAGE_FIELD, break_on_hyphens=False) or [""]
@@ -329,12 +299,14 @@ class _Figure:
         from matplotlib.figure import Figure  # not pyplot: nothing global holds the figures after the PDF
         from matplotlib.patches import Rectangle
 
+        # matplotlib finds no "normal" weight of the standard fonts and says so for every page: it uses "medium"
+        logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
         self.text_fig = Figure(figsize=PAGE_SIZE)
         self.fig = Figure(figsize=PAGE_SIZE)
         # parse_math off: a "$" in a file name is a dollar sign, not mathtext
         self.header = self.fig.text(0.02, 0.98, "", va="top", size=9, family="monospace", parse_math=False)
         self.error = self.fig.text(0.5, 0.5, "", ha="center", color=RED, parse_math=False)
-        self.footer = self.fig.text(0.98, 0.015, "", ha="right", size=8)
+        self.footer = self.fig.text(0.98, 0.015, "", ha="right", size=FOOTER_SIZE)
         self.axes = self.fig.subplots(1, 3, gridspec_kw=GRID)
         self.images = []
         for ax, title in zip(self.axes, TITLES):
@@ -347,20 +319,16 @@ class _Figure:
                                                      linestyle="--"))
         self.marks: list = []  # this page's boxes around identity read in the image
 
-    def text_page(self, lines: list[Line], footer: str):
-        """Draw a summary page; returns the figure and its links as ((x0, y0, x1, y1) figure fractions, page)."""
+    def text_page(self, drawing: TextDrawing):
+        """Draw a summary page (one whose text needs glyphs outside the standard fonts)."""
         fig = self.text_fig
         fig.clear()
-        fig.text(0.98, 0.015, footer, ha="right", size=8)
-        links = []
-        y = _TOP
-        for line in lines:
-            style, step, _width = _STYLES[line.style]
-            fig.text(_LEFT, y, line.text, va="top", parse_math=False, **style)
-            if line.target is not None:
-                links.append(((_LEFT, y - step, 1 - _LEFT, y), line.target))
-            y -= step
-        return fig, links
+        fig.text(0.98, 0.015, drawing.footer, ha="right", size=FOOTER_SIZE)
+        for y, line in drawing.placed():
+            style = STYLES[line.style]
+            fig.text(TEXT_LEFT, y, line.text, va="top", parse_math=False, size=style.size, color=style.colour,
+                     weight="bold" if style.bold else "normal", family="monospace" if style.mono else "sans-serif")
+        return fig
 
     def pair_page(self, drawing: PairDrawing):
         """Draw a pair page (one whose text needs glyphs outside the standard fonts)."""

@@ -223,8 +223,11 @@ def test_the_page_written_straight_is_the_page_matplotlib_draws(tmp_path, case):
         summary = Summary("t", "today", "d", "s", "m", {"changed": 1}, 0, 1, 1)
         write_pdf(folder / "p.pdf", summary, plan_pdf(summary, [[result]], "p.pdf", {}), 0.0)
         pdfs[file_name] = pikepdf.open(folder / "p.pdf")
+    for pdf in pdfs.values():  # the summary, drawn either way, links its line to the page
+        assert [pdf.pages.index(pikepdf.Page(a.Dest[0])) for a in pdf.pages[0].obj.Annots] == [1]
     straight, drawn = pdfs["deid.dcm"].pages[1], pdfs["deid ł.dcm"].pages[1]
-    assert {str(f.BaseFont) for f in straight.Resources.Font.values()} == {"/Courier", "/Courier-Bold"}
+    assert {str(f.BaseFont) for f in straight.Resources.Font.values()} <= {"/Courier", "/Courier-Bold", "/Helvetica",
+                                                                         "/Helvetica-Bold"}
     assert not any("/FontDescriptor" in f.keys() for f in straight.Resources.Font.values())  # nothing embedded
     assert any(f.Subtype == "/Type3" or "/FontDescriptor" in f.keys() for f in drawn.Resources.Font.values())
     s_images, d_images = _drawn_images(straight), _drawn_images(drawn)
