@@ -20,12 +20,13 @@ from .config import Config, ConfigError, TextCheck
 from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
 from .report import log, logged, summary_csv
-from .store import DEID, SOURCE, RunState, chunks
+from .store import DEID, SOURCE, RunState
 from .workers import StageProgress, Workers, iter_batches, map_batches
 
 INDEX_BATCH = 64  # files per header-reading task
 COMPARE_BATCH = 16  # pairs per comparison task
-ROWS_BUFFER = 2000  # rows saved to the store at once
+ROWS_BUFFER = 2000  # rows saved to the store at once ...
+SAVE_EVERY = 1.0  # ... or after this many seconds: what a killed run loses (a commit costs about 1 ms)
 
 
 @dataclass
@@ -195,12 +196,27 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
                     state.reuse_records(reused)
                     reused.clear()
 
+        read: list[tuple[IndexJob, FileRecord]] = []
+        saved = time.monotonic()
         for jobs, records in iter_batches(workers, _index_batch, unread(), INDEX_BATCH, workers.isolated,
                                           progress=progress, retry_args=(False,), on_failure=_unreadable_file):
-            for tree in (DEID, SOURCE):
-                state.save_records(tree, [rec for job, rec in zip(jobs, records) if job.tree == tree])
+            read += zip(jobs, records)
+            if _save_due(read, saved):
+                _save_records(state, read)
+                saved = time.monotonic()
+        _save_records(state, read)
         state.reuse_records(reused)
     return counts
+
+
+def _save_due(buffer: list, saved: float) -> bool:
+    return len(buffer) >= ROWS_BUFFER or time.monotonic() - saved >= SAVE_EVERY
+
+
+def _save_records(state: RunState, read: list[tuple[IndexJob, FileRecord]]) -> None:
+    for tree in (DEID, SOURCE):
+        state.save_records(tree, [rec for job, rec in read if job.tree == tree])
+    read.clear()
 
 
 def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
@@ -209,19 +225,25 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
     unchanged since the store compared them is not compared again. The pairing's note opens each reason."""
     rows: list[PairResult] = []
     used: list[str] = []
+    compared: list[tuple[Pair, PairResult]] = []
     pairs = 0
+    saved = time.monotonic()
 
     def flush(force: bool = False) -> None:
-        if force or len(rows) >= ROWS_BUFFER:
+        nonlocal saved
+        if force or _save_due(rows, saved):
+            if compared:
+                state.save_results(*zip(*compared))
             state.save_rows(rows)
             state.mark_used(used)
-            rows.clear()
-            used.clear()
+            for done in (rows, used, compared):
+                done.clear()
+            saved = time.monotonic()
 
     with StageProgress("comparing", state.count_records(DEID)) as progress:
         def to_compare() -> Iterator[Pair]:
             nonlocal pairs
-            for outcome in pair_deid(state.records(DEID), state):
+            for outcome in (o for page, lookups in state.pairing_pages(DEID) for o in pair_deid(page, lookups)):
                 if isinstance(outcome, PairResult):
                     rows.append(outcome)
                     progress.update(1)
@@ -238,12 +260,12 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
         for batch, results in iter_batches(workers, _compare_batch, to_compare(), COMPARE_BATCH,
                                            cfg.pixel_tolerance, cfg.max_pixels, cfg.text_check, progress=progress,
                                            on_failure=_unreadable_pair):
-            state.save_results(batch, results)
+            compared += zip(batch, results)
             rows.extend(result.with_note(pair.note) for pair, result in zip(batch, results))
             flush()
         flush(force=True)
-    for chunk in chunks(settle_sources(state.records(SOURCE), state, state.is_used), ROWS_BUFFER):
-        state.save_rows(chunk)
+    for page, lookups in state.pairing_pages(SOURCE):
+        state.save_rows(list(settle_sources(page, lookups, lookups.is_used)))
     return pairs
 
 

@@ -7,7 +7,8 @@ An SQLite file under the run folder (``<run_dir>/.dicomimgcmp/state.sqlite``):
 - ``records``: every header record read, with the file's stamp (size, mtime) and the run that last saw it;
 - ``mapping``: the UID mapping, with the id_new that several id_old rows share marked ambiguous;
 - ``results``: every comparison made, keyed by both files' records (stamps included);
-- ``rows`` and ``used``: this run's outcome, one row per file, and the source UIDs paired.
+- ``rows`` and ``used``: this run's outcome, one row per file (its result; its files' records are joined when
+  it is read), and the source UIDs paired.
 
 Records and results are committed batch by batch as they are made, so a run killed at any moment keeps what it
 finished; the next run of the same command reuses a record when its file is unchanged, and a result when both
@@ -22,6 +23,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from .index import stamp
@@ -30,6 +32,7 @@ from .model import Crop, FileRecord, Pair, PairResult, PixelFormat, Status, Text
 STATE_DIR = ".dicomimgcmp"
 STATE_FILE = "state.sqlite"
 _PAGE = 2000  # rows fetched at a time
+_LISTED = "(SELECT value FROM json_each(?))"  # the values of a JSON array given as one parameter
 _SCHEMA = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE walk (id INTEGER PRIMARY KEY, tree INTEGER NOT NULL, root TEXT NOT NULL, path TEXT NOT NULL);
@@ -43,10 +46,17 @@ CREATE TABLE results (pair TEXT PRIMARY KEY, result TEXT NOT NULL);
 CREATE TABLE used (uid TEXT PRIMARY KEY);
 CREATE TABLE rows (side INTEGER NOT NULL, rel_path TEXT NOT NULL, status TEXT NOT NULL, patient_id TEXT,
                    study TEXT, series_number INTEGER, instance_number INTEGER, series TEXT, change_group TEXT,
-                   phi INTEGER NOT NULL, row TEXT NOT NULL, pdf_file TEXT, pdf_page INTEGER,
-                   PRIMARY KEY (side, rel_path));
+                   phi INTEGER NOT NULL, result TEXT NOT NULL, deid_path TEXT, source_path TEXT, pdf_file TEXT,
+                   pdf_page INTEGER, PRIMARY KEY (side, rel_path));
 CREATE INDEX rows_by_group ON rows (change_group);
 CREATE INDEX rows_by_series ON rows (series);
+-- a row with its files' records, joined where they are read (a row keeps its result, not copies of them); the
+-- text is put together as is: Python's JSON (NaN, Infinity in metrics) is not SQLite's
+CREATE VIEW full_rows AS
+  SELECT rows.*, '{"result": ' || rows.result || ', "deid": ' || COALESCE(d.record, 'null') || ', "source": '
+                 || COALESCE(s.record, 'null') || '}' AS row
+  FROM rows LEFT JOIN records AS d ON d.tree = 0 AND d.path = rows.deid_path
+            LEFT JOIN records AS s ON s.tree = 1 AND s.path = rows.source_path;
 """
 _PAGE_ORDER = "patient_id, study, series_number, instance_number, rel_path"  # FileRecord.order_key
 #: The rows that get a page: changed, or showing the source's identity in their pixels (the text check).
@@ -57,9 +67,30 @@ _GROUP_SIZE = ("CASE WHEN rows.change_group IS NULL THEN NULL ELSE "
 DEID, SOURCE = 0, 1
 
 
+@dataclass(frozen=True)
+class PageLookups:
+    """Pairing's answers (:class:`~.pairing.Lookups`) about one page of files, fetched from the store at once."""
+
+    mapping: dict[str, tuple[str, bool]]  # id_new -> (id_old, ambiguous)
+    source_records: dict[str, list[FileRecord]]  # SOPInstanceUID -> readable source files, in path order
+    copies: dict[str, list[str]]  # SOPInstanceUID -> readable de-identified files' rel_paths, in path order
+    used: set[str]  # source UIDs a pair has compared
+
+    def mapped(self, uid: str) -> tuple[str | None, bool]:
+        return self.mapping.get(uid, (None, False))
+
+    def sources(self, uid: str) -> list[FileRecord]:
+        return self.source_records.get(uid, [])
+
+    def deid_copies(self, uid: str) -> list[str]:
+        return self.copies.get(uid, [])
+
+    def is_used(self, uid: str) -> bool:
+        return uid in self.used
+
+
 class RunState:
-    """The state of one run_name; open it as a context manager. It also answers pairing's questions
-    (:class:`~.pairing.Lookups`) from the records and the mapping."""
+    """The state of one run_name; open it as a context manager."""
 
     def __init__(self, run_dir: Path, settings: dict[str, object], *, restart: bool = False) -> None:
         folder = run_dir / STATE_DIR
@@ -187,26 +218,32 @@ class RunState:
             self._db.execute("DELETE FROM mapping_rows")
         return self._one("SELECT COUNT(*) FROM mapping")
 
-    def mapped(self, uid: str) -> tuple[str | None, bool]:
-        row = self._db.execute("SELECT id_old, ambiguous FROM mapping WHERE id_new = ?", (uid,)).fetchone()
-        return (None, False) if row is None else (row[0], bool(row[1]))
-
-    def sources(self, uid: str) -> list[FileRecord]:
-        rows = self._db.execute("SELECT record FROM records WHERE tree = ? AND seen = ? AND uid = ? "
-                                "ORDER BY rel_path", (SOURCE, self.generation, uid)).fetchall()
-        return [record_from_json(json.loads(row[0])) for row in rows]
-
-    def deid_copies(self, uid: str) -> list[str]:
-        rows = self._db.execute("SELECT rel_path FROM records WHERE tree = ? AND seen = ? AND uid = ? "
-                                "ORDER BY rel_path", (DEID, self.generation, uid)).fetchall()
-        return [row[0] for row in rows]
+    def pairing_pages(self, tree: int) -> Iterator[tuple[list[FileRecord], PageLookups]]:
+        """The records of ``tree`` seen by this run, in path order, a page at a time, each page with the answers
+        pairing asks about its files (:class:`~.pairing.Lookups`): the pairing is a join in the store, four
+        queries a page instead of several per file."""
+        for page in chunks(self.records(tree), _PAGE):
+            uids = sorted({rec.sop_instance_uid for rec in page if not rec.error})
+            mapping = {new: (old, bool(ambiguous)) for new, old, ambiguous in self._db.execute(
+                f"SELECT id_new, id_old, ambiguous FROM mapping WHERE id_new IN {_LISTED}", (json.dumps(uids),))}
+            wanted = json.dumps(sorted(set(uids) | {old for old, _ in mapping.values()}))
+            sources: dict[str, list[FileRecord]] = {}
+            for uid, record in self._db.execute(f"SELECT uid, record FROM records WHERE tree = ? AND seen = ? "
+                                                f"AND uid IN {_LISTED} ORDER BY rel_path",
+                                                (SOURCE, self.generation, wanted)):
+                sources.setdefault(uid, []).append(record_from_json(json.loads(record)))
+            copies: dict[str, list[str]] = {}
+            for uid, rel_path in self._db.execute(f"SELECT uid, rel_path FROM records WHERE tree = ? AND seen = ? "
+                                                  f"AND uid IN {_LISTED} ORDER BY rel_path",
+                                                  (DEID, self.generation, json.dumps(uids))):
+                copies.setdefault(uid, []).append(rel_path)
+            used = {row[0] for row in self._db.execute(f"SELECT uid FROM used WHERE uid IN {_LISTED}",
+                                                       (json.dumps(uids),))}
+            yield page, PageLookups(mapping, sources, copies, used)
 
     def mark_used(self, uids: Iterable[str]) -> None:
         with self._transaction():
             self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)", [(uid,) for uid in uids])
-
-    def is_used(self, uid: str) -> bool:
-        return self._one("SELECT EXISTS (SELECT 1 FROM used WHERE uid = ?)", uid) == 1
 
     # --- comparisons ---------------------------------------------------------------------------------------------
 
@@ -237,11 +274,11 @@ class RunState:
                          rec.study_instance_uid, -1 if rec.series_number is None else rec.series_number,
                          -1 if rec.instance_number is None else rec.instance_number,
                          (r.source or rec).series_instance_uid, r.change_group or None, int(bool(r.phi_match)),
-                         json.dumps(_row_to_json(r))))
+                         json.dumps(result_to_json(r)), r.deid and r.deid.path, r.source and r.source.path))
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO rows (side, rel_path, status, patient_id, study, "
-                                 "series_number, instance_number, series, change_group, phi, row) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                                 "series_number, instance_number, series, change_group, phi, result, deid_path, "
+                                 "source_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def status_counts(self) -> dict[str, int]:
         """Rows per status, every status listed (zeros included), in the order of :class:`Status`."""
@@ -265,7 +302,7 @@ class RunState:
         whichever way they are cut."""
         rows = self._db.execute(
             f"WITH ordered AS (SELECT {_unit(per_group)} AS unit, row, {_GROUP_SIZE} AS size, "
-            f"ROW_NUMBER() OVER (ORDER BY phi DESC, {_PAGE_ORDER}) AS n FROM rows WHERE {_ON_A_PAGE}), "
+            f"ROW_NUMBER() OVER (ORDER BY phi DESC, {_PAGE_ORDER}) AS n FROM full_rows AS rows WHERE {_ON_A_PAGE}), "
             "units AS (SELECT unit, MIN(n) AS first FROM ordered GROUP BY unit ORDER BY first LIMIT ? OFFSET ?) "
             "SELECT unit, row, size FROM ordered JOIN units USING (unit) ORDER BY first, n",
             (Status.CHANGED.value, count, first)).fetchall()
@@ -288,7 +325,7 @@ class RunState:
                                                               group_size=size), size, series_size)
                     for row, pdf_file, pdf_page, size, series_size in self._db.execute(
             f"WITH ordered AS (SELECT change_group, series, row, pdf_file, pdf_page, "
-            f"ROW_NUMBER() OVER (ORDER BY {_PAGE_ORDER}) AS n FROM rows WHERE status = ?), "
+            f"ROW_NUMBER() OVER (ORDER BY {_PAGE_ORDER}) AS n FROM full_rows WHERE status = ?), "
             "grouped AS (SELECT change_group, COUNT(*) AS size, MIN(n) AS first FROM ordered GROUP BY change_group) "
             "SELECT o.row, o.pdf_file, o.pdf_page, g.size, "
             "(SELECT COUNT(*) FROM rows WHERE series = o.series AND side = ?) "
@@ -314,7 +351,7 @@ class RunState:
         """Every row in CSV order (de-identified files by path, then source files by path), a page at a time."""
         last = (-1, "")
         while page := self._db.execute(
-                f"SELECT side, rel_path, row, pdf_file, pdf_page, {_GROUP_SIZE} FROM rows "
+                f"SELECT side, rel_path, row, pdf_file, pdf_page, {_GROUP_SIZE} FROM full_rows AS rows "
                 "WHERE (side, rel_path) > (?, ?) ORDER BY side, rel_path LIMIT ?", (*last, _PAGE)).fetchall():
             last = page[-1][:2]
             for _side, _rel, row, pdf_file, pdf_page, size in page:
@@ -379,12 +416,6 @@ def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | N
                                              for text, box, frame, matches, layer in data["text_lines"]),
                          "bbox": None if data["bbox"] is None else tuple(data["bbox"])},
                       deid=deid, source=source)
-
-
-def _row_to_json(result: PairResult) -> dict:
-    return {"result": result_to_json(result),
-            "deid": None if result.deid is None else record_to_json(result.deid),
-            "source": None if result.source is None else record_to_json(result.source)}
 
 
 def _row_from_json(data: dict) -> PairResult:

@@ -3,12 +3,15 @@ the outputs are exactly those of a run that was never stopped."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 import pydicom
 import pytest
@@ -24,15 +27,23 @@ def _tree(tree: Tree) -> Tree:
     return tree
 
 
+def _saved_comparisons(config) -> int:
+    cfg = json.loads(config.read_text())
+    state = config.parent / cfg["output_data_path"] / cfg["run_name"] / ".dicomimgcmp" / "state.sqlite"
+    try:
+        with closing(sqlite3.connect(state)) as db:
+            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
 def _kill_half_way(config, env: dict) -> None:
-    """Start the multiT script, wait until the first batch of comparisons is saved, then SIGKILL the script and
-    every process it started (as a power cut or the OOM killer would)."""
+    """Start the multiT script, wait until the run's store holds the first saved comparisons, then SIGKILL the
+    script and every process it started (as a power cut or the OOM killer would)."""
     proc = subprocess.Popen([sys.executable, str(REPO / "run_DICOMImgCmp_multiT.py"), str(config)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
-    log = config.parent / "logs" / "imgCmpLog.log"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not re.search(r"comparing: \d+ of 40", log.read_text()
-                                                       if log.exists() else ""):
+    while time.monotonic() < deadline and not _saved_comparisons(config):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
