@@ -229,12 +229,12 @@ class RunState:
             wanted = json.dumps(sorted(set(uids) | {old for old, _ in mapping.values()}))
             sources: dict[str, list[FileRecord]] = {}
             for uid, record in self._db.execute(f"SELECT uid, record FROM records WHERE tree = ? AND seen = ? "
-                                                f"AND uid IN {_LISTED} ORDER BY rel_path",
+                                                f"AND uid IN {_LISTED} ORDER BY uid, rel_path",
                                                 (SOURCE, self.generation, wanted)):
                 sources.setdefault(uid, []).append(record_from_json(json.loads(record)))
             copies: dict[str, list[str]] = {}
             for uid, rel_path in self._db.execute(f"SELECT uid, rel_path FROM records WHERE tree = ? AND seen = ? "
-                                                  f"AND uid IN {_LISTED} ORDER BY rel_path",
+                                                  f"AND uid IN {_LISTED} ORDER BY uid, rel_path",
                                                   (DEID, self.generation, json.dumps(uids))):
                 copies.setdefault(uid, []).append(rel_path)
             used = {row[0] for row in self._db.execute(f"SELECT uid FROM used WHERE uid IN {_LISTED}",
