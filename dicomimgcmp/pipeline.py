@@ -174,27 +174,28 @@ class PdfJob(NamedTuple):
 def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[int]:
     """Read the header of every file below each root into the store; returns the number of files per root.
 
-    The trees are walked first (paths go to the store), then read in one stream: a file unchanged since the
-    store read it is not read again. The fast scan runs only where a crash cannot end the run (worker
-    processes); a batch whose worker died is read again by pydicom.
+    The trees are walked as their files are read (the workers start on the first files while the main process
+    walks on; the stage's total is known when the walk ends): a file unchanged since the store read it is not
+    read again. The fast scan runs only where a crash cannot end the run (worker processes); a batch whose
+    worker died is read again by pydicom.
     """
     aliases: list[tuple[Path, Path]] = []
-    counts = [state.add_walked(tree, str(root), (str(p) for p in index.iter_files(root, aliases)))
-              for tree, root in enumerate(roots)]
-    for path, first in aliases:
-        log.info("read once: %s is another path to %s", path, first)
+    counts = [0] * len(roots)
     reused: list[tuple[int, str]] = []
-    with StageProgress("indexing", sum(counts)) as progress:
+    with StageProgress("indexing", None) as progress:
         def unread() -> Iterator[IndexJob]:
-            for tree, root, path in state.walked():
-                if not state.is_saved(tree, path):
-                    yield IndexJob(tree, root, path)
-                    continue
-                reused.append((tree, path))
-                progress.update(1)
-                if len(reused) >= ROWS_BUFFER:
-                    state.reuse_records(reused)
-                    reused.clear()
+            for tree, root in enumerate(roots):
+                for path in map(str, index.iter_files(root, aliases)):
+                    counts[tree] += 1
+                    if not state.is_saved(tree, path):
+                        yield IndexJob(tree, str(root), path)
+                        continue
+                    reused.append((tree, path))
+                    progress.update(1)
+                    if len(reused) >= ROWS_BUFFER:
+                        state.reuse_records(reused)
+                        reused.clear()
+            progress.set_total(sum(counts))
 
         read: list[tuple[IndexJob, FileRecord]] = []
         saved = time.monotonic()
@@ -206,6 +207,8 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
                 saved = time.monotonic()
         _save_records(state, read)
         state.reuse_records(reused)
+    for path, first in aliases:
+        log.info("read once: %s is another path to %s", path, first)
     return counts
 
 

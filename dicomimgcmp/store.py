@@ -3,7 +3,6 @@ run finished is kept for the next.
 
 An SQLite file under the run folder (``<run_dir>/.dicomimgcmp/state.sqlite``):
 
-- ``walk``: the files this run found (tree, path), in walk order;
 - ``records``: every header record read, with the file's stamp (size, mtime) and the run that last saw it;
 - ``mapping``: the UID mapping, with the id_new that several id_old rows share marked ambiguous;
 - ``results``: every comparison made, keyed by both files' records (stamps included);
@@ -35,7 +34,6 @@ _PAGE = 2000  # rows fetched at a time
 _LISTED = "(SELECT value FROM json_each(?))"  # the values of a JSON array given as one parameter
 _SCHEMA = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE walk (id INTEGER PRIMARY KEY, tree INTEGER NOT NULL, root TEXT NOT NULL, path TEXT NOT NULL);
 CREATE TABLE records (tree INTEGER NOT NULL, path TEXT NOT NULL, stamp TEXT NOT NULL, record TEXT NOT NULL,
                       rel_path TEXT, uid TEXT, seen INTEGER, PRIMARY KEY (tree, path));
 CREATE INDEX records_by_uid ON records (tree, seen, uid, rel_path);
@@ -111,7 +109,7 @@ class RunState:
         with self._transaction():
             self.generation = int(self._one("SELECT value FROM settings WHERE key = 'generation'")) + 1
             self._db.execute("UPDATE settings SET value = ? WHERE key = 'generation'", (str(self.generation),))
-            for table in ("walk", "rows", "used", "mapping", "mapping_rows"):
+            for table in ("rows", "used", "mapping", "mapping_rows"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
         # a fresh state has nothing to look up: skip the queries
         self._has_records = self._one("SELECT EXISTS (SELECT 1 FROM records)") == 1
@@ -147,26 +145,6 @@ class RunState:
     def _one(self, sql: str, *params):
         row = self._db.execute(sql, params).fetchone()
         return row[0] if row else None
-
-    # --- the files this run found ------------------------------------------------------------------------------
-
-    def add_walked(self, tree: int, root: str, paths: Iterable[str]) -> int:
-        """Note the files found below ``root`` (in walk order); returns how many."""
-        count = 0
-        for chunk in chunks(paths, _PAGE):
-            with self._transaction():
-                self._db.executemany("INSERT INTO walk (tree, root, path) VALUES (?, ?, ?)",
-                                     [(tree, root, path) for path in chunk])
-            count += len(chunk)
-        return count
-
-    def walked(self) -> Iterator[tuple[int, str, str]]:
-        """(tree, root, path) of every file found, in walk order, a page at a time."""
-        last = 0
-        while rows := self._db.execute("SELECT id, tree, root, path FROM walk WHERE id > ? ORDER BY id LIMIT ?",
-                                       (last, _PAGE)).fetchall():
-            last = rows[-1][0]
-            yield from (row[1:] for row in rows)
 
     # --- header records ----------------------------------------------------------------------------------------
 

@@ -149,11 +149,17 @@ class StageProgress:
     def __exit__(self, *exc) -> None:
         self._bar.close()
 
+    def set_total(self, total: int) -> None:
+        """The total, once it is known (the index stage's, when the walk ends)."""
+        self.total = self._bar.total = total
+        self._bar.refresh()
+        self.update(0)
+
     def update(self, n: int) -> None:
         self._bar.update(n)
         self.done += n  # its own count: a disabled bar (no terminal) counts nothing
         done, total = self.done, self.total
-        if not total or done * 20 < self.next_step * total:
+        if not total or not done or done * 20 < self.next_step * total:
             return
         self.next_step = done * 20 // total + 1
         elapsed = time.monotonic() - self.start

@@ -30,8 +30,8 @@ def _tree(tree: Tree) -> Tree:
 def _saved_comparisons(config) -> int:
     cfg = json.loads(config.read_text())
     state = config.parent / cfg["output_data_path"] / cfg["run_name"] / ".dicomimgcmp" / "state.sqlite"
-    try:
-        with closing(sqlite3.connect(state)) as db:
+    try:  # read-only: never create the file the run is about to create
+        with closing(sqlite3.connect(f"{state.as_uri()}?mode=ro", uri=True)) as db:
             return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
     except sqlite3.Error:  # not created yet
         return 0
