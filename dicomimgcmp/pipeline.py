@@ -20,7 +20,7 @@ from .config import Config, ConfigError, TextCheck
 from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
 from .report import log, logged, summary_csv
-from .store import DEID, SOURCE, RunState
+from .store import DEID, SOURCE, RecordRow, RunState, record_row
 from .workers import StageProgress, Workers, iter_batches, map_batches
 
 INDEX_BATCH = 64  # files per header-reading task
@@ -197,7 +197,7 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
                         reused.clear()
             progress.set_total(sum(counts))
 
-        read: list[tuple[IndexJob, FileRecord]] = []
+        read: list[tuple[IndexJob, RecordRow]] = []
         saved = time.monotonic()
         for jobs, records in iter_batches(workers, _index_batch, unread(), INDEX_BATCH, workers.isolated,
                                           progress=progress, retry_args=(False,), on_failure=_unreadable_file):
@@ -216,9 +216,9 @@ def _save_due(buffer: list, saved: float) -> bool:
     return len(buffer) >= ROWS_BUFFER or time.monotonic() - saved >= SAVE_EVERY
 
 
-def _save_records(state: RunState, read: list[tuple[IndexJob, FileRecord]]) -> None:
+def _save_records(state: RunState, read: list[tuple[IndexJob, RecordRow]]) -> None:
     for tree in (DEID, SOURCE):
-        state.save_records(tree, [rec for job, rec in read if job.tree == tree])
+        state.save_records(tree, [row for job, row in read if job.tree == tree])
     read.clear()
 
 
@@ -272,13 +272,13 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
     return pairs
 
 
-def _index_batch(jobs: list[IndexJob], fast: bool) -> list[FileRecord]:
-    return [index.read_record(Path(job.path), Path(job.root), fast=fast) for job in jobs]
+def _index_batch(jobs: list[IndexJob], fast: bool) -> list[RecordRow]:
+    return [record_row(index.read_record(Path(job.path), Path(job.root), fast=fast)) for job in jobs]
 
 
-def _unreadable_file(job: IndexJob, reason: str) -> FileRecord:
-    return FileRecord(job.path, Path(job.path).relative_to(job.root).as_posix(), error=reason,
-                      stamp=index.stamp(job.path))
+def _unreadable_file(job: IndexJob, reason: str) -> RecordRow:
+    return record_row(FileRecord(job.path, Path(job.path).relative_to(job.root).as_posix(), error=reason,
+                                 stamp=index.stamp(job.path)))
 
 
 def _compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, text: TextCheck) -> list[PairResult]:

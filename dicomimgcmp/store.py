@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .index import stamp
 from .model import Crop, FileRecord, Pair, PairResult, PixelFormat, Status, TextLine
@@ -163,13 +164,11 @@ class RunState:
                                  [(self.generation, tree, path) for tree, path in found])
         self.reused["records"] += len(found)
 
-    def save_records(self, tree: int, records: Iterable[FileRecord]) -> None:
+    def save_records(self, tree: int, rows: Iterable[RecordRow]) -> None:
         """Save records read by this run (in one transaction)."""
         with self._transaction():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(tree, rec.path, rec.stamp, json.dumps(record_to_json(rec)), rec.rel_path,
-                  None if rec.error else rec.sop_instance_uid, self.generation) for rec in records])
+            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                 [(tree, *row, self.generation) for row in rows])
 
     def records(self, tree: int) -> Iterator[FileRecord]:
         """Every record of ``tree`` seen by this run, in path order, a page at a time."""
@@ -361,6 +360,22 @@ def _pair_key(pair: Pair) -> str:
     """Both files by path and stamp: a record is made from its file alone (the settings, versions included,
     are the same for the whole store), so the same stamps mean the same records and the same comparison."""
     return "\0".join((pair.deid.path, pair.deid.stamp, pair.source.path, pair.source.stamp))
+
+
+class RecordRow(NamedTuple):
+    """A header record as the store saves it, made where it is read (a worker: the process that runs the
+    pipeline then neither unpickles the record nor encodes it)."""
+
+    path: str
+    stamp: str
+    record: str  # JSON
+    rel_path: str
+    uid: str | None  # None for a file that could not be read
+
+
+def record_row(rec: FileRecord) -> RecordRow:
+    return RecordRow(rec.path, rec.stamp, json.dumps(record_to_json(rec)), rec.rel_path,
+                     None if rec.error else rec.sop_instance_uid)
 
 
 def record_to_json(rec: FileRecord) -> dict:
