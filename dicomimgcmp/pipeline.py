@@ -264,7 +264,8 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
                                            cfg.pixel_tolerance, cfg.max_pixels, cfg.text_check, progress=progress,
                                            on_failure=_unreadable_pair):
             compared += zip(batch, results)
-            rows.extend(result.with_note(pair.note) for pair, result in zip(batch, results))
+            rows.extend(result.with_note(pair.note, deid=pair.deid, source=pair.source)
+                        for pair, result in zip(batch, results))
             flush()
         flush(force=True)
     for page, lookups in state.pairing_pages(SOURCE):
@@ -282,12 +283,13 @@ def _unreadable_file(job: IndexJob, reason: str) -> RecordRow:
 
 
 def _compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, text: TextCheck) -> list[PairResult]:
+    """The pairs' results, without their records: the caller has them (a quarter of the pickle to send back)."""
     results = [compare.compare_pair(p.deid, p.source, tolerance, max_pixels) for p in pairs]
-    if text.mode == "off":
-        return results
-    from .textcheck import check_pair  # only now: the text check's libraries load only when it is on
+    if text.mode != "off":
+        from .textcheck import check_pair  # only now: the text check's libraries load only when it is on
 
-    return [check_pair(result, text) for result in results]
+        results = [check_pair(result, text) for result in results]
+    return [result.replace(deid=None, source=None) for result in results]
 
 
 def _unreadable_pair(pair: Pair, reason: str) -> PairResult:
