@@ -231,7 +231,7 @@ def read_record(path: Path, root: Path, *, fast: bool = False) -> FileRecord:
     it, and a header that lacks it is usually cut short. ``fast`` tries the fast scan first (:mod:`.scan`;
     only in a worker process that may crash), pydicom reads what it is not sure of.
     """
-    rel = _relative(str(path), str(root))
+    rel = relative_path(str(path), str(root))
     file_stamp = stamp(str(path))  # before reading: a file changed while it is read gets another stamp next time
     if fast:
         from .scan import scan_record
@@ -250,7 +250,7 @@ def read_record(path: Path, root: Path, *, fast: bool = False) -> FileRecord:
         return _record(header, str(path), rel, file_stamp)
 
 
-def _relative(path: str, root: str) -> str:
+def relative_path(path: str, root: str) -> str:
     """``path`` relative to ``root``, with "/" between folders (a string operation for a path found below root,
     0.3 instead of 6 us)."""
     prefix = root.rstrip(os.sep) + os.sep

@@ -121,6 +121,9 @@ class Lookups(Protocol):
     def mapped(self, uid: str) -> tuple[str | None, bool]:
         """(id_old, whether several id_old rows map to this id_new) for a de-identified UID."""
 
+    def source_paths(self, uid: str) -> list[str]:
+        """The relative paths of the readable source files with this SOPInstanceUID, in path order."""
+
     def sources(self, uid: str) -> list[FileRecord]:
         """The readable source files with this SOPInstanceUID, in path order."""
 
@@ -161,7 +164,7 @@ def settle_sources(records: Iterable[FileRecord], lookups: Lookups, used: Callab
         if rec.error:
             yield PairResult(Status.UNREADABLE, rec.error, source=rec)
             continue
-        sharing = lookups.sources(rec.sop_instance_uid)
+        sharing = lookups.source_paths(rec.sop_instance_uid)
         if len(sharing) > 1:
             yield PairResult(Status.DUPLICATE_UID, _duplicates_note(sharing, "source"), source=rec)
         elif not used(rec.sop_instance_uid):
@@ -199,6 +202,9 @@ class _MemoryLookups:
     def mapped(self, uid: str) -> tuple[str | None, bool]:
         return self._mapping.new_to_old.get(uid), uid in self._mapping.ambiguous
 
+    def source_paths(self, uid: str) -> list[str]:
+        return [rec.rel_path for rec in self.sources(uid)]
+
     def sources(self, uid: str) -> list[FileRecord]:
         return self._source.get(uid, [])
 
@@ -213,18 +219,18 @@ def _pair_one(rec: FileRecord, uid: str, lookups: Lookups) -> tuple[FileRecord, 
         return PairResult(Status.UNMAPPED, "UID is id_new of several id_old rows in the mapping", deid=rec)
     note = ""
     if old is None:
-        if not lookups.sources(uid):
+        if not lookups.source_paths(uid):
             return PairResult(Status.UNMAPPED, "SOPInstanceUID not in the mapping file, and no source file has it",
                               deid=rec)
         old, note = uid, "paired by unchanged SOPInstanceUID (not an id_new of the mapping)"
-    sources = lookups.sources(old)
-    if not sources:
+    paths = lookups.source_paths(old)
+    if not paths:
         return PairResult(Status.MISSING_PRE, f"no source file has SOPInstanceUID {old}", deid=rec)
-    if len(sources) > 1:
-        return PairResult(Status.DUPLICATE_UID, f"its source is ambiguous: {_duplicates_note(sources, 'source')}",
+    if len(paths) > 1:
+        return PairResult(Status.DUPLICATE_UID, f"its source is ambiguous: {_duplicates_note(paths, 'source')}",
                           deid=rec)
-    return sources[0], note
+    return lookups.sources(old)[0], note
 
 
-def _duplicates_note(recs: list[FileRecord], side: str) -> str:
-    return f"{len(recs)} {side} files share this SOPInstanceUID: {', '.join(r.rel_path for r in recs)}"
+def _duplicates_note(paths: list[str], side: str) -> str:
+    return f"{len(paths)} {side} files share this SOPInstanceUID: {', '.join(paths)}"

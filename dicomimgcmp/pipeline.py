@@ -198,13 +198,13 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
             progress.set_total(sum(counts))
 
         read: list[tuple[IndexJob, RecordRow]] = []
-        saved = time.monotonic()
+        clock = _SaveClock()
         for jobs, records in iter_batches(workers, _index_batch, unread(), INDEX_BATCH, workers.isolated,
                                           progress=progress, retry_args=(False,), on_failure=_unreadable_file):
             read += zip(jobs, records)
-            if _save_due(read, saved):
+            if clock.due(read):
                 _save_records(state, read)
-                saved = time.monotonic()
+                clock.saved()
         _save_records(state, read)
         state.reuse_records(reused)
     for path, first in aliases:
@@ -212,8 +212,17 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
     return counts
 
 
-def _save_due(buffer: list, saved: float) -> bool:
-    return len(buffer) >= ROWS_BUFFER or time.monotonic() - saved >= SAVE_EVERY
+class _SaveClock:
+    """When buffered work goes to the store: at :data:`ROWS_BUFFER` items or :data:`SAVE_EVERY` seconds."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def due(self, buffer: list) -> bool:
+        return len(buffer) >= ROWS_BUFFER or time.monotonic() - self.last >= SAVE_EVERY
+
+    def saved(self) -> None:
+        self.last = time.monotonic()
 
 
 def _save_records(state: RunState, read: list[tuple[IndexJob, RecordRow]]) -> None:
@@ -230,18 +239,17 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
     used: list[str] = []
     compared: list[tuple[Pair, PairResult]] = []
     pairs = 0
-    saved = time.monotonic()
+    clock = _SaveClock()
 
     def flush(force: bool = False) -> None:
-        nonlocal saved
-        if force or _save_due(rows, saved):
+        if force or clock.due(rows):
             if compared:
                 state.save_results(*zip(*compared))
             state.save_rows(rows)
             state.mark_used(used)
             for done in (rows, used, compared):
                 done.clear()
-            saved = time.monotonic()
+            clock.saved()
 
     with StageProgress("comparing", state.count_records(DEID)) as progress:
         def to_compare() -> Iterator[Pair]:
@@ -278,7 +286,7 @@ def _index_batch(jobs: list[IndexJob], fast: bool) -> list[RecordRow]:
 
 
 def _unreadable_file(job: IndexJob, reason: str) -> RecordRow:
-    return record_row(FileRecord(job.path, Path(job.path).relative_to(job.root).as_posix(), error=reason,
+    return record_row(FileRecord(job.path, index.relative_path(job.path, job.root), error=reason,
                                  stamp=index.stamp(job.path)))
 
 

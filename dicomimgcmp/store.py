@@ -9,11 +9,11 @@ An SQLite file under the run folder (``<run_dir>/.dicomimgcmp/state.sqlite``):
 - ``rows`` and ``used``: this run's outcome, one row per file (its result; its files' records are joined when
   it is read), and the source UIDs paired.
 
-Records and results are committed batch by batch as they are made, so a run killed at any moment keeps what it
-finished; the next run of the same command reuses a record when its file is unchanged, and a result when both
-files are. A change in anything else that affects results (``pixel_tolerance``, ``max_pixels``, the versions of
-this package, pydicom and the decoders) starts the state afresh. The outputs are always written anew from the
-rows, so a resumed run writes exactly what an uninterrupted one would.
+Records and results are committed as they are made (every 2,000, or every second), so a run killed at any
+moment keeps what it finished; the next run of the same command reuses a record when its file is unchanged, and
+a result when both files are. A change in anything else that affects results (``pixel_tolerance``,
+``max_pixels``, the versions of this package, pydicom and the decoders) starts the state afresh. The outputs are
+always written anew from the rows, so a resumed run writes exactly what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -71,15 +71,20 @@ class PageLookups:
     """Pairing's answers (:class:`~.pairing.Lookups`) about one page of files, fetched from the store at once."""
 
     mapping: dict[str, tuple[str, bool]]  # id_new -> (id_old, ambiguous)
-    source_records: dict[str, list[FileRecord]]  # SOPInstanceUID -> readable source files, in path order
+    #: SOPInstanceUID -> (rel_path, record JSON) of the readable source files, in path order; a record is
+    #: decoded only when pairing asks for it
+    source_rows: dict[str, list[tuple[str, str]]]
     copies: dict[str, list[str]]  # SOPInstanceUID -> readable de-identified files' rel_paths, in path order
     used: set[str]  # source UIDs a pair has compared
 
     def mapped(self, uid: str) -> tuple[str | None, bool]:
         return self.mapping.get(uid, (None, False))
 
+    def source_paths(self, uid: str) -> list[str]:
+        return [rel_path for rel_path, _record in self.source_rows.get(uid, [])]
+
     def sources(self, uid: str) -> list[FileRecord]:
-        return self.source_records.get(uid, [])
+        return [record_from_json(json.loads(record)) for _rel, record in self.source_rows.get(uid, [])]
 
     def deid_copies(self, uid: str) -> list[str]:
         return self.copies.get(uid, [])
@@ -204,11 +209,11 @@ class RunState:
             mapping = {new: (old, bool(ambiguous)) for new, old, ambiguous in self._db.execute(
                 f"SELECT id_new, id_old, ambiguous FROM mapping WHERE id_new IN {_LISTED}", (json.dumps(uids),))}
             wanted = json.dumps(sorted(set(uids) | {old for old, _ in mapping.values()}))
-            sources: dict[str, list[FileRecord]] = {}
-            for uid, record in self._db.execute(f"SELECT uid, record FROM records WHERE tree = ? AND seen = ? "
-                                                f"AND uid IN {_LISTED} ORDER BY uid, rel_path",
-                                                (SOURCE, self.generation, wanted)):
-                sources.setdefault(uid, []).append(record_from_json(json.loads(record)))
+            sources: dict[str, list[tuple[str, str]]] = {}
+            for uid, rel_path, record in self._db.execute(
+                    f"SELECT uid, rel_path, record FROM records WHERE tree = ? AND seen = ? AND uid IN {_LISTED} "
+                    "ORDER BY uid, rel_path", (SOURCE, self.generation, wanted)):
+                sources.setdefault(uid, []).append((rel_path, record))
             copies: dict[str, list[str]] = {}
             for uid, rel_path in self._db.execute(f"SELECT uid, rel_path FROM records WHERE tree = ? AND seen = ? "
                                                   f"AND uid IN {_LISTED} ORDER BY uid, rel_path",
