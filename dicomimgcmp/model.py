@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -89,14 +90,19 @@ class PixelFormat(NamedTuple):
     def expected_bytes(self) -> int | None:
         """Bytes of native pixel data the header declares (pydicom's rule, YBR_FULL_422's 2/3 included);
         None when the attributes needed are missing."""
-        from pydicom.pixels.utils import get_expected_length
+        return _expected_length(self.rows, self.columns, self.samples_per_pixel, self.bits_allocated, self.frames,
+                                self.photometric_interpretation)
 
-        attrs = {"Rows": self.rows, "Columns": self.columns, "SamplesPerPixel": self.samples_per_pixel,
-                 "BitsAllocated": self.bits_allocated, "NumberOfFrames": self.frames,
-                 "PhotometricInterpretation": self.photometric_interpretation}
-        if None in attrs.values():
-            return None
-        return get_expected_length(_Attributes(attrs))
+
+@functools.lru_cache(maxsize=256)  # the files of a collection share a few formats; pydicom's rule costs 40 us
+def _expected_length(rows, columns, samples, bits, frames, photometric) -> int | None:
+    from pydicom.pixels.utils import get_expected_length
+
+    attrs = {"Rows": rows, "Columns": columns, "SamplesPerPixel": samples, "BitsAllocated": bits,
+             "NumberOfFrames": frames, "PhotometricInterpretation": photometric}
+    if None in attrs.values():
+        return None
+    return get_expected_length(_Attributes(attrs))
 
 
 class _Attributes(dict):

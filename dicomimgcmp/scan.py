@@ -9,7 +9,10 @@ worker that dies anyway is replaced and its files are read again by pydicom (:fu
 Sure means: preamble and file meta with its group length; little endian, explicit or implicit VR as the transfer
 syntax says (the data set's first element checked), not deflated; a SOPInstanceUID; Rows; a single character
 set; and the pixel data element's exact header (native data: with the length the Image Pixel attributes
-declare; encapsulated data: undefined length and a first item) found once in the first 64 KiB.
+declare; encapsulated data: undefined length and a first item) found once in the first 64 KiB, or, for native
+data, where it ends the file.
+
+The file is read once (its first 64 KiB), and dicomsdl parses those bytes: about 150 us a file on one core.
 """
 
 from __future__ import annotations
@@ -24,10 +27,14 @@ from .model import FileRecord, PixelFormat
 
 _EXPLICIT_LE, _IMPLICIT_LE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
 _NOT_SURE_SYNTAXES = {"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}  # big endian, deflated
-_ENCAPSULATED_HEADER = b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff\xfe\xff\x00\xe0"
+_PIXEL_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010), little endian
+_TRAILING_PADDING = b"\xfc\xff\xfc\xff"  # (FFFC,FFFC), little endian
+_ENCAPSULATED_HEADER = _PIXEL_TAG + b"OB\x00\x00\xff\xff\xff\xff\xfe\xff\x00\xe0"
 _BEFORE_PIXEL_DATA = 0x7FDFFFFF  # dicomsdl loads elements up to and including this tag
 _SEARCH = 1 << 16
 _UID = re.compile(r"[0-9]{1,64}(\.[0-9]{1,64})*|")
+#: Bytes that the little endian encoding of each tag of LAYER_TAGS contains: (60xx,0010) and (0088,0200).
+_LAYER_TAG_BYTES = (b"\x60\x10\x00", b"\x88\x00\x00\x02")
 
 #: (keyword, kind) of what the scan reads; kinds as :func:`.index._record` converts them.
 FIELDS = (("SOPInstanceUID", str), ("PatientID", str), ("Modality", str), ("SeriesDescription", str),
@@ -61,13 +68,14 @@ def scan_record(path: str, rel_path: str, stamp: str) -> FileRecord | None:
     if _library() is None:
         return None
     try:
-        with open(path, "rb") as fp:
-            size, head = os.fstat(fp.fileno()).st_size, fp.read(_SEARCH)
+        with open(path, "rb", buffering=0) as fp:  # one read call: a standard header lies in the first 64 KiB
+            head, size = fp.read(_SEARCH), os.fstat(fp.fileno()).st_size
+            dataset = _open(head)
+            values = None if dataset is None else _values(dataset, head)
+            fmt = None if values is None else _format(values)
+            offset = None if fmt is None else _pixel_offset(head, size, fmt, fp.fileno())
     except OSError:
         return None
-    values = _values(path, head)
-    fmt = None if values is None else _format(values)
-    offset = None if fmt is None else _pixel_offset(head, size, fmt)
     if offset is None:
         return None
     return FileRecord(
@@ -77,23 +85,31 @@ def scan_record(path: str, rel_path: str, stamp: str) -> FileRecord | None:
         series_instance_uid=values["SeriesInstanceUID"], series_number=values["SeriesNumber"],
         instance_number=values["InstanceNumber"],
         rescale=(_or(values["RescaleSlope"], 1.0), _or(values["RescaleIntercept"], 0.0)),
-        has_pixel_data=True, pixel_offset=offset, format=fmt, layers=values["layers"])
+        has_pixel_data=True, pixel_offset=offset, format=fmt,
+        layers=header_layers(_layer_tags(dataset, head, offset), values["BurnedInAnnotation"]))
 
 
-def _values(path: str, head: bytes) -> dict | None:
-    """The header values (text stripped, numbers as numbers, missing ones "" or None), or None when not sure."""
-    explicit = explicit_vr_at(head, data_set_start(head))
-    if head[128:132] != b"DICM" or explicit is None:
+def _open(head: bytes):
+    """The data set of a file that starts with ``head``, parsed by dicomsdl up to the pixel data, or None when
+    not sure: no preamble and file meta, or no element where the transfer syntax says the data set starts."""
+    if head[128:132] != b"DICM" or explicit_vr_at(head, data_set_start(head)) is None:
         return None
     try:
-        dataset = _library().open_file(path, _BEFORE_PIXEL_DATA)
-        raw = dict(zip(_KEYWORDS, dataset.getValues(_KEYWORDS)))
-        present = {tag for tag in LAYER_TAGS if dataset.getDataElement(tag).tag() == tag}
+        return _library().open_memory(head, load_until=_BEFORE_PIXEL_DATA)  # the bytes read: no second open
     except Exception:  # dicomsdl raises its own exception type for a header it cannot read  # noqa: BLE001
+        return None
+
+
+def _values(dataset, head: bytes) -> dict | None:
+    """The header values (text stripped, numbers as numbers, missing ones "" or None), or None when not sure."""
+    try:
+        raw = dict(zip(_KEYWORDS, dataset.getValues(_KEYWORDS)))
+    except Exception:  # noqa: BLE001 - as in _open
         return None
     if not all(value is None or isinstance(value, (str, int, float)) for value in raw.values()):
         return None  # bytes where text belongs, several values: pydicom decides how to read them
     tsyntax = raw["TransferSyntaxUID"]
+    explicit = explicit_vr_at(head, data_set_start(head))
     if (not tsyntax or tsyntax in _NOT_SURE_SYNTAXES or explicit != (tsyntax != _IMPLICIT_LE)
             or not raw["SOPInstanceUID"] or raw["Rows"] is None or "\\" in (raw["SpecificCharacterSet"] or "")):
         return None
@@ -110,8 +126,15 @@ def _values(path: str, head: bytes) -> dict | None:
             values[keyword] = None  # dicomsdl reads an empty IS or DS as 0; it is no value
         else:
             values[keyword] = None if value is None else kind(value)
-    values["layers"] = header_layers(present, values["BurnedInAnnotation"])
     return values
+
+
+def _layer_tags(dataset, head: bytes, end: int) -> set[int]:
+    """The tags of :data:`.layers.LAYER_TAGS` the data set holds. Where none of their encodings appears in the
+    header's bytes, none can be there (a single search, instead of 17 lookups)."""
+    if all(_find(head, needle, end) < 0 for needle in _LAYER_TAG_BYTES):
+        return set()
+    return {tag for tag in LAYER_TAGS if dataset.getDataElement(tag).tag() == tag}
 
 
 def _format(values: dict) -> PixelFormat:
@@ -125,9 +148,14 @@ def _format(values: dict) -> PixelFormat:
         planar_configuration=values["PlanarConfiguration"])
 
 
-def _pixel_offset(head: bytes, size: int, fmt: PixelFormat) -> int | None:
+def _pixel_offset(head: bytes, size: int, fmt: PixelFormat, fd: int) -> int | None:
     """The file offset of the Pixel Data element: its exact element header (tag, VR, the declared length or, for
-    encapsulated data, undefined length and a first item), found once in the first 64 KiB, or None."""
+    encapsulated data, undefined length and a first item), found once in the first 64 KiB, or None.
+
+    Native data is first looked for where the element ends the file (alone, or followed by Data Set Trailing
+    Padding): the first bytes of its tag there are the element, since another in a header value would not end
+    the file, and one in its own value comes after. This spares a search through the pixel values.
+    """
     if fmt.transfer_syntax_uid not in (_EXPLICIT_LE, _IMPLICIT_LE):
         candidates = [_ENCAPSULATED_HEADER]
         needed = len(_ENCAPSULATED_HEADER)
@@ -136,14 +164,42 @@ def _pixel_offset(head: bytes, size: int, fmt: PixelFormat) -> int | None:
         if not expected:
             return None
         length = struct.pack("<L", expected + expected % 2)
-        candidates = ([b"\xe0\x7f\x10\x00" + length] if fmt.implicit_vr else
-                      [b"\xe0\x7f\x10\x00" + vr + b"\x00\x00" + length for vr in (b"OW", b"OB")])
+        candidates = ([_PIXEL_TAG + length] if fmt.implicit_vr else
+                      [_PIXEL_TAG + vr + b"\x00\x00" + length for vr in (b"OW", b"OB")])
         needed = len(candidates[0]) + expected + expected % 2
+        at = _find(head, _PIXEL_TAG)
+        if (at >= 0 and any(head.startswith(candidate, at) for candidate in candidates)
+                and _ends_file(head, fd, at + needed, size, fmt.implicit_vr)):
+            return at
     found = [(candidate, head.find(candidate)) for candidate in candidates]
     found = [(candidate, at) for candidate, at in found if at >= 0]
     if len(found) != 1 or head.find(found[0][0], found[0][1] + 1) >= 0 or found[0][1] + needed > size:
         return None
     return found[0][1]
+
+
+def _ends_file(head: bytes, fd: int, end: int, size: int, implicit_vr: bool) -> bool:
+    """Whether an element ending at ``end`` ends the file, alone or followed by Data Set Trailing Padding."""
+    if end == size:
+        return True
+    header = 8 if implicit_vr else 12
+    trailer = head[end:end + header] if end + header <= len(head) else os.pread(fd, header, end)
+    if len(trailer) < header or not trailer.startswith(_TRAILING_PADDING if implicit_vr else
+                                                        _TRAILING_PADDING + b"OB\x00\x00"):
+        return False
+    return end + header + struct.unpack("<L", trailer[-4:])[0] == size
+
+
+def _find(head: bytes, needle: bytes, end: int | None = None) -> int:
+    """``head.find(needle, 0, end)``, faster for a needle whose first byte is rare before it: that byte is
+    looked for with memchr and each hit checked (bytes.find scans for a longer needle at about 1 GB/s)."""
+    start, first, end = 0, needle[:1], len(head) if end is None else end
+    for _ in range(64):
+        start = head.find(first, start, end)
+        if start < 0 or head.startswith(needle, start, end):
+            return start
+        start += 1
+    return head.find(needle, start, end)
 
 
 def _or(value, default):
