@@ -23,7 +23,7 @@ from pathlib import Path
 from pydicom.datadict import keyword_dict
 
 from .atomic import atomic_output
-from .index import HeaderError, NotDicomError, iter_files, read_header
+from .index import HeaderError, NotDicomError, iter_file_paths, read_header
 from .pixels import quiet_pydicom
 from .workers import Workers, map_batches
 
@@ -147,7 +147,7 @@ def plan(src: Path, dest: Path, pattern: Pattern, workers: Workers) -> list[Plan
     ``src``) is ``duplicate_skipped`` and names the first.
     """
     aliases: list[tuple[Path, Path]] = []
-    paths = [str(p) for p in iter_files(src, aliases)]
+    paths = list(iter_file_paths(src, aliases))
     targets = map_batches(workers, _targets_batch, paths, 64, "reading headers", str(dest), pattern.text,
                           on_failure=lambda path, reason: Planned(path, "", Placement.UNREADABLE, reason))
     taken: dict[str, str] = {}  # destination -> source planned there in this run

@@ -41,7 +41,13 @@ _EXPLICIT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", 
 
 
 def iter_files(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> Iterator[Path]:
-    """Yield every file below ``root`` (any name, any depth): a folder's files in name order, then its folders.
+    """:func:`iter_file_paths`, as Paths."""
+    return map(Path, iter_file_paths(root, aliases))
+
+
+def iter_file_paths(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> Iterator[str]:
+    """Yield the path of every file below ``root`` (any name, any depth): a folder's files in name order, then
+    its folders. Paths are strings: a Path for each of a million files would cost more than the walk itself.
 
     Symbolic links are followed after the real tree has been walked, each folder is visited once (link loops
     end) and each file on disk is yielded once, under its real path where it has one: another path to an
@@ -62,7 +68,7 @@ def iter_files(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> It
             if link.is_dir():
                 stack.append((link, True))
             else:
-                yield from _link_once(link, real_root, named, aliases)
+                yield from map(str, _link_once(link, real_root, named, aliases))
             continue
         folder, via_link = stack.pop()
         try:
@@ -72,25 +78,24 @@ def iter_files(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> It
             seen_dirs.add((info.st_dev, info.st_ino))
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
-            yield folder  # reading it reports why it cannot be listed
+            yield str(folder)  # reading it reports why it cannot be listed
             continue
         subfolders = []
         for entry in entries:
-            path = Path(entry.path)
             if entry.is_symlink():
-                links.append(path)
+                links.append(Path(entry.path))
             elif entry.is_dir(follow_symlinks=False):
-                subfolders.append(path)
+                subfolders.append(Path(entry.path))
             elif entry.is_file(follow_symlinks=False):
                 try:
                     info = entry.stat(follow_symlinks=False)
                 except OSError:
-                    yield path
+                    yield entry.path
                     continue
                 if info.st_nlink == 1 and not via_link:
-                    yield path
+                    yield entry.path
                 else:
-                    yield from _once(path, (info.st_dev, info.st_ino), named, aliases)
+                    yield from map(str, _once(Path(entry.path), (info.st_dev, info.st_ino), named, aliases))
         stack.extend((sub, via_link) for sub in reversed(subfolders))
 
 

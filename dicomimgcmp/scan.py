@@ -12,7 +12,8 @@ set; and the pixel data element's exact header (native data: with the length the
 declare; encapsulated data: undefined length and a first item) found once in the first 64 KiB, or, for native
 data, where it ends the file.
 
-The file is read once (its first 64 KiB), and dicomsdl parses those bytes: about 150 us a file on one core.
+The file is read once (its first 16 KiB, or 64 KiB for a longer header), and dicomsdl parses those bytes in
+place: about 130 us a file on one core.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ _TRAILING_PADDING = b"\xfc\xff\xfc\xff"  # (FFFC,FFFC), little endian
 _ENCAPSULATED_HEADER = _PIXEL_TAG + b"OB\x00\x00\xff\xff\xff\xff\xfe\xff\x00\xe0"
 _BEFORE_PIXEL_DATA = 0x7FDFFFFF  # dicomsdl loads elements up to and including this tag
 _SEARCH = 1 << 16
+_FIRST_READ = 1 << 14  # most headers are a few KiB: the rest of _SEARCH is read only when the pixel data is not seen
 _UID = re.compile(r"[0-9]{1,64}(\.[0-9]{1,64})*|")
 #: Bytes that the little endian encoding of each tag of LAYER_TAGS contains: (60xx,0010) and (0088,0200).
 _LAYER_TAG_BYTES = (b"\x60\x10\x00", b"\x88\x00\x00\x02")
@@ -68,14 +70,20 @@ def scan_record(path: str, rel_path: str, stamp: str) -> FileRecord | None:
     if _library() is None:
         return None
     try:
-        with open(path, "rb", buffering=0) as fp:  # one read call: a standard header lies in the first 64 KiB
-            head, size = fp.read(_SEARCH), os.fstat(fp.fileno()).st_size
-            dataset = _open(head)
-            values = None if dataset is None else _values(dataset, head)
-            fmt = None if values is None else _format(values)
-            offset = None if fmt is None else _pixel_offset(head, size, fmt, fp.fileno())
+        with open(path, "rb", buffering=0) as fp:
+            head = fp.read(_FIRST_READ)
+            if len(head) == _FIRST_READ and _find(head, _PIXEL_TAG) < 0:  # a longer header
+                head += fp.read(_SEARCH - _FIRST_READ)
+            return _scan(head, os.fstat(fp.fileno()).st_size, fp.fileno(), path, rel_path, stamp)
     except OSError:
         return None
+
+
+def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str) -> FileRecord | None:
+    dataset = _open(head)  # it reads ``head`` in place: the caller holds it until the record is made
+    values = None if dataset is None else _values(dataset, head)
+    fmt = None if values is None else _format(values)
+    offset = None if fmt is None else _pixel_offset(head, size, fmt, fd)
     if offset is None:
         return None
     return FileRecord(
@@ -94,8 +102,8 @@ def _open(head: bytes):
     not sure: no preamble and file meta, or no element where the transfer syntax says the data set starts."""
     if head[128:132] != b"DICM" or explicit_vr_at(head, data_set_start(head)) is None:
         return None
-    try:
-        return _library().open_memory(head, load_until=_BEFORE_PIXEL_DATA)  # the bytes read: no second open
+    try:  # the bytes read, in place: no second open, no copy
+        return _library().open_memory(head, copy_data=False, load_until=_BEFORE_PIXEL_DATA)
     except Exception:  # dicomsdl raises its own exception type for a header it cannot read  # noqa: BLE001
         return None
 
@@ -171,6 +179,8 @@ def _pixel_offset(head: bytes, size: int, fmt: PixelFormat, fd: int) -> int | No
         if (at >= 0 and any(head.startswith(candidate, at) for candidate in candidates)
                 and _ends_file(head, fd, at + needed, size, fmt.implicit_vr)):
             return at
+    if len(head) < min(size, _SEARCH):  # the header was found in the first read: search 64 KiB all the same
+        head += os.pread(fd, min(size, _SEARCH) - len(head), len(head))
     found = [(candidate, head.find(candidate)) for candidate in candidates]
     found = [(candidate, at) for candidate, at in found if at >= 0]
     if len(found) != 1 or head.find(found[0][0], found[0][1] + 1) >= 0 or found[0][1] + needed > size:
