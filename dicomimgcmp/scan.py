@@ -33,7 +33,7 @@ _TRAILING_PADDING = b"\xfc\xff\xfc\xff"  # (FFFC,FFFC), little endian
 _ENCAPSULATED_HEADER = _PIXEL_TAG + b"OB\x00\x00\xff\xff\xff\xff\xfe\xff\x00\xe0"
 _BEFORE_PIXEL_DATA = 0x7FDFFFFF  # dicomsdl loads elements up to and including this tag
 _SEARCH = 1 << 16
-_FIRST_READ = 1 << 14  # most headers are a few KiB: the rest of _SEARCH is read only when the pixel data is not seen
+_FIRST_READ = 1 << 14  # most headers are a few KiB: the rest of _SEARCH is read only when not sure from these
 _UID = re.compile(r"[0-9]{1,64}(\.[0-9]{1,64})*|")
 #: Bytes that the little endian encoding of each tag of LAYER_TAGS contains: (60xx,0010) and (0088,0200).
 _LAYER_TAG_BYTES = (b"\x60\x10\x00", b"\x88\x00\x00\x02")
@@ -71,15 +71,19 @@ def scan_record(path: str, rel_path: str, stamp: str) -> FileRecord | None:
         return None
     try:
         with open(path, "rb", buffering=0) as fp:
-            head = fp.read(_FIRST_READ)
-            if len(head) == _FIRST_READ and _find(head, _PIXEL_TAG) < 0:  # a longer header
-                head += fp.read(_SEARCH - _FIRST_READ)
-            return _scan(head, os.fstat(fp.fileno()).st_size, fp.fileno(), path, rel_path, stamp)
+            size, head = os.fstat(fp.fileno()).st_size, fp.read(_FIRST_READ)
+            record = _scan(head, size, fp.fileno(), path, rel_path, stamp)
+            if record is None and len(head) < min(size, _SEARCH):  # a longer header, or a search to make
+                head += fp.read(_SEARCH - len(head))
+                record = _scan(head, size, fp.fileno(), path, rel_path, stamp)
+            return record
     except OSError:
         return None
 
 
 def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str) -> FileRecord | None:
+    """The record from the file's first bytes, ``head``; None when not sure. The pixel data element found lies
+    in ``head``, so the data set before it was parsed whole (dicomsdl passes over a buffer cut short)."""
     dataset = _open(head)  # it reads ``head`` in place: the caller holds it until the record is made
     values = None if dataset is None else _values(dataset, head)
     fmt = None if values is None else _format(values)
@@ -179,8 +183,8 @@ def _pixel_offset(head: bytes, size: int, fmt: PixelFormat, fd: int) -> int | No
         if (at >= 0 and any(head.startswith(candidate, at) for candidate in candidates)
                 and _ends_file(head, fd, at + needed, size, fmt.implicit_vr)):
             return at
-    if len(head) < min(size, _SEARCH):  # the header was found in the first read: search 64 KiB all the same
-        head += os.pread(fd, min(size, _SEARCH) - len(head), len(head))
+    if len(head) < min(size, _SEARCH):  # the search looks through 64 KiB: the caller reads them first
+        return None
     found = [(candidate, head.find(candidate)) for candidate in candidates]
     found = [(candidate, at) for candidate, at in found if at >= 0]
     if len(found) != 1 or head.find(found[0][0], found[0][1] + 1) >= 0 or found[0][1] + needed > size:

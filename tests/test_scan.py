@@ -161,10 +161,17 @@ def _with_tail(path: Path, tail: str) -> None:
     if tail == "fake in a header value":
         ds.add_new(0x00091010, "LO", "ACME")
         ds.add_new(0x00091011, "OB", pixel_header + b"\x00" * 4)  # an element header quoted in a private value
+    if tail == "long header":  # the pixel data's tag in a private blob read first, an overlay after the blob
+        ds.add_new(0x00290010, "LO", "ACME")
+        ds.add_new(0x00291010, "OB", b"\xe0\x7f\x10\x00" + bytes(range(256)) * 80)
+        for elem, vr, value in ((0x0010, "US", ds.Rows), (0x0011, "US", ds.Columns), (0x0040, "CS", "G"),
+                                (0x0050, "SS", [1, 1]), (0x0100, "US", 1), (0x0102, "US", 0),
+                                (0x3000, "OB", b"\x0f" * (ds.Rows * ds.Columns // 8))):
+            ds.add_new(0x60000000 | elem, vr, value)
     ds.save_as(path, enforce_file_format=True)
 
 
-@pytest.mark.parametrize("tail", ["padding", "last", "signature after", "fake in a header value"])
+@pytest.mark.parametrize("tail", ["padding", "last", "signature after", "fake in a header value", "long header"])
 def test_the_pixel_data_element_is_found_whatever_follows_it(tmp_path, tail):
     """The scan first looks where the pixel data would end the file (alone or before Data Set Trailing
     Padding), then searches; a copy of its element header in a header value must not be taken for it."""
@@ -174,6 +181,7 @@ def test_the_pixel_data_element_is_found_whatever_follows_it(tmp_path, tail):
     with ProcessPoolExecutor(1) as pool:
         fast = pool.submit(scan_record, str(path), ref.rel_path, ref.stamp).result()
     assert ref.pixel_offset and not ref.error
+    assert ("overlay 6000" in ref.layers) == (tail == "long header")
     if tail == "fake in a header value":
         assert fast is None or fast == ref  # two element headers: pydicom decides
     else:
