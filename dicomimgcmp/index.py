@@ -229,30 +229,31 @@ def explicit_vr_at(prefix: bytes, start: int) -> bool | None:
     return all(0x40 < b < 0x5B for b in prefix[start + 4:start + 6])
 
 
-def read_record(path: Path, root: Path, *, fast: bool = False) -> FileRecord:
+def read_record(path: str | os.PathLike, root: str | os.PathLike, *, fast: bool = False) -> FileRecord:
     """Read the header of ``path`` into a :class:`FileRecord`; problems go into ``error``, never raise.
 
     A header without SOPInstanceUID (see :func:`sop_instance_uid`) is an error here: the comparison pairs by
     it, and a header that lacks it is usually cut short. ``fast`` tries the fast scan first (:mod:`.scan`;
     only in a worker process that may crash), pydicom reads what it is not sure of.
     """
-    rel = relative_path(str(path), str(root))
-    file_stamp = stamp(str(path))  # before reading: a file changed while it is read gets another stamp next time
+    path, root = os.fspath(path), os.fspath(root)
+    rel = relative_path(path, root)
     if fast:
         from .scan import scan_record
 
-        record = scan_record(str(path), rel, file_stamp)
+        record = scan_record(path, rel)
         if record is not None:
             return record
+    file_stamp = stamp(path)  # before reading: a file changed while it is read gets another stamp next time
     try:
-        header = read_header(path, _HEADER_KEYWORDS)
+        header = read_header(Path(path), _HEADER_KEYWORDS)
     except HeaderError as exc:
-        return FileRecord(str(path), rel, error=str(exc), stamp=file_stamp)
+        return FileRecord(path, rel, error=str(exc), stamp=file_stamp)
     if not sop_instance_uid(header.dataset):
-        return FileRecord(str(path), rel, error="no SOPInstanceUID in its data set, so it cannot be paired "
-                                                "(a fragment, or cut short?)", stamp=file_stamp)
+        return FileRecord(path, rel, error="no SOPInstanceUID in its data set, so it cannot be paired "
+                                           "(a fragment, or cut short?)", stamp=file_stamp)
     with quiet_pydicom():
-        return _record(header, str(path), rel, file_stamp)
+        return _record(header, path, rel, file_stamp)
 
 
 def relative_path(path: str, root: str) -> str:
@@ -267,9 +268,12 @@ def relative_path(path: str, root: str) -> str:
 def stamp(path: str) -> str:
     """What says a file is unchanged: "size:mtime_ns" ("" when it cannot be seen)."""
     try:
-        info = os.stat(path)
+        return stamp_of(os.stat(path))
     except OSError:
         return ""
+
+
+def stamp_of(info: os.stat_result) -> str:
     return f"{info.st_size}:{info.st_mtime_ns}"
 
 

@@ -288,7 +288,7 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
 
 def _index_batch(jobs: list[IndexJob], fast: bool) -> list[RecordRow]:
     read_ahead((job.path, 0, index.HEADER_PREFIX) for job in jobs)
-    return [record_row(index.read_record(Path(job.path), Path(job.root), fast=fast)) for job in jobs]
+    return [record_row(index.read_record(job.path, job.root, fast=fast)) for job in jobs]
 
 
 def _unreadable_file(job: IndexJob, reason: str) -> RecordRow:

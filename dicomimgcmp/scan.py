@@ -22,7 +22,7 @@ import os
 import re
 import struct
 
-from .index import data_set_start, explicit_vr_at
+from .index import data_set_start, explicit_vr_at, stamp_of
 from .layers import LAYER_TAGS, header_layers
 from .model import FileRecord, PixelFormat
 
@@ -47,6 +47,9 @@ FIELDS = (("SOPInstanceUID", str), ("PatientID", str), ("Modality", str), ("Seri
           ("PlanarConfiguration", int), ("TransferSyntaxUID", str), ("SpecificCharacterSet", str),
           ("BurnedInAnnotation", str))
 _KEYWORDS = [keyword for keyword, _ in FIELDS]
+_TEXTS = [keyword for keyword, kind in FIELDS if kind is str]
+_UIDS = [keyword for keyword in _TEXTS if keyword.endswith("UID")]
+_NUMBERS = [(keyword, kind) for keyword, kind in FIELDS if kind is not str]
 
 _dicomsdl = None
 
@@ -65,20 +68,26 @@ def _library():
     return _dicomsdl or None
 
 
-def scan_record(path: str, rel_path: str, stamp: str) -> FileRecord | None:
+def scan_record(path: str, rel_path: str) -> FileRecord | None:
     """The record of a standard file as :func:`.index.read_record` would make it, or None when not sure."""
     if _library() is None:
         return None
     try:
-        with open(path, "rb", buffering=0) as fp:
-            size, head = os.fstat(fp.fileno()).st_size, fp.read(_FIRST_READ)
-            record = _scan(head, size, fp.fileno(), path, rel_path, stamp)
-            if record is None and len(head) < min(size, _SEARCH):  # a longer header, or a search to make
-                head += fp.read(_SEARCH - len(head))
-                record = _scan(head, size, fp.fileno(), path, rel_path, stamp)
-            return record
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
+    try:
+        info = os.fstat(fd)  # the stamp before reading, as read_record's
+        size, stamp, head = info.st_size, stamp_of(info), os.read(fd, _FIRST_READ)
+        record = _scan(head, size, fd, path, rel_path, stamp)
+        if record is None and len(head) < min(size, _SEARCH):  # a longer header, or a search to make
+            head += os.read(fd, _SEARCH - len(head))
+            record = _scan(head, size, fd, path, rel_path, stamp)
+        return record
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str) -> FileRecord | None:
@@ -125,16 +134,14 @@ def _values(dataset, head: bytes) -> dict | None:
     if (not tsyntax or tsyntax in _NOT_SURE_SYNTAXES or explicit != (tsyntax != _IMPLICIT_LE)
             or not raw["SOPInstanceUID"] or raw["Rows"] is None or "\\" in (raw["SpecificCharacterSet"] or "")):
         return None
-    values = {}
-    for keyword, kind in FIELDS:
+    values = {keyword: "" if raw[keyword] is None else str(raw[keyword]).strip() for keyword in _TEXTS}
+    if not all(map(str.isprintable, values.values())) or not all(_UID.fullmatch(values[k]) for k in _UIDS):
+        return None  # a damaged or unusual value: pydicom decides how to read it
+    for keyword, kind in _NUMBERS:
         value = raw[keyword]
-        if kind is str:
-            values[keyword] = "" if value is None else str(value).strip()
-            if not values[keyword].isprintable() or (keyword.endswith("UID") and not _UID.fullmatch(values[keyword])):
-                return None  # a damaged or unusual value: pydicom decides how to read it
-        elif value is not None and not isinstance(value, (int, float)):
+        if value is not None and not isinstance(value, (int, float)):
             return None  # several values, or text where a number belongs: pydicom decides
-        elif value == 0 and not dataset.getDataElement(keyword).length():
+        if value == 0 and not dataset.getDataElement(keyword).length():
             values[keyword] = None  # dicomsdl reads an empty IS or DS as 0; it is no value
         else:
             values[keyword] = None if value is None else kind(value)
