@@ -262,6 +262,7 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
                 if isinstance(outcome, PairResult):
                     rows.append(outcome)
                     progress.update(1)
+                    flush()
                     continue
                 pairs += 1
                 used.append(outcome.source.sop_instance_uid)
@@ -271,6 +272,7 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
                 else:
                     rows.append(saved.with_note(outcome.note))
                     progress.update(1)
+                    flush()  # rows not compared here are saved as they come too: memory stays flat
 
         batch_size = min(max(progress.total // (8 * cfg.multiprocessing_cpus), COMPARE_BATCH[0]), COMPARE_BATCH[1])
         for batch, results in iter_batches(workers, _compare_batch, to_compare(), batch_size,

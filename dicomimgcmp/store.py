@@ -37,8 +37,8 @@ _SCHEMA = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (tree INTEGER NOT NULL, path TEXT NOT NULL, stamp TEXT NOT NULL, record TEXT NOT NULL,
                       rel_path TEXT, uid TEXT, seen INTEGER, PRIMARY KEY (tree, path));
-CREATE INDEX records_by_uid ON records (tree, seen, uid, rel_path);
-CREATE INDEX records_by_path ON records (tree, seen, rel_path);
+CREATE INDEX records_by_uid ON records (tree, uid, rel_path);  -- not by seen: marking a record seen leaves the indexes
+CREATE INDEX records_by_path ON records (tree, rel_path);
 CREATE TABLE mapping (id_new TEXT PRIMARY KEY, id_old TEXT NOT NULL, ambiguous INTEGER NOT NULL);
 CREATE TABLE mapping_rows (id_new TEXT NOT NULL, id_old TEXT NOT NULL);
 CREATE TABLE results (pair TEXT PRIMARY KEY, result TEXT NOT NULL);

@@ -84,3 +84,26 @@ def test_a_changed_input_is_read_and_compared_again_and_restart_redoes_everythin
     restarted = run_script(config.parent / "config.json", restart=True)
     assert "Reused" not in restarted.proc.stdout
     assert restarted.csv.equals(again.csv)
+
+
+def test_rows_reused_from_the_store_are_saved_as_they_come(tree, monkeypatch):
+    """A rerun whose comparisons are all reused compares nothing; its rows must still go to the store a buffer
+    at a time, not be held until the stage ends (memory flat in the number of files)."""
+    from dicomimgcmp import pipeline
+    from dicomimgcmp.config import load_config
+    from dicomimgcmp.store import RunState
+    from dicomimgcmp.workers import local_workers
+
+    _tree(tree)
+    config = tree.config()
+    first = run_script(config)
+    cfg = load_config(config)
+    saved: list[int] = []
+    save_rows = RunState.save_rows
+    monkeypatch.setattr(pipeline, "ROWS_BUFFER", 8)
+    monkeypatch.setattr(RunState, "save_rows", lambda self, rows: saved.append(len(rows)) or save_rows(self, rows))
+    with local_workers(1) as workers:
+        outcome = pipeline.run(cfg, parts=None, workers=workers)
+    assert outcome.reused["results"] == N_PAIRS
+    assert max(saved) <= 8 and sum(saved) == N_PAIRS
+    assert first.csv.equals(run_script(config).csv)
