@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from .atomic import atomic_output
 from .model import CSV_COLUMNS, PairResult, Status
@@ -15,15 +16,23 @@ from .model import CSV_COLUMNS, PairResult, Status
 log = logging.getLogger("dicomimgcmp")
 
 
+class SummaryRow(NamedTuple):
+    """A result and its cells in ``comparison_summary.csv`` (made once, for the CSV and the review page)."""
+
+    result: PairResult
+    cells: dict[str, object]
+
+
 @contextmanager
-def summary_csv(path: Path) -> Iterator[Callable[[PairResult], PairResult]]:
+def summary_csv(path: Path) -> Iterator[Callable[[PairResult], SummaryRow]]:
     """``comparison_summary.csv``, written atomically as results pass through the function this yields (which
-    adds a result's row, columns :data:`CSV_COLUMNS`, and returns the result): the rows are read from the
-    store once for the CSV and the review page."""
+    adds a result's row, columns :data:`CSV_COLUMNS`, and returns it with its cells): the rows are read from
+    the store once for the CSV and the review page."""
     with _csv_rows(path, CSV_COLUMNS) as write:
-        def add(result: PairResult) -> PairResult:
-            write(result.csv_row())
-            return result
+        def add(result: PairResult) -> SummaryRow:
+            row = SummaryRow(result, result.csv_row())
+            write(row.cells)
+            return row
 
         yield add
 
@@ -38,9 +47,9 @@ def write_csv(path: Path, columns: tuple[str, ...], rows: Iterable[dict]) -> Non
 @contextmanager
 def _csv_rows(path: Path, columns: tuple[str, ...]) -> Iterator[Callable[[dict], None]]:
     with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        yield lambda row: writer.writerow({k: _cell(v) for k, v in row.items()})
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        yield lambda row: writer.writerow([_cell(row[column]) for column in columns])
 
 
 def _cell(value: object) -> object:

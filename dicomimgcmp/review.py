@@ -18,6 +18,7 @@ import numpy as np
 
 from .atomic import atomic_output
 from .model import PairResult, box_text
+from .report import SummaryRow
 
 REVIEW_HTML = "review.html"
 THUMBNAIL_DIR = "review"
@@ -96,7 +97,7 @@ def write_thumbnail(path: Path, panels: list[np.ndarray]) -> None:
 
 
 def write_review(path: Path, *, run_name: str, date: str, counts: dict[str, int], groups: Iterable[GroupView],
-                 rows: Iterable[PairResult], carried: dict[str, Decision], phi_total: int = 0) -> None:
+                 rows: Iterable[SummaryRow], carried: dict[str, Decision], phi_total: int = 0) -> None:
     """Write ``review.html`` atomically; rows and groups are streamed into it, not held in memory."""
     import jinja2
 
@@ -123,9 +124,9 @@ def _group_json(group: GroupView, run_dir: Path, carried: dict[str, Decision]) -
             "carried": decision._asdict() if decision else None}
 
 
-def _row_json(result: PairResult) -> list:
+def _row_json(summary: SummaryRow) -> list:
     """A row of the table, in the order of the template's columns."""
-    row = result.csv_row()
+    result, row = summary
     box = "" if result.bbox is None else box_text(result.bbox)
     rec = result.deid or result.source
     return [row["status"], row["deid_file"] or row["source_file"], "" if rec.error else rec.series_label,

@@ -290,7 +290,7 @@ class RunState:
             (Status.CHANGED.value, count, first)).fetchall()
         pages: dict[str, list[PairResult]] = {}
         for unit_id, row, size in rows:
-            pages.setdefault(unit_id, []).append(_row_from_json(json.loads(row)).replace(group_size=size))
+            pages.setdefault(unit_id, []).append(_row_from_json(json.loads(row), group_size=size))
         return list(pages.values())
 
     def group_leaders(self) -> set[str]:
@@ -303,8 +303,8 @@ class RunState:
     def groups(self) -> Iterator[tuple[PairResult, int, int]]:
         """Every change group, largest first (then in page order), as (its first member with its page, the
         group's size, the de-identified files of its series)."""
-        yield from ((_row_from_json(json.loads(row)).replace(pdf_file=pdf_file or "", pdf_page=pdf_page,
-                                                              group_size=size), size, series_size)
+        yield from ((_row_from_json(json.loads(row), pdf_file=pdf_file or "", pdf_page=pdf_page, group_size=size),
+                     size, series_size)
                     for row, pdf_file, pdf_page, size, series_size in self._db.execute(
             f"WITH ordered AS (SELECT change_group, series, row, pdf_file, pdf_page, "
             f"ROW_NUMBER() OVER (ORDER BY {_PAGE_ORDER}) AS n FROM full_rows WHERE status = ?), "
@@ -337,8 +337,7 @@ class RunState:
                 "WHERE (side, rel_path) > (?, ?) ORDER BY side, rel_path LIMIT ?", (*last, _PAGE)).fetchall():
             last = page[-1][:2]
             for _side, _rel, row, pdf_file, pdf_page, size in page:
-                yield _row_from_json(json.loads(row)).replace(pdf_file=pdf_file or "", pdf_page=pdf_page,
-                                                              group_size=size)
+                yield _row_from_json(json.loads(row), pdf_file=pdf_file or "", pdf_page=pdf_page, group_size=size)
 
 
 def _unit(per_group: bool) -> str:
@@ -416,6 +415,7 @@ def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | N
                       deid=deid, source=source)
 
 
-def _row_from_json(data: dict) -> PairResult:
+def _row_from_json(data: dict, **extra) -> PairResult:
+    """A row of ``full_rows`` as a result, with ``extra`` fields (its page) set."""
     deid, source = (None if data[side] is None else record_from_json(data[side]) for side in ("deid", "source"))
-    return result_from_json(data["result"], deid, source)
+    return result_from_json({**data["result"], **extra}, deid, source)
