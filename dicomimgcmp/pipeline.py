@@ -21,7 +21,7 @@ from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
 from .readahead import read_ahead
 from .report import log, logged, summary_csv
-from .store import DEID, SOURCE, RecordRow, RunState, record_row
+from .store import DEID, SOURCE, ComparedRow, RecordRow, RunState, compared_row, record_row, row_values
 from .workers import StageProgress, Workers, iter_batches, map_batches
 
 INDEX_BATCH = 64  # files per header-reading task
@@ -239,16 +239,16 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
     """Pair every de-identified file (:func:`~.pairing.pair_deid`), compare the pairs, and save one row per
     file, the source files no pair compares included; returns the number of pairs. A pair whose two files are
     unchanged since the store compared them is not compared again. The pairing's note opens each reason."""
-    rows: list[PairResult] = []
+    rows: list[tuple] = []  # row_values
     used: list[str] = []
-    compared: list[tuple[Pair, PairResult]] = []
+    compared: list[ComparedRow] = []
     pairs = 0
     clock = _SaveClock()
 
     def flush(force: bool = False) -> None:
         if force or clock.due(rows):
             if compared:
-                state.save_results(*zip(*compared))
+                state.save_results(compared)
             state.save_rows(rows)
             state.mark_used(used)
             for done in (rows, used, compared):
@@ -260,7 +260,7 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
             nonlocal pairs
             for outcome in (o for page, lookups in state.pairing_pages(DEID) for o in pair_deid(page, lookups)):
                 if isinstance(outcome, PairResult):
-                    rows.append(outcome)
+                    rows.append(row_values(outcome))
                     progress.update(1)
                     flush()
                     continue
@@ -270,21 +270,20 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
                 if saved is None:
                     yield outcome
                 else:
-                    rows.append(saved.with_note(outcome.note))
+                    rows.append(row_values(saved.with_note(outcome.note)))
                     progress.update(1)
                     flush()  # rows not compared here are saved as they come too: memory stays flat
 
         batch_size = min(max(progress.total // (8 * cfg.multiprocessing_cpus), COMPARE_BATCH[0]), COMPARE_BATCH[1])
-        for batch, results in iter_batches(workers, _compare_batch, to_compare(), batch_size,
+        for _pairs, results in iter_batches(workers, _compare_batch, to_compare(), batch_size,
                                            cfg.pixel_tolerance, cfg.max_pixels, cfg.text_check, progress=progress,
                                            on_failure=_unreadable_pair):
-            compared += zip(batch, results)
-            rows.extend(result.with_note(pair.note, deid=pair.deid, source=pair.source)
-                        for pair, result in zip(batch, results))
+            compared += results
+            rows.extend(c.row for c in results)
             flush()
         flush(force=True)
     for page, lookups in state.pairing_pages(SOURCE):
-        state.save_rows(list(settle_sources(page, lookups, lookups.is_used)))
+        state.save_rows([row_values(r) for r in settle_sources(page, lookups, lookups.is_used)])
     return pairs
 
 
@@ -298,19 +297,19 @@ def _unreadable_file(job: IndexJob, reason: str) -> RecordRow:
                                  stamp=index.stamp(job.path)))
 
 
-def _compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, text: TextCheck) -> list[PairResult]:
-    """The pairs' results, without their records: the caller has them (a quarter of the pickle to send back)."""
+def _compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, text: TextCheck) -> list[ComparedRow]:
+    """The pairs' comparisons as the store saves them (encoded here, in the worker)."""
     read_ahead((rec.path, rec.pixel_offset or 0, None) for pair in pairs for rec in (pair.deid, pair.source))
     results = [compare.compare_pair(p.deid, p.source, tolerance, max_pixels) for p in pairs]
     if text.mode != "off":
         from .textcheck import check_pair  # only now: the text check's libraries load only when it is on
 
         results = [check_pair(result, text) for result in results]
-    return [result.replace(deid=None, source=None) for result in results]
+    return [compared_row(pair, result) for pair, result in zip(pairs, results)]
 
 
-def _unreadable_pair(pair: Pair, reason: str) -> PairResult:
-    return PairResult(Status.UNREADABLE, reason, deid=pair.deid, source=pair.source)
+def _unreadable_pair(pair: Pair, reason: str) -> ComparedRow:
+    return compared_row(pair, PairResult(Status.UNREADABLE, reason, deid=pair.deid, source=pair.source))
 
 
 def _render(cfg: Config, parts: int | None, workers: Workers, state: RunState,

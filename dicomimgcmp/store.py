@@ -239,24 +239,17 @@ class RunState:
         self.reused["results"] += 1
         return result_from_json(json.loads(row[0]), pair.deid, pair.source)
 
-    def save_results(self, pairs: Iterable[Pair], results: Iterable[PairResult]) -> None:
-        """Save the comparison results of ``pairs`` (in one transaction)."""
+    def save_results(self, compared: Iterable[ComparedRow]) -> None:
+        """Save comparisons made by this run (in one transaction)."""
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
-                                 [(_pair_key(p), json.dumps(result_to_json(r))) for p, r in zip(pairs, results)])
+                                 [(c.pair_key, c.result) for c in compared])
 
     # --- this run's rows -----------------------------------------------------------------------------------------
 
-    def save_rows(self, results: Iterable[PairResult]) -> None:
-        """Save final rows, one per file (a de-identified file's, or a source file's no pair compares)."""
-        rows = []
-        for r in results:
-            rec = r.deid or r.source
-            rows.append((DEID if r.deid else SOURCE, rec.rel_path, r.status.value, rec.patient_id,
-                         rec.study_instance_uid, -1 if rec.series_number is None else rec.series_number,
-                         -1 if rec.instance_number is None else rec.instance_number,
-                         (r.source or rec).series_instance_uid, r.change_group or None, int(bool(r.phi_match)),
-                         json.dumps(result_to_json(r)), r.deid and r.deid.path, r.source and r.source.path))
+    def save_rows(self, rows: Iterable[tuple]) -> None:
+        """Save final rows (:func:`row_values`), one per file: a de-identified file's, or a source file's no pair
+        compares."""
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO rows (side, rel_path, status, patient_id, study, "
                                  "series_number, instance_number, series, change_group, phi, result, deid_path, "
@@ -364,6 +357,32 @@ def _pair_key(pair: Pair) -> str:
     """Both files by path and stamp: a record is made from its file alone (the settings, versions included,
     are the same for the whole store), so the same stamps mean the same records and the same comparison."""
     return "\0".join((pair.deid.path, pair.deid.stamp, pair.source.path, pair.source.stamp))
+
+
+def row_values(r: PairResult, result: str | None = None) -> tuple:
+    """A row of the rows table for a file's final result; ``result`` its JSON when already made."""
+    rec = r.deid or r.source
+    return (DEID if r.deid else SOURCE, rec.rel_path, r.status.value, rec.patient_id, rec.study_instance_uid,
+            -1 if rec.series_number is None else rec.series_number,
+            -1 if rec.instance_number is None else rec.instance_number,
+            (r.source or rec).series_instance_uid, r.change_group or None, int(bool(r.phi_match)),
+            result or json.dumps(result_to_json(r)), r.deid and r.deid.path, r.source and r.source.path)
+
+
+class ComparedRow(NamedTuple):
+    """A comparison as the store saves it, made where the comparison is (a worker: the process that runs the
+    pipeline then neither unpickles the result nor encodes it): its result under the pair's key, and the
+    de-identified file's row, the pairing's note in its reason."""
+
+    pair_key: str
+    result: str  # JSON
+    row: tuple  # row_values
+
+
+def compared_row(pair: Pair, result: PairResult) -> ComparedRow:
+    text = json.dumps(result_to_json(result))
+    noted = result.with_note(pair.note, deid=pair.deid, source=pair.source)
+    return ComparedRow(_pair_key(pair), text, row_values(noted, None if pair.note else text))
 
 
 class RecordRow(NamedTuple):
