@@ -21,7 +21,7 @@ from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
 from .readahead import read_ahead
 from .report import log, logged, summary_csv
-from .store import DEID, SOURCE, ComparedRow, RecordRow, RunState, compared_row, record_row, row_values
+from .store import DEID, SOURCE, ComparedRow, RecordRow, RunState, chunks, compared_row, record_row, row_values
 from .workers import StageProgress, Workers, iter_batches, map_batches
 
 INDEX_BATCH = 64  # files per header-reading task
@@ -185,20 +185,16 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
     """
     aliases: list[tuple[Path, Path]] = []
     counts = [0] * len(roots)
-    reused: list[tuple[int, str]] = []
     with StageProgress("indexing", None) as progress:
         def unread() -> Iterator[IndexJob]:
             for tree, root in enumerate(roots):
-                for path in index.iter_file_paths(root, aliases):
-                    counts[tree] += 1
-                    if not state.is_saved(tree, path):
-                        yield IndexJob(tree, str(root), path)
-                        continue
-                    reused.append((tree, path))
-                    progress.update(1)
-                    if len(reused) >= ROWS_BUFFER:
-                        state.reuse_records(reused)
-                        reused.clear()
+                for paths in chunks(index.iter_file_paths(root, aliases), ROWS_BUFFER):  # looked up at once
+                    counts[tree] += len(paths)
+                    unchanged = state.unchanged(tree, paths)
+                    if unchanged:
+                        state.reuse_records(tree, unchanged)
+                        progress.update(len(unchanged))
+                    yield from (IndexJob(tree, str(root), path) for path in paths if path not in unchanged)
             progress.set_total(sum(counts))
 
         read: list[tuple[IndexJob, RecordRow]] = []
@@ -210,7 +206,6 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
                 _save_records(state, read)
                 clock.saved()
         _save_records(state, read)
-        state.reuse_records(reused)
     for path, first in aliases:
         log.info("read once: %s is another path to %s", path, first)
     return counts

@@ -154,20 +154,21 @@ class RunState:
 
     # --- header records ----------------------------------------------------------------------------------------
 
-    def is_saved(self, tree: int, path: str) -> bool:
-        """Whether the record saved for ``path`` holds: the file is unchanged since it was read."""
+    def unchanged(self, tree: int, paths: list[str]) -> set[str]:
+        """The paths among ``paths`` whose saved record holds: the file is unchanged since it was read."""
         if not self._has_records:
-            return False
-        saved = self._one("SELECT stamp FROM records WHERE tree = ? AND path = ?", tree, path)
-        return bool(saved) and saved == stamp(path)
+            return set()
+        saved = dict(self._db.execute(f"SELECT path, stamp FROM records WHERE tree = ? AND path IN {_LISTED}",
+                                      (tree, json.dumps(paths))))
+        return {path for path in paths if saved.get(path) and saved[path] == stamp(path)}
 
-    def reuse_records(self, found: Iterable[tuple[int, str]]) -> None:
-        """Count the saved records of these (tree, path) as read by this run."""
-        found = list(found)
+    def reuse_records(self, tree: int, paths: Iterable[str]) -> None:
+        """Count the saved records of these paths as read by this run."""
+        paths = list(paths)
         with self._transaction():
-            self._db.executemany("UPDATE records SET seen = ? WHERE tree = ? AND path = ?",
-                                 [(self.generation, tree, path) for tree, path in found])
-        self.reused["records"] += len(found)
+            self._db.execute(f"UPDATE records SET seen = ? WHERE tree = ? AND path IN {_LISTED}",
+                             (self.generation, tree, json.dumps(paths)))
+        self.reused["records"] += len(paths)
 
     def save_records(self, tree: int, rows: Iterable[RecordRow]) -> None:
         """Save records read by this run (in one transaction)."""
