@@ -249,10 +249,10 @@ def read_record(path: str | os.PathLike, root: str | os.PathLike, *, fast: bool 
         header = read_header(Path(path), _HEADER_KEYWORDS)
     except HeaderError as exc:
         return FileRecord(path, rel, error=str(exc), stamp=file_stamp)
-    if not sop_instance_uid(header.dataset):
-        return FileRecord(path, rel, error="no SOPInstanceUID in its data set, so it cannot be paired "
-                                           "(a fragment, or cut short?)", stamp=file_stamp)
-    with quiet_pydicom():
+    with quiet_pydicom():  # values are converted here: their warnings are pydicom's, not the user's
+        if not sop_instance_uid(header.dataset):
+            return FileRecord(path, rel, error="no SOPInstanceUID in its data set, so it cannot be paired "
+                                               "(a fragment, or cut short?)", stamp=file_stamp)
         return _record(header, path, rel, file_stamp)
 
 

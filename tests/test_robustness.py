@@ -245,3 +245,19 @@ def test_max_pixels_is_configurable(tree):
     assert result.row("a.dcm").status == "unreadable" and "over max_pixels 16,383" in result.row("a.dcm").reason
     at_limit = run_script(tree.config(max_pixels=128 * 128))  # the limit admits exactly what it names
     assert at_limit.row("a.dcm").status == "changed"
+
+
+def test_pydicoms_warnings_on_odd_values_stay_off_the_console(tree):
+    """pydicom warns when it converts an invalid value (a UID of hex digits in pydicom-data's bad_sequence.dcm);
+    the row says what matters, the console must not fill with library warnings."""
+    pytest.importorskip("data_store", reason="pip install -r requirements-test.txt (pydicom-data)")
+    import shutil
+
+    import data_store
+
+    tree.add("ok.dcm", "CT_small.dcm")
+    for folder in (tree.deid, tree.source):
+        shutil.copy(Path(data_store.__file__).parent / "data" / "bad_sequence.dcm", folder / "odd.dcm")
+    result = run_script(tree.config())
+    assert "odd.dcm" in set(result.csv.deid_file)
+    assert "Warning" not in result.proc.stderr, result.proc.stderr
