@@ -21,7 +21,8 @@ from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
 from .readahead import read_ahead
 from .report import log, logged, summary_csv
-from .store import DEID, SOURCE, ComparedRow, RecordRow, RunState, chunks, compared_row, record_row, row_values
+from .store import (DEID, SOURCE, ComparedRow, RecordRow, RowValues, RunState, chunks, compared_row, record_row,
+                    row_values)
 from .workers import StageProgress, Workers, iter_batches, map_batches
 
 INDEX_BATCH = 64  # files per header-reading task
@@ -234,7 +235,7 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
     """Pair every de-identified file (:func:`~.pairing.pair_deid`), compare the pairs, and save one row per
     file, the source files no pair compares included; returns the number of pairs. A pair whose two files are
     unchanged since the store compared them is not compared again. The pairing's note opens each reason."""
-    rows: list[tuple] = []  # row_values
+    rows: list[RowValues] = []
     used: list[str] = []
     compared: list[ComparedRow] = []
     pairs = 0
@@ -269,10 +270,10 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
                     progress.update(1)
                     flush()  # rows not compared here are saved as they come too: memory stays flat
 
-        batch_size = min(max(progress.total // (8 * cfg.multiprocessing_cpus), COMPARE_BATCH[0]), COMPARE_BATCH[1])
-        for _pairs, results in iter_batches(workers, _compare_batch, to_compare(), batch_size,
-                                           cfg.pixel_tolerance, cfg.max_pixels, cfg.text_check, progress=progress,
-                                           on_failure=_unreadable_pair):
+        size = _compare_batch_size(progress.total, cfg.multiprocessing_cpus)
+        for _pairs, results in iter_batches(workers, _compare_batch, to_compare(), size, cfg.pixel_tolerance,
+                                            cfg.max_pixels, cfg.text_check, progress=progress,
+                                            on_failure=_unreadable_pair):
             compared += results
             rows.extend(c.row for c in results)
             flush()
@@ -280,6 +281,11 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
     for page, lookups in state.pairing_pages(SOURCE):
         state.save_rows([row_values(r) for r in settle_sources(page, lookups, lookups.is_used)])
     return pairs
+
+
+def _compare_batch_size(pairs: int, workers: int) -> int:
+    """Eight tasks a worker at least, of :data:`COMPARE_BATCH` pairs."""
+    return min(max(pairs // (8 * workers), COMPARE_BATCH[0]), COMPARE_BATCH[1])
 
 
 def _index_batch(jobs: list[IndexJob], fast: bool) -> list[RecordRow]:

@@ -248,7 +248,7 @@ class RunState:
 
     # --- this run's rows -----------------------------------------------------------------------------------------
 
-    def save_rows(self, rows: Iterable[tuple]) -> None:
+    def save_rows(self, rows: Iterable[RowValues]) -> None:
         """Save final rows (:func:`row_values`), one per file: a de-identified file's, or a source file's no pair
         compares."""
         with self._transaction():
@@ -360,14 +360,32 @@ def _pair_key(pair: Pair) -> str:
     return "\0".join((pair.deid.path, pair.deid.stamp, pair.source.path, pair.source.stamp))
 
 
-def row_values(r: PairResult, result: str | None = None) -> tuple:
-    """A row of the rows table for a file's final result; ``result`` its JSON when already made."""
+class RowValues(NamedTuple):
+    """A row of the rows table (its columns, in order): a file's final result."""
+
+    side: int  # DEID or SOURCE
+    rel_path: str
+    status: str
+    patient_id: str
+    study: str
+    series_number: int  # -1 when absent (sorted first)
+    instance_number: int
+    series: str
+    change_group: str | None
+    phi: int
+    result: str  # JSON
+    deid_path: str | None
+    source_path: str | None
+
+
+def row_values(r: PairResult, result: str | None = None) -> RowValues:
+    """The row of a file's final result; ``result`` its JSON when already made."""
     rec = r.deid or r.source
-    return (DEID if r.deid else SOURCE, rec.rel_path, r.status.value, rec.patient_id, rec.study_instance_uid,
-            -1 if rec.series_number is None else rec.series_number,
-            -1 if rec.instance_number is None else rec.instance_number,
-            (r.source or rec).series_instance_uid, r.change_group or None, int(bool(r.phi_match)),
-            result or json.dumps(result_to_json(r)), r.deid and r.deid.path, r.source and r.source.path)
+    return RowValues(DEID if r.deid else SOURCE, rec.rel_path, r.status.value, rec.patient_id,
+                     rec.study_instance_uid, -1 if rec.series_number is None else rec.series_number,
+                     -1 if rec.instance_number is None else rec.instance_number,
+                     (r.source or rec).series_instance_uid, r.change_group or None, int(bool(r.phi_match)),
+                     result or json.dumps(result_to_json(r)), r.deid and r.deid.path, r.source and r.source.path)
 
 
 class ComparedRow(NamedTuple):
@@ -377,7 +395,7 @@ class ComparedRow(NamedTuple):
 
     pair_key: str
     result: str  # JSON
-    row: tuple  # row_values
+    row: RowValues
 
 
 def compared_row(pair: Pair, result: PairResult) -> ComparedRow:
