@@ -26,6 +26,7 @@ from .atomic import atomic_output, temporary_name
 from .compare import changed_mask, unpack_mask
 from .layers import read_overlays
 from .model import PairResult, Status
+from .pdfjoin import join_pdfs
 from .pdfpage import (CYAN, FOOTER_SIZE, GRID, LABEL_SIZE, MAGENTA, PAGE_SIZE, POINTS, RED, STYLES, TEXT_BOTTOM,
                       TEXT_LEFT, TEXT_TOP, TITLES, YELLOW, Box, Line, PairDrawing, Panels, TextDrawing,
                       in_standard_fonts, rgb, write_pages)
@@ -103,9 +104,9 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
     give their group's thumbnail for the review page (:func:`~.review.write_thumbnail`, beside the PDF).
 
     Pages go to chunk files of at most :data:`PAGES_PER_CHUNK` pages, each written by one drawer (matplotlib
-    or :func:`~.pdfpage.write_pages`), which qpdf joins (its page merge copies streams from the files as it
-    writes; pikepdf's page copy would hold every chunk's streams in memory: 491 MB for 1,000 pages). The join
-    itself holds about 35 KB a page (its objects, not their streams).
+    or :func:`~.pdfpage.write_pages`), joined by :func:`~.pdfjoin.join_pdfs` a chunk at a time (pikepdf's page
+    copy would hold every chunk's streams in memory: 491 MB for 1,000 pages; qpdf's page merge about 35 KB a
+    page): memory does not grow with the number of pages.
     """
     import pikepdf
 
@@ -139,8 +140,7 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
                 batch = []
             batch.append(drawing)
         write_chunk(batch)
-        # qpdf's own page merge reads the chunks' streams as it writes; pikepdf's page copy would hold them all
-        pikepdf.Job(["qpdf", "--empty", "--deterministic-id", "--pages", *map(str, chunks), "--", str(joined)]).run()
+        join_pdfs(chunks, joined)
         with atomic_output(path) as tmp, pikepdf.open(joined) as out:
             _add_links(out, [page.links() for page in summary_pages])
             _add_outline(out, plan)
