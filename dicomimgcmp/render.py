@@ -26,7 +26,7 @@ from .atomic import atomic_output, temporary_name
 from .compare import changed_mask, unpack_mask
 from .layers import read_overlays
 from .model import PairResult, Status
-from .pdfjoin import join_pdfs
+from .pdfjoin import Link, OutlineItem, join_pdfs
 from .pdfpage import (CYAN, FOOTER_SIZE, GRID, LABEL_SIZE, MAGENTA, PAGE_SIZE, POINTS, RED, STYLES, TEXT_BOTTOM,
                       TEXT_LEFT, TEXT_TOP, TITLES, YELLOW, Box, Line, PairDrawing, Panels, TextDrawing,
                       in_standard_fonts, rgb, write_pages)
@@ -106,10 +106,8 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
     Pages go to chunk files of at most :data:`PAGES_PER_CHUNK` pages, each written by one drawer (matplotlib
     or :func:`~.pdfpage.write_pages`), joined by :func:`~.pdfjoin.join_pdfs` a chunk at a time (pikepdf's page
     copy would hold every chunk's streams in memory: 491 MB for 1,000 pages; qpdf's page merge about 35 KB a
-    page): memory does not grow with the number of pages.
+    page), which also writes the outline and the links: memory does not grow with the number of pages.
     """
-    import pikepdf
-
     figure = None  # matplotlib, imported only for a page the standard fonts cannot show
     chunks: list[Path] = []
 
@@ -131,7 +129,6 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
         return f"page {number} of {plan.page_count}"
 
     summary_pages = [TextDrawing(lines, footer(number)) for number, lines in enumerate(plan.summary, 1)]
-    joined = temporary_name(path, ".joined")
     try:
         batch: list = []
         for drawing in chain(summary_pages, _pair_drawings(path.parent, plan, tolerance, footer)):
@@ -140,14 +137,11 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
                 batch = []
             batch.append(drawing)
         write_chunk(batch)
-        join_pdfs(chunks, joined)
-        with atomic_output(path) as tmp, pikepdf.open(joined) as out:
-            _add_links(out, [page.links() for page in summary_pages])
-            _add_outline(out, plan)
-            out.docinfo["/Title"] = f"DICOMImgCmp {summary.run_name}"
-            out.save(tmp, deterministic_id=True, compress_streams=True)
+        with atomic_output(path) as tmp:
+            join_pdfs(chunks, tmp, title=f"DICOMImgCmp {summary.run_name}", outline=_outline(plan),
+                      links={k: _links(page) for k, page in enumerate(summary_pages)})
     finally:
-        for part in chunks + [joined]:
+        for part in chunks:
             part.unlink(missing_ok=True)
 
 
@@ -167,43 +161,34 @@ def _standard(drawing: PairDrawing | TextDrawing) -> bool:
     return all(map(in_standard_fonts, drawing.text()))
 
 
-def _add_links(pdf, links: list[list[tuple[tuple[float, float, float, float], int]]]) -> None:
-    """Make each summary line that names a page a link to it (rectangles in figure fractions)."""
-    import pikepdf
-
+def _links(page: TextDrawing) -> list[Link]:
+    """A summary page's lines that name a page, as links to it (rectangles in figure fractions, pages from 1)."""
     width, height = (side * POINTS for side in PAGE_SIZE)
-    for page, page_links in zip(pdf.pages, links):
-        annots = [pdf.make_indirect(pikepdf.Dictionary(
-            Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Border=[0, 0, 0],
-            Rect=[x0 * width, y0 * height, x1 * width, y1 * height],
-            Dest=[pdf.pages[target - 1].obj, pikepdf.Name.Fit])) for (x0, y0, x1, y1), target in page_links]
-        if annots:
-            page.obj.Annots = pdf.make_indirect(pikepdf.Array(annots))
+    return [Link((x0 * width, y0 * height, x1 * width, y1 * height), target - 1)
+            for (x0, y0, x1, y1), target in page.links()]
 
 
-def _add_outline(pdf, plan: PdfPlan) -> None:
+def _outline(plan: PdfPlan) -> list[OutlineItem]:
     """Bookmarks: Summary, then Patient > Study > Series > page, in page order."""
-    import pikepdf
-
-    with pdf.open_outline() as outline:
-        outline.root.append(pikepdf.OutlineItem("Summary", 0))
-        branch: dict[tuple, pikepdf.OutlineItem] = {}
-        for page in plan.pages:
-            item = page.shown
-            rec = item.deid
-            levels = [f"Patient {rec.patient_id or '(none)'}", f"Study {rec.study_instance_uid or '(none)'}",
-                      f"Series {rec.series_label} ({rec.modality or '-'})"]
-            children = outline.root
-            for depth in range(len(levels)):
-                key = tuple(levels[:depth + 1])
-                if key not in branch:
-                    branch[key] = pikepdf.OutlineItem(levels[depth], item.pdf_page - 1)
-                    children.append(branch[key])
-                children = branch[key].children
-            title = f"p.{item.pdf_page} {rec.rel_path}"
-            if len(page.members) > 1:
-                title += f" (and {len(page.members) - 1} more with the same change)"
-            children.append(pikepdf.OutlineItem(title, item.pdf_page - 1))
+    outline = [OutlineItem("Summary", 0, [])]
+    branch: dict[tuple, OutlineItem] = {}
+    for page in plan.pages:
+        item = page.shown
+        rec = item.deid
+        levels = [f"Patient {rec.patient_id or '(none)'}", f"Study {rec.study_instance_uid or '(none)'}",
+                  f"Series {rec.series_label} ({rec.modality or '-'})"]
+        children = outline
+        for depth in range(len(levels)):
+            key = tuple(levels[:depth + 1])
+            if key not in branch:
+                branch[key] = OutlineItem(levels[depth], item.pdf_page - 1, [])
+                children.append(branch[key])
+            children = branch[key].children
+        title = f"p.{item.pdf_page} {rec.rel_path}"
+        if len(page.members) > 1:
+            title += f" (and {len(page.members) - 1} more with the same change)"
+        children.append(OutlineItem(title, item.pdf_page - 1, []))
+    return outline
 
 
 def _summary_lines(summary: Summary, pages: list[Page], series_sizes: dict[str, int]) -> list[Line]:

@@ -7,7 +7,7 @@ import zlib
 
 import pikepdf
 
-from dicomimgcmp.pdfjoin import join_pdfs
+from dicomimgcmp.pdfjoin import Link, OutlineItem, join_pdfs
 
 
 def _chunk(path, texts: list[str], *, link: bool = False) -> None:
@@ -74,3 +74,34 @@ def test_joined_pages_are_the_chunks_pages_in_order(tmp_path):
         assert pages[3].obj.Resources.XObject.I0.objgen == pages[5].obj.Resources.XObject.I0.objgen
         # a link to a page of its chunk leads to that page in the joined file
         assert pages[3].obj.Annots[0].Dest[0].objgen == pages[5].obj.objgen
+
+
+def test_the_joined_file_has_its_outline_links_and_title(tmp_path):
+    parts = [tmp_path / "a.pdf", tmp_path / "b.pdf"]
+    _chunk(parts[0], ["summary"])
+    _chunk(parts[1], ["p2", "p3", "p4"])
+    outline = [OutlineItem("Summary", 0, []),
+               OutlineItem("Patient A", 1, [OutlineItem("p.2", 1, []), OutlineItem("p.3 ł", 2, [])]),
+               OutlineItem("Patient B", 3, [OutlineItem("p.4", 3, [])])]
+    links = {0: [Link((10, 20, 110, 30), 3), Link((10, 40, 110, 50), 1)]}
+    join_pdfs(parts, tmp_path / "joined.pdf", title="DICOMImgCmp run (1)", outline=outline, links=links)
+    with pikepdf.open(tmp_path / "joined.pdf") as pdf:
+        assert not pdf.check_pdf_syntax()
+        assert str(pdf.docinfo.Title) == "DICOMImgCmp run (1)"
+        objgens = [page.obj.objgen for page in pdf.pages]
+        found = []
+
+        def walk(items, depth):
+            for item in items:
+                found.append((depth, item.title, objgens.index(item.destination[0].objgen)))
+                walk(item.children, depth + 1)
+
+        with pdf.open_outline() as read:
+            walk(read.root, 0)
+        assert found == [(0, "Summary", 0), (0, "Patient A", 1), (1, "p.2", 1), (1, "p.3 ł", 2),
+                         (0, "Patient B", 3), (1, "p.4", 3)]
+        assert pdf.Root.Outlines.Count == 6
+        annots = pdf.pages[0].obj.Annots
+        assert [(list(a.Rect), objgens.index(a.Dest[0].objgen)) for a in annots] == [
+            ([10, 20, 110, 30], 3), ([10, 40, 110, 50], 1)]
+        assert all(a.is_indirect for a in annots) and "/Annots" not in pdf.pages[1].obj
