@@ -283,9 +283,9 @@ class PairResult:
     def replace(self, **changes) -> PairResult:
         return dataclasses.replace(self, **changes)
 
-    def with_note(self, note: str, **changes) -> PairResult:
-        """The same result with ``note`` put before its reason (and ``changes`` made)."""
-        return self.replace(reason="; ".join(text for text in (note, self.reason) if text), **changes)
+    def with_note(self, note: str) -> PairResult:
+        """The same result with ``note`` put before its reason."""
+        return self.replace(reason="; ".join(text for text in (note, self.reason) if text))
 
 
 class Pair(NamedTuple):

@@ -80,7 +80,7 @@ def scan_record(path: str, rel_path: str) -> FileRecord | None:
         info = os.fstat(fd)  # the stamp before reading, as read_record's
         size, stamp, head = info.st_size, stamp_of(info), os.read(fd, _FIRST_READ)
         record = _scan(head, size, fd, path, rel_path, stamp)
-        if record is None and len(head) < min(size, _SEARCH):  # a longer header, or a search to make
+        if record is None and len(head) < min(size, _SEARCH):  # a header longer than the first read
             head += os.read(fd, _SEARCH - len(head))
             record = _scan(head, size, fd, path, rel_path, stamp)
         return record
@@ -91,13 +91,14 @@ def scan_record(path: str, rel_path: str) -> FileRecord | None:
 
 
 def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str) -> FileRecord | None:
-    """The record from the file's first bytes, ``head``; None when not sure. The pixel data element found lies
-    in ``head``, so the data set before it was parsed whole (dicomsdl passes over a buffer cut short)."""
-    dataset = _open(head)  # it reads ``head`` in place: the caller holds it until the record is made
-    values = None if dataset is None else _values(dataset, head)
+    """The record from the file's first bytes, ``head``; None when not sure. The pixel data element must start
+    in ``head``, so that the data set before it was parsed whole (dicomsdl passes over a buffer cut short)."""
+    explicit = explicit_vr_at(head, data_set_start(head))
+    dataset = _open(head) if head[128:132] == b"DICM" and explicit is not None else None
+    values = None if dataset is None else _values(dataset, explicit)
     fmt = None if values is None else _format(values)
     offset = None if fmt is None else _pixel_offset(head, size, fmt, fd)
-    if offset is None:
+    if offset is None or offset >= len(head):
         return None
     return FileRecord(
         path=path, rel_path=rel_path, stamp=stamp, sop_instance_uid=values["SOPInstanceUID"],
@@ -111,17 +112,15 @@ def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str)
 
 
 def _open(head: bytes):
-    """The data set of a file that starts with ``head``, parsed by dicomsdl up to the pixel data, or None when
-    not sure: no preamble and file meta, or no element where the transfer syntax says the data set starts."""
-    if head[128:132] != b"DICM" or explicit_vr_at(head, data_set_start(head)) is None:
-        return None
+    """The data set of a file that starts with ``head``, parsed by dicomsdl up to the pixel data (in place: the
+    caller holds ``head`` until the record is made), or None."""
     try:  # the bytes read, in place: no second open, no copy
         return _library().open_memory(head, copy_data=False, load_until=_BEFORE_PIXEL_DATA)
     except Exception:  # dicomsdl raises its own exception type for a header it cannot read  # noqa: BLE001
         return None
 
 
-def _values(dataset, head: bytes) -> dict | None:
+def _values(dataset, explicit: bool) -> dict | None:
     """The header values (text stripped, numbers as numbers, missing ones "" or None), or None when not sure."""
     try:
         raw = dict(zip(_KEYWORDS, dataset.getValues(_KEYWORDS)))
@@ -130,7 +129,6 @@ def _values(dataset, head: bytes) -> dict | None:
     if not all(value is None or isinstance(value, (str, int, float)) for value in raw.values()):
         return None  # bytes where text belongs, several values: pydicom decides how to read them
     tsyntax = raw["TransferSyntaxUID"]
-    explicit = explicit_vr_at(head, data_set_start(head))
     if (not tsyntax or tsyntax in _NOT_SURE_SYNTAXES or explicit != (tsyntax != _IMPLICIT_LE)
             or not raw["SOPInstanceUID"] or raw["Rows"] is None or "\\" in (raw["SpecificCharacterSet"] or "")):
         return None
@@ -190,8 +188,8 @@ def _pixel_offset(head: bytes, size: int, fmt: PixelFormat, fd: int) -> int | No
         if (at >= 0 and any(head.startswith(candidate, at) for candidate in candidates)
                 and _ends_file(head, fd, at + needed, size, fmt.implicit_vr)):
             return at
-    if len(head) < min(size, _SEARCH):  # the search looks through 64 KiB: the caller reads them first
-        return None
+    if len(head) < min(size, _SEARCH):  # the search looks through 64 KiB, beyond the bytes parsed if need be
+        head += os.pread(fd, min(size, _SEARCH) - len(head), len(head))
     found = [(candidate, head.find(candidate)) for candidate in candidates]
     found = [(candidate, at) for candidate, at in found if at >= 0]
     if len(found) != 1 or head.find(found[0][0], found[0][1] + 1) >= 0 or found[0][1] + needed > size:

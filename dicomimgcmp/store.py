@@ -207,8 +207,9 @@ class RunState:
         queries a page instead of several per file."""
         for page in chunks(self.records(tree), _PAGE):
             uids = sorted({rec.sop_instance_uid for rec in page if not rec.error})
+            listed = json.dumps(uids)
             mapping = {new: (old, bool(ambiguous)) for new, old, ambiguous in self._db.execute(
-                f"SELECT id_new, id_old, ambiguous FROM mapping WHERE id_new IN {_LISTED}", (json.dumps(uids),))}
+                f"SELECT id_new, id_old, ambiguous FROM mapping WHERE id_new IN {_LISTED}", (listed,))}
             wanted = json.dumps(sorted(set(uids) | {old for old, _ in mapping.values()}))
             sources: dict[str, list[tuple[str, str]]] = {}
             for uid, rel_path, record in self._db.execute(
@@ -218,10 +219,9 @@ class RunState:
             copies: dict[str, list[str]] = {}
             for uid, rel_path in self._db.execute(f"SELECT uid, rel_path FROM records WHERE tree = ? AND seen = ? "
                                                   f"AND uid IN {_LISTED} ORDER BY uid, rel_path",
-                                                  (DEID, self.generation, json.dumps(uids))):
+                                                  (DEID, self.generation, listed)):
                 copies.setdefault(uid, []).append(rel_path)
-            used = {row[0] for row in self._db.execute(f"SELECT uid FROM used WHERE uid IN {_LISTED}",
-                                                       (json.dumps(uids),))}
+            used = {row[0] for row in self._db.execute(f"SELECT uid FROM used WHERE uid IN {_LISTED}", (listed,))}
             yield page, PageLookups(mapping, sources, copies, used)
 
     def mark_used(self, uids: Iterable[str]) -> None:
@@ -400,8 +400,7 @@ class ComparedRow(NamedTuple):
 
 def compared_row(pair: Pair, result: PairResult) -> ComparedRow:
     text = json.dumps(result_to_json(result))
-    noted = result.with_note(pair.note, deid=pair.deid, source=pair.source)
-    return ComparedRow(_pair_key(pair), text, row_values(noted, None if pair.note else text))
+    return ComparedRow(_pair_key(pair), text, row_values(result.with_note(pair.note), None if pair.note else text))
 
 
 class RecordRow(NamedTuple):
