@@ -207,6 +207,7 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
                 _save_records(state, read)
                 clock.saved()
         _save_records(state, read)
+    state.index_records()
     for path, first in aliases:
         log.info("read once: %s is another path to %s", path, first)
     return counts
@@ -280,6 +281,7 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
         flush(force=True)
     for page, lookups in state.pairing_pages(SOURCE):
         state.save_rows([row_values(r) for r in settle_sources(page, lookups, lookups.is_used)])
+    state.index_rows()
     return pairs
 
 

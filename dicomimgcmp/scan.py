@@ -22,6 +22,8 @@ import os
 import re
 import struct
 
+from pydicom.datadict import tag_for_keyword
+
 from .index import data_set_start, explicit_vr_at, stamp_of
 from .layers import LAYER_TAGS, header_layers
 from .model import FileRecord, PixelFormat
@@ -46,10 +48,9 @@ FIELDS = (("SOPInstanceUID", str), ("PatientID", str), ("Modality", str), ("Seri
           ("Rows", int), ("Columns", int), ("NumberOfFrames", int), ("SamplesPerPixel", int),
           ("PlanarConfiguration", int), ("TransferSyntaxUID", str), ("SpecificCharacterSet", str),
           ("BurnedInAnnotation", str))
-_KEYWORDS = [keyword for keyword, _ in FIELDS]
-_TEXTS = [keyword for keyword, kind in FIELDS if kind is str]
-_UIDS = [keyword for keyword in _TEXTS if keyword.endswith("UID")]
-_NUMBERS = [(keyword, kind) for keyword, kind in FIELDS if kind is not str]
+_TAGS = [tag_for_keyword(keyword) for keyword, _ in FIELDS]  # dicomsdl finds tags faster than keywords
+_UIDS = [keyword for keyword, _ in FIELDS if keyword.endswith("UID")]
+_ROWS = [keyword for keyword, _ in FIELDS].index("Rows")
 
 _dicomsdl = None
 
@@ -123,26 +124,26 @@ def _open(head: bytes):
 def _values(dataset, explicit: bool) -> dict | None:
     """The header values (text stripped, numbers as numbers, missing ones "" or None), or None when not sure."""
     try:
-        raw = dict(zip(_KEYWORDS, dataset.getValues(_KEYWORDS)))
+        raw = dataset.getValues(_TAGS)
     except Exception:  # noqa: BLE001 - as in _open
         return None
-    if not all(value is None or isinstance(value, (str, int, float)) for value in raw.values()):
-        return None  # bytes where text belongs, several values: pydicom decides how to read them
-    tsyntax = raw["TransferSyntaxUID"]
-    if (not tsyntax or tsyntax in _NOT_SURE_SYNTAXES or explicit != (tsyntax != _IMPLICIT_LE)
-            or not raw["SOPInstanceUID"] or raw["Rows"] is None or "\\" in (raw["SpecificCharacterSet"] or "")):
-        return None
-    values = {keyword: "" if raw[keyword] is None else str(raw[keyword]).strip() for keyword in _TEXTS}
-    if not all(map(str.isprintable, values.values())) or not all(_UID.fullmatch(values[k]) for k in _UIDS):
-        return None  # a damaged or unusual value: pydicom decides how to read it
-    for keyword, kind in _NUMBERS:
-        value = raw[keyword]
-        if value is not None and not isinstance(value, (int, float)):
-            return None  # several values, or text where a number belongs: pydicom decides
-        if value == 0 and not dataset.getDataElement(keyword).length():
-            values[keyword] = None  # dicomsdl reads an empty IS or DS as 0; it is no value
+    values: dict = {}
+    for (keyword, kind), value in zip(FIELDS, raw):
+        if value is None:
+            values[keyword] = "" if kind is str else None
+        elif kind is str and isinstance(value, (str, int, float)):
+            values[keyword] = text = str(value).strip()
+            if not text.isprintable():
+                return None  # a damaged or unusual value: pydicom decides how to read it
+        elif kind is not str and isinstance(value, (int, float)):  # dicomsdl reads an empty IS or DS as 0: no value
+            values[keyword] = None if value == 0 and not dataset.getDataElement(keyword).length() else kind(value)
         else:
-            values[keyword] = None if value is None else kind(value)
+            return None  # bytes where text belongs, several values, text for a number: pydicom decides
+    tsyntax = values["TransferSyntaxUID"]
+    if (not tsyntax or tsyntax in _NOT_SURE_SYNTAXES or explicit != (tsyntax != _IMPLICIT_LE)
+            or not values["SOPInstanceUID"] or raw[_ROWS] is None or "\\" in values["SpecificCharacterSet"]
+            or not all(_UID.fullmatch(values[keyword]) for keyword in _UIDS)):
+        return None
     return values
 
 

@@ -37,8 +37,6 @@ _SCHEMA = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (tree INTEGER NOT NULL, path TEXT NOT NULL, stamp TEXT NOT NULL, record TEXT NOT NULL,
                       rel_path TEXT, uid TEXT, seen INTEGER, PRIMARY KEY (tree, path));
-CREATE INDEX records_by_uid ON records (tree, uid, rel_path);  -- not by seen: marking a record seen leaves the indexes
-CREATE INDEX records_by_path ON records (tree, rel_path);
 CREATE TABLE mapping (id_new TEXT PRIMARY KEY, id_old TEXT NOT NULL, ambiguous INTEGER NOT NULL);
 CREATE TABLE mapping_rows (id_new TEXT NOT NULL, id_old TEXT NOT NULL);
 CREATE TABLE results (pair TEXT PRIMARY KEY, result TEXT NOT NULL);
@@ -47,8 +45,6 @@ CREATE TABLE rows (side INTEGER NOT NULL, rel_path TEXT NOT NULL, status TEXT NO
                    study TEXT, series_number INTEGER, instance_number INTEGER, series TEXT, change_group TEXT,
                    phi INTEGER NOT NULL, result TEXT NOT NULL, deid_path TEXT, source_path TEXT, pdf_file TEXT,
                    pdf_page INTEGER, PRIMARY KEY (side, rel_path));
-CREATE INDEX rows_by_group ON rows (change_group);
-CREATE INDEX rows_by_series ON rows (series);
 -- a row with its files' records, joined where they are read (a row keeps its result, not copies of them); the
 -- text is put together as is: Python's JSON (NaN, Infinity in metrics) is not SQLite's
 CREATE VIEW full_rows AS
@@ -57,6 +53,18 @@ CREATE VIEW full_rows AS
   FROM rows LEFT JOIN records AS d ON d.tree = 0 AND d.path = rows.deid_path
             LEFT JOIN records AS s ON s.tree = 1 AND s.path = rows.source_path;
 """
+#: How pairing reads records (by UID; by path), and the PDFs and the report read rows (by change group, by
+#: series): each built once its table is filled (:meth:`RunState.index_records`, :meth:`RunState.index_rows`),
+#: which takes a fifth of the time that keeping it up to date through every insert does. The records' are not
+#: by seen, so that marking a record seen leaves them as they are.
+_RECORD_INDEXES = """
+CREATE INDEX IF NOT EXISTS records_by_uid ON records (tree, uid, rel_path);
+CREATE INDEX IF NOT EXISTS records_by_path ON records (tree, rel_path);
+"""
+_ROW_INDEXES = """
+CREATE INDEX IF NOT EXISTS rows_by_group ON rows (change_group);
+CREATE INDEX IF NOT EXISTS rows_by_series ON rows (series);
+"""
 _PAGE_ORDER = "patient_id, study, series_number, instance_number, rel_path"  # FileRecord.order_key
 #: The rows that get a page: changed, or showing the source's identity in their pixels (the text check).
 _ON_A_PAGE = "(status = ? OR phi = 1)"
@@ -64,6 +72,8 @@ _ON_A_PAGE = "(status = ? OR phi = 1)"
 _GROUP_SIZE = ("CASE WHEN rows.change_group IS NULL THEN NULL ELSE "
                "(SELECT COUNT(*) FROM rows AS mates WHERE mates.change_group = rows.change_group) END")
 DEID, SOURCE = 0, 1
+_RECORD_FIELDS = tuple(FileRecord.__dataclass_fields__)
+_RESCALE, _FORMAT, _LAYERS = (_RECORD_FIELDS.index(name) for name in ("rescale", "format", "layers"))
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,8 @@ class RunState:
         folder = run_dir / STATE_DIR
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / STATE_FILE
-        wanted = json.dumps({"schema": _SCHEMA, **settings}, sort_keys=True)
+        wanted = json.dumps({"schema": _SCHEMA + _RECORD_INDEXES + _ROW_INDEXES, "record": _RECORD_FIELDS,
+                             **settings}, sort_keys=True)
         if restart or self._saved_settings() != wanted:
             self.path.unlink(missing_ok=True)
             for extra in ("-wal", "-shm"):
@@ -115,6 +126,8 @@ class RunState:
         with self._transaction():
             self.generation = int(self._one("SELECT value FROM settings WHERE key = 'generation'")) + 1
             self._db.execute("UPDATE settings SET value = ? WHERE key = 'generation'", (str(self.generation),))
+            self._db.execute("DROP INDEX IF EXISTS rows_by_group")  # this run's rows are indexed when saved
+            self._db.execute("DROP INDEX IF EXISTS rows_by_series")
             for table in ("rows", "used", "mapping", "mapping_rows"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
         # a fresh state has nothing to look up: skip the queries
@@ -175,6 +188,11 @@ class RunState:
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
                                  [(tree, *row, self.generation) for row in rows])
+
+    def index_records(self) -> None:
+        """Build the indexes the records are read by, once they are saved (a run resumed after they were built
+        keeps them up to date)."""
+        self._db.executescript(_RECORD_INDEXES)
 
     def records(self, tree: int) -> Iterator[FileRecord]:
         """Every record of ``tree`` seen by this run, in path order, a page at a time."""
@@ -255,6 +273,10 @@ class RunState:
             self._db.executemany("INSERT OR REPLACE INTO rows (side, rel_path, status, patient_id, study, "
                                  "series_number, instance_number, series, change_group, phi, result, deid_path, "
                                  "source_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def index_rows(self) -> None:
+        """Build the indexes the rows are read by, once they are all saved."""
+        self._db.executescript(_ROW_INDEXES)
 
     def status_counts(self) -> dict[str, int]:
         """Rows per status, every status listed (zeros included), in the order of :class:`Status`."""
@@ -419,16 +441,19 @@ def record_row(rec: FileRecord) -> RecordRow:
                      None if rec.error else rec.sop_instance_uid)
 
 
-def record_to_json(rec: FileRecord) -> dict:
-    data = {name: getattr(rec, name) for name in FileRecord.__dataclass_fields__}
-    data["format"] = None if rec.format is None else list(rec.format)
+def record_to_json(rec: FileRecord) -> list:
+    """A record as the JSON array of its fields' values, in order: read back in half the time an object with
+    the fields' names takes (the fields' order is part of the store's settings)."""
+    data = [getattr(rec, name) for name in _RECORD_FIELDS]
+    data[_FORMAT] = None if rec.format is None else list(rec.format)
     return data
 
 
-def record_from_json(data: dict) -> FileRecord:
-    fmt = data["format"]
-    return FileRecord(**{**data, "rescale": tuple(data["rescale"]), "layers": tuple(data["layers"]),
-                         "format": None if fmt is None else PixelFormat(*fmt)})
+def record_from_json(data: list) -> FileRecord:
+    values = list(data)
+    values[_RESCALE], values[_LAYERS] = tuple(data[_RESCALE]), tuple(data[_LAYERS])
+    values[_FORMAT] = None if data[_FORMAT] is None else PixelFormat(*data[_FORMAT])
+    return FileRecord(*values)
 
 
 def result_to_json(result: PairResult) -> dict:
