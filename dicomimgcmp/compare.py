@@ -49,7 +49,9 @@ def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0,
 def _with_layers(result: PairResult, found: LayerFindings) -> PairResult:
     """The result with the de-identified file's hidden content and, when an overlay plane was removed, added or
     changed, changed (a pair whose pixels are identical too), the overlay change part of its change group."""
-    result = result.replace(hidden_content="; ".join(found.hidden))
+    hidden = "; ".join(found.hidden)
+    if hidden != result.hidden_content:
+        result = result.replace(hidden_content=hidden)
     if not found.changes:
         return result
     overlays = "; ".join(found.changes)
@@ -108,21 +110,21 @@ def same_stored_bytes(deid: FileRecord, source: FileRecord, chunk: int = 1 << 20
     if (deid.pixel_offset is None or source.pixel_offset is None or not fmt.transfer_syntax_uid
             or fmt != source.format):
         return False
-    with open(deid.path, "rb") as a, open(source.path, "rb") as b:
+    with open(deid.path, "rb", buffering=0) as a, open(source.path, "rb", buffering=0) as b:
         size = os.fstat(a.fileno()).st_size - deid.pixel_offset
         if size != os.fstat(b.fileno()).st_size - source.pixel_offset:
             return False
-        a.seek(deid.pixel_offset)
-        b.seek(source.pixel_offset)
-        head = a.read(12)
-        if head != b.read(12) or not _pixel_length_fits(head, fmt, size):
+        ours = _blocks(a.fileno(), deid.pixel_offset, size, chunk)
+        theirs = _blocks(b.fileno(), source.pixel_offset, size, chunk)
+        first = next(ours, b"")  # it starts with the element's header
+        if first != next(theirs, b"") or not _pixel_length_fits(first[:12], fmt, size):
             return False
-        while True:
-            block = a.read(chunk)
-            if block != b.read(chunk):
-                return False
-            if not block:
-                return True
+        return all(map(bytes.__eq__, ours, theirs))
+
+
+def _blocks(fd: int, offset: int, size: int, chunk: int) -> Iterator[bytes]:
+    """The ``size`` bytes from ``offset``, ``chunk`` at a time (read without a buffer: each byte is read once)."""
+    return (os.pread(fd, chunk, offset + at) for at in range(0, size, chunk))
 
 
 def _pixel_length_fits(head: bytes, fmt: PixelFormat, size: int) -> bool:

@@ -35,6 +35,9 @@ def overlay_name(group: int) -> str:
     return f"overlay {group:04X}"
 
 
+_OVERLAY_GROUPS_BY_NAME = {overlay_name(group): group for group in OVERLAY_GROUPS}
+
+
 def header_layers(present: set[int], burned_in: str) -> tuple[str, ...]:
     """The layers a header declares, from the tags of :data:`LAYER_TAGS` it holds and its BurnedInAnnotation
     value, in a fixed order (the index and the fast scan give the same tuple)."""
@@ -180,4 +183,4 @@ def layer_findings(deid: FileRecord, source: FileRecord) -> LayerFindings:
 
 
 def _declared_overlays(record: FileRecord) -> set[int]:
-    return {group for group in OVERLAY_GROUPS if overlay_name(group) in record.layers}
+    return {_OVERLAY_GROUPS_BY_NAME[layer] for layer in record.layers if layer in _OVERLAY_GROUPS_BY_NAME}

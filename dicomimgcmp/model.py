@@ -285,6 +285,8 @@ class PairResult:
 
     def with_note(self, note: str) -> PairResult:
         """The same result with ``note`` put before its reason."""
+        if not note:
+            return self
         return self.replace(reason="; ".join(text for text in (note, self.reason) if text))
 
 
