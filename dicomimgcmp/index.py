@@ -14,6 +14,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -46,8 +47,21 @@ def iter_files(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> It
 
 
 def iter_file_paths(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> Iterator[str]:
-    """Yield the path of every file below ``root`` (any name, any depth): a folder's files in name order, then
-    its folders. Paths are strings: a Path for each of a million files would cost more than the walk itself.
+    """The path of every file below ``root``, as :func:`iter_walked_files` finds them."""
+    return (walked.path for walked in iter_walked_files(root, aliases))
+
+
+class WalkedFile(NamedTuple):
+    """A file the walk found: its path, and its :func:`stamp` from the walk's own stat ("" when none)."""
+
+    path: str
+    stamp: str
+
+
+def iter_walked_files(root: Path, aliases: list[tuple[Path, Path]] | None = None) -> Iterator[WalkedFile]:
+    """Yield every file below ``root`` (any name, any depth): a folder's files in name order, then its folders.
+    Paths are strings: a Path for each of a million files would cost more than the walk itself; the stamp
+    comes from the stat the walk makes anyway (a resumed run need not stat each file again).
 
     Symbolic links are followed after the real tree has been walked, each folder is visited once (link loops
     end) and each file on disk is yielded once, under its real path where it has one: another path to an
@@ -68,7 +82,7 @@ def iter_file_paths(root: Path, aliases: list[tuple[Path, Path]] | None = None) 
             if link.is_dir():
                 stack.append((link, True))
             else:
-                yield from map(str, _link_once(link, real_root, named, aliases))
+                yield from _link_once(link, real_root, named, aliases)
             continue
         folder, via_link = stack.pop()
         try:
@@ -78,7 +92,7 @@ def iter_file_paths(root: Path, aliases: list[tuple[Path, Path]] | None = None) 
             seen_dirs.add((info.st_dev, info.st_ino))
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
-            yield str(folder)  # reading it reports why it cannot be listed
+            yield WalkedFile(str(folder), "")  # reading it reports why it cannot be listed
             continue
         subfolders = []
         for entry in entries:
@@ -90,22 +104,22 @@ def iter_file_paths(root: Path, aliases: list[tuple[Path, Path]] | None = None) 
                 try:
                     info = entry.stat(follow_symlinks=False)
                 except OSError:
-                    yield entry.path
+                    yield WalkedFile(entry.path, "")
                     continue
                 if info.st_nlink == 1 and not via_link:
-                    yield entry.path
+                    yield WalkedFile(entry.path, stamp_of(info))
                 else:
-                    yield from map(str, _once(Path(entry.path), (info.st_dev, info.st_ino), named, aliases))
+                    yield from _once(Path(entry.path), info, named, aliases)
         stack.extend((sub, via_link) for sub in reversed(subfolders))
 
 
 def _link_once(link: Path, real_root: Path, named: dict[tuple[int, int], Path],
-               aliases: list | None) -> Iterator[Path]:
+               aliases: list | None) -> Iterator[WalkedFile]:
     """Yield a link to a file unless the file was yielded already (then note the alias)."""
     try:
         info = link.stat()
     except OSError:
-        yield link  # a broken link: reading it reports the problem
+        yield WalkedFile(str(link), "")  # a broken link: reading it reports the problem
         return
     if not stat_mode.S_ISREG(info.st_mode):
         return
@@ -114,18 +128,19 @@ def _link_once(link: Path, real_root: Path, named: dict[tuple[int, int], Path],
         if aliases is not None:  # a file with one name in the real tree: the walk yielded it there
             aliases.append((link, target))
         return
-    yield from _once(link, (info.st_dev, info.st_ino), named, aliases)
+    yield from _once(link, info, named, aliases)
 
 
-def _once(path: Path, key: tuple[int, int], named: dict[tuple[int, int], Path], aliases: list | None
-          ) -> Iterator[Path]:
-    """Yield ``path`` unless the file it names was yielded already (then note the alias)."""
+def _once(path: Path, info: os.stat_result, named: dict[tuple[int, int], Path], aliases: list | None
+          ) -> Iterator[WalkedFile]:
+    """Yield ``path`` (``info``: its file's stat) unless that file was yielded already (then note the alias)."""
+    key = (info.st_dev, info.st_ino)
     if key in named:
         if aliases is not None:
             aliases.append((path, named[key]))
         return
     named[key] = path
-    yield path
+    yield WalkedFile(str(path), stamp_of(info))
 
 
 def looks_like_dicom(head: bytes) -> bool:

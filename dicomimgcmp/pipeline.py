@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,17 +21,18 @@ from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
 from .readahead import read_ahead
 from .report import log, logged, summary_csv
-from .store import (DEID, SOURCE, ComparedRow, RecordRow, RowValues, RunState, chunks, compared_row, record_row,
-                    row_values)
-from .workers import StageProgress, Workers, iter_batches, map_batches
+from .store import (DEID, SOURCE, ComparedRow, PairingPage, RecordRow, RowValues, RunState, chunks, compared_row,
+                    record_row, row_values)
+from .workers import StageProgress, Workers, iter_batches, map_batches, run_one_by_one
 
 INDEX_BATCH = 64  # files per header-reading task
-#: Pairs per comparison task: at least the smaller, so that a small run still spreads over the workers; up to the
-#: larger in a large run, where each task's cost in the process that runs the pipeline (submitting, pickling,
-#: collecting) counts (20,000 small pairs: compare stage 5.1-5.4 s with 16, 4.4-4.6 s with 128).
+#: De-identified files per pairing and comparison task (a page): at least the smaller, so that a small run still
+#: spreads over the workers; up to the larger in a large run, where each task's cost in the process that runs the
+#: pipeline (querying, submitting, collecting) counts (20,000 small pairs: compare stage 5.1-5.4 s with 16,
+#: 4.4-4.6 s with 128, when the pairs were made in that process).
 COMPARE_BATCH = (16, 128)
 ROWS_BUFFER = 2000  # rows saved to the store at once ...
-SAVE_EVERY = 1.0  # ... or after this many seconds: what a killed run loses (a commit costs about 1 ms)
+SAVE_EVERY = 0.5  # ... or after this many seconds: what a killed run loses (a commit costs about 1 ms)
 
 
 @dataclass
@@ -189,13 +190,13 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
     with StageProgress("indexing", None) as progress:
         def unread() -> Iterator[IndexJob]:
             for tree, root in enumerate(roots):
-                for paths in chunks(index.iter_file_paths(root, aliases), ROWS_BUFFER):  # looked up at once
-                    counts[tree] += len(paths)
-                    unchanged = state.unchanged(tree, paths)
+                for files in chunks(index.iter_walked_files(root, aliases), ROWS_BUFFER):  # looked up at once
+                    counts[tree] += len(files)
+                    unchanged = state.unchanged(tree, files)
                     if unchanged:
                         state.reuse_records(tree, unchanged)
                         progress.update(len(unchanged))
-                    yield from (IndexJob(tree, str(root), path) for path in paths if path not in unchanged)
+                    yield from (IndexJob(tree, str(root), file.path) for file in files if file.path not in unchanged)
             progress.set_total(sum(counts))
 
         read: list[tuple[IndexJob, RecordRow]] = []
@@ -235,58 +236,93 @@ def _save_records(state: RunState, read: list[tuple[IndexJob, RecordRow]]) -> No
 def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
     """Pair every de-identified file (:func:`~.pairing.pair_deid`), compare the pairs, and save one row per
     file, the source files no pair compares included; returns the number of pairs. A pair whose two files are
-    unchanged since the store compared them is not compared again. The pairing's note opens each reason."""
+    unchanged since the store compared them is not compared again. The pairing's note opens each reason.
+
+    The store answers pairing's questions a page of files at a time (:class:`~.store.PairingPage`); each page is
+    paired and compared in a worker, so that the process that runs the pipeline only queries and saves. A page
+    whose task fails is paired here, and its pairs compared one at a time, each in a worker (the pair that
+    crashes a decoder gets its row; the others are compared)."""
     rows: list[RowValues] = []
     used: list[str] = []
     compared: list[ComparedRow] = []
     pairs = 0
     clock = _SaveClock()
+    compare_args = (cfg.pixel_tolerance, cfg.max_pixels, cfg.text_check)
 
-    def flush(force: bool = False) -> None:
-        if force or clock.due(rows):
-            if compared:
-                state.save_results(compared)
-            state.save_rows(rows)
-            state.mark_used(used)
-            for done in (rows, used, compared):
-                done.clear()
-            clock.saved()
+    def pair_by_pair(page: PairingPage, _reason: str) -> PageOutcome:
+        return _page_outcome(page, lambda to_compare: run_one_by_one(workers, _compare_batch, to_compare,
+                                                                     compare_args, _unreadable_pair))
 
     with StageProgress("comparing", state.count_records(DEID)) as progress:
-        def to_compare() -> Iterator[Pair]:
-            nonlocal pairs
-            for outcome in (o for page, lookups in state.pairing_pages(DEID) for o in pair_deid(page, lookups)):
-                if isinstance(outcome, PairResult):
-                    rows.append(row_values(outcome))
-                    progress.update(1)
-                    flush()
-                    continue
-                pairs += 1
-                used.append(outcome.source.sop_instance_uid)
-                saved = state.saved_result(outcome)
-                if saved is None:
-                    yield outcome
-                else:
-                    rows.append(row_values(saved.with_note(outcome.note)))
-                    progress.update(1)
-                    flush()  # rows not compared here are saved as they come too: memory stays flat
-
         size = _compare_batch_size(progress.total, cfg.multiprocessing_cpus)
-        for _pairs, results in iter_batches(workers, _compare_batch, to_compare(), size, cfg.pixel_tolerance,
-                                            cfg.max_pixels, cfg.text_check, progress=progress,
-                                            on_failure=_unreadable_pair):
-            compared += results
-            rows.extend(c.row for c in results)
-            flush()
-        flush(force=True)
-    for page, lookups in state.pairing_pages(SOURCE):
-        state.save_rows([row_values(r) for r in settle_sources(page, lookups, lookups.is_used)])
+        for _pages, outcomes in iter_batches(workers, _pair_and_compare_pages, state.pairing_pages(DEID, size), 1,
+                                             *compare_args, progress=progress, count=_records_in,
+                                             on_failure=pair_by_pair):
+            for outcome in outcomes:
+                rows.extend(outcome.rows)
+                compared.extend(outcome.compared)
+                used.extend(outcome.used)
+                pairs += len(outcome.used)
+                state.reused["results"] += outcome.reused
+            if clock.due(rows):
+                _save_rows(state, rows, compared, used)
+                clock.saved()
+        _save_rows(state, rows, compared, used)
+    for page in state.pairing_pages(SOURCE):
+        state.save_rows([row_values(r) for r in settle_sources(page.records(), page.lookups, page.lookups.is_used)])
     state.index_rows()
     return pairs
 
 
+class PageOutcome(NamedTuple):
+    """A page of de-identified files paired and compared: every file's row, the comparisons made (to save), the
+    source UIDs paired, and how many comparisons were saved ones."""
+
+    rows: list[RowValues]
+    compared: list[ComparedRow]
+    used: list[str]
+    reused: int
+
+
+def _pair_and_compare_pages(pages: list[PairingPage], tolerance: float, max_pixels: int,
+                            text: TextCheck) -> list[PageOutcome]:
+    return [_page_outcome(page, lambda pairs: _compare_batch(pairs, tolerance, max_pixels, text)) for page in pages]
+
+
+def _page_outcome(page: PairingPage, compare_pairs: Callable[[list[Pair]], list[ComparedRow]]) -> PageOutcome:
+    """Pair a page of de-identified files and compare the pairs not compared before with ``compare_pairs``."""
+    rows: list[RowValues] = []
+    to_compare: list[Pair] = []
+    used: list[str] = []
+    for outcome in pair_deid(page.records(), page.lookups):
+        if isinstance(outcome, PairResult):
+            rows.append(row_values(outcome))
+            continue
+        used.append(outcome.source.sop_instance_uid)
+        saved = page.saved_row(outcome)
+        if saved is None:
+            to_compare.append(outcome)
+        else:
+            rows.append(saved)
+    compared = compare_pairs(to_compare) if to_compare else []
+    return PageOutcome(rows + [c.row for c in compared], compared, used, len(used) - len(to_compare))
+
+
+def _records_in(pages: list[PairingPage]) -> int:
+    return sum(len(page.texts) for page in pages)
+
+
+def _save_rows(state: RunState, rows: list[RowValues], compared: list[ComparedRow], used: list[str]) -> None:
+    if compared:
+        state.save_results(compared)
+    state.save_rows(rows)
+    state.mark_used(used)
+    for done in (rows, used, compared):
+        done.clear()
+
+
 def _compare_batch_size(pairs: int, workers: int) -> int:
-    """Eight tasks a worker at least, of :data:`COMPARE_BATCH` pairs."""
+    """Eight tasks a worker at least, of :data:`COMPARE_BATCH` files."""
     return min(max(pairs // (8 * workers), COMPARE_BATCH[0]), COMPARE_BATCH[1])
 
 

@@ -5,7 +5,7 @@ An SQLite file under the run folder (``<run_dir>/.dicomimgcmp/state.sqlite``):
 
 - ``records``: every header record read, with the file's stamp (size, mtime) and the run that last saw it;
 - ``mapping``: the UID mapping, with the id_new that several id_old rows share marked ambiguous;
-- ``results``: every comparison made, keyed by both files' records (stamps included);
+- ``results``: the last comparison made of each de-identified file, with both files' paths and stamps;
 - ``rows`` and ``used``: this run's outcome, one row per file (its result; its files' records are joined when
   it is read), and the source UIDs paired.
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from .index import stamp
+from .index import WalkedFile
 from .model import Crop, FileRecord, Pair, PairResult, PixelFormat, Status, TextLine
 
 STATE_DIR = ".dicomimgcmp"
@@ -39,7 +39,7 @@ CREATE TABLE records (tree INTEGER NOT NULL, path TEXT NOT NULL, stamp TEXT NOT 
                       rel_path TEXT, uid TEXT, seen INTEGER, PRIMARY KEY (tree, path));
 CREATE TABLE mapping (id_new TEXT PRIMARY KEY, id_old TEXT NOT NULL, ambiguous INTEGER NOT NULL);
 CREATE TABLE mapping_rows (id_new TEXT NOT NULL, id_old TEXT NOT NULL);
-CREATE TABLE results (pair TEXT PRIMARY KEY, result TEXT NOT NULL);
+CREATE TABLE results (deid_path TEXT PRIMARY KEY, pair TEXT NOT NULL, result TEXT NOT NULL);
 CREATE TABLE used (uid TEXT PRIMARY KEY);
 CREATE TABLE rows (side INTEGER NOT NULL, rel_path TEXT NOT NULL, status TEXT NOT NULL, patient_id TEXT,
                    study TEXT, series_number INTEGER, instance_number INTEGER, series TEXT, change_group TEXT,
@@ -101,6 +101,27 @@ class PageLookups:
 
     def is_used(self, uid: str) -> bool:
         return uid in self.used
+
+
+@dataclass(frozen=True)
+class PairingPage:
+    """A page of one tree's records, as saved (JSON, decoded where they are paired: a worker), with what pairing
+    them needs from the store: :class:`PageLookups`, and for de-identified files the comparisons saved of them
+    (pair key -> result JSON)."""
+
+    texts: list[str]
+    lookups: PageLookups
+    saved: dict[str, str]
+
+    def records(self) -> list[FileRecord]:
+        return [record_from_json(json.loads(text)) for text in self.texts]
+
+    def saved_row(self, pair: Pair) -> RowValues | None:
+        """The row of the comparison saved for ``pair`` when both files are the same as then (same stamps)."""
+        text = self.saved.get(_pair_key(pair))
+        if text is None:
+            return None
+        return compared_row(pair, result_from_json(json.loads(text), pair.deid, pair.source), text).row
 
 
 class RunState:
@@ -167,13 +188,14 @@ class RunState:
 
     # --- header records ----------------------------------------------------------------------------------------
 
-    def unchanged(self, tree: int, paths: list[str]) -> set[str]:
-        """The paths among ``paths`` whose saved record holds: the file is unchanged since it was read."""
+    def unchanged(self, tree: int, files: list[WalkedFile]) -> set[str]:
+        """The paths among ``files`` whose saved record holds: the file is unchanged since it was read (the
+        same stamp; a file the walk could not stat is read again, and says why)."""
         if not self._has_records:
             return set()
         saved = dict(self._db.execute(f"SELECT path, stamp FROM records WHERE tree = ? AND path IN {_LISTED}",
-                                      (tree, json.dumps(paths))))
-        return {path for path in paths if saved.get(path) and saved[path] == stamp(path)}
+                                      (tree, json.dumps([file.path for file in files]))))
+        return {file.path for file in files if file.stamp and saved.get(file.path) == file.stamp}
 
     def reuse_records(self, tree: int, paths: Iterable[str]) -> None:
         """Count the saved records of these paths as read by this run."""
@@ -194,14 +216,15 @@ class RunState:
         keeps them up to date)."""
         self._db.executescript(_RECORD_INDEXES)
 
-    def records(self, tree: int) -> Iterator[FileRecord]:
-        """Every record of ``tree`` seen by this run, in path order, a page at a time."""
+    def _record_pages(self, tree: int, size: int) -> Iterator[list[tuple[str, str, str | None, str]]]:
+        """(rel_path, path, SOPInstanceUID (None: unreadable), record JSON) of every record of ``tree`` seen by
+        this run, in path order, ``size`` at a time."""
         last = ""
         while rows := self._db.execute(
-                "SELECT rel_path, record FROM records WHERE tree = ? AND seen = ? AND rel_path > ? "
-                "ORDER BY rel_path LIMIT ?", (tree, self.generation, last, _PAGE)).fetchall():
+                "SELECT rel_path, path, uid, record FROM records WHERE tree = ? AND seen = ? AND rel_path > ? "
+                "ORDER BY rel_path LIMIT ?", (tree, self.generation, last, size)).fetchall():
             last = rows[-1][0]
-            yield from (record_from_json(json.loads(row[1])) for row in rows)
+            yield rows
 
     def count_records(self, tree: int) -> int:
         return self._one("SELECT COUNT(*) FROM records WHERE tree = ? AND seen = ?", tree, self.generation)
@@ -219,28 +242,42 @@ class RunState:
             self._db.execute("DELETE FROM mapping_rows")
         return self._one("SELECT COUNT(*) FROM mapping")
 
-    def pairing_pages(self, tree: int) -> Iterator[tuple[list[FileRecord], PageLookups]]:
-        """The records of ``tree`` seen by this run, in path order, a page at a time, each page with the answers
-        pairing asks about its files (:class:`~.pairing.Lookups`): the pairing is a join in the store, four
-        queries a page instead of several per file."""
-        for page in chunks(self.records(tree), _PAGE):
-            uids = sorted({rec.sop_instance_uid for rec in page if not rec.error})
+    def pairing_pages(self, tree: int, size: int = _PAGE) -> Iterator[PairingPage]:
+        """The records of ``tree`` seen by this run, in path order, ``size`` at a time, each page with the
+        answers pairing asks about its files (:class:`~.pairing.Lookups`): the pairing is a join in the store, a
+        few queries a page instead of several per file. De-identified files are asked about the mapping, the
+        sources and other copies of their UIDs, and their saved comparisons; source files (:func:`~.pairing.
+        settle_sources`) about the files sharing their UIDs and whether a pair used them."""
+        for rows in self._record_pages(tree, size):
+            uids = sorted({row[2] for row in rows} - {None})
+            texts = [row[3] for row in rows]
+            if tree == SOURCE:
+                yield PairingPage(texts, PageLookups(
+                    {}, self._source_rows(uids), {},
+                    {row[0] for row in self._db.execute(f"SELECT uid FROM used WHERE uid IN {_LISTED}",
+                                                        (json.dumps(uids),))}), {})
+                continue
             listed = json.dumps(uids)
             mapping = {new: (old, bool(ambiguous)) for new, old, ambiguous in self._db.execute(
                 f"SELECT id_new, id_old, ambiguous FROM mapping WHERE id_new IN {_LISTED}", (listed,))}
-            wanted = json.dumps(sorted(set(uids) | {old for old, _ in mapping.values()}))
-            sources: dict[str, list[tuple[str, str]]] = {}
-            for uid, rel_path, record in self._db.execute(
-                    f"SELECT uid, rel_path, record FROM records WHERE tree = ? AND seen = ? AND uid IN {_LISTED} "
-                    "ORDER BY uid, rel_path", (SOURCE, self.generation, wanted)):
-                sources.setdefault(uid, []).append((rel_path, record))
             copies: dict[str, list[str]] = {}
             for uid, rel_path in self._db.execute(f"SELECT uid, rel_path FROM records WHERE tree = ? AND seen = ? "
                                                   f"AND uid IN {_LISTED} ORDER BY uid, rel_path",
                                                   (DEID, self.generation, listed)):
                 copies.setdefault(uid, []).append(rel_path)
-            used = {row[0] for row in self._db.execute(f"SELECT uid FROM used WHERE uid IN {_LISTED}", (listed,))}
-            yield page, PageLookups(mapping, sources, copies, used)
+            saved = dict(self._db.execute(f"SELECT pair, result FROM results WHERE deid_path IN {_LISTED}",
+                                          (json.dumps([row[1] for row in rows]),))) if self._has_results else {}
+            sources = self._source_rows(sorted(set(uids) | {old for old, _ in mapping.values()}))
+            yield PairingPage(texts, PageLookups(mapping, sources, copies, set()), saved)
+
+    def _source_rows(self, uids: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """UID -> (rel_path, record JSON) of the readable source files seen by this run with these UIDs."""
+        sources: dict[str, list[tuple[str, str]]] = {}
+        for uid, rel_path, record in self._db.execute(
+                f"SELECT uid, rel_path, record FROM records WHERE tree = ? AND seen = ? AND uid IN {_LISTED} "
+                "ORDER BY uid, rel_path", (SOURCE, self.generation, json.dumps(uids))):
+            sources.setdefault(uid, []).append((rel_path, record))
+        return sources
 
     def mark_used(self, uids: Iterable[str]) -> None:
         with self._transaction():
@@ -248,21 +285,11 @@ class RunState:
 
     # --- comparisons ---------------------------------------------------------------------------------------------
 
-    def saved_result(self, pair: Pair) -> PairResult | None:
-        """The comparison saved for ``pair`` when both files are the same as then (same stamps)."""
-        if not self._has_results:
-            return None
-        row = self._db.execute("SELECT result FROM results WHERE pair = ?", (_pair_key(pair),)).fetchone()
-        if row is None:
-            return None
-        self.reused["results"] += 1
-        return result_from_json(json.loads(row[0]), pair.deid, pair.source)
-
     def save_results(self, compared: Iterable[ComparedRow]) -> None:
         """Save comparisons made by this run (in one transaction)."""
         with self._transaction():
-            self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
-                                 [(c.pair_key, c.result) for c in compared])
+            self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)",
+                                 [(c.row.deid_path, c.pair_key, c.result) for c in compared])
 
     # --- this run's rows -----------------------------------------------------------------------------------------
 
@@ -420,8 +447,9 @@ class ComparedRow(NamedTuple):
     row: RowValues
 
 
-def compared_row(pair: Pair, result: PairResult) -> ComparedRow:
-    text = json.dumps(result_to_json(result))
+def compared_row(pair: Pair, result: PairResult, text: str | None = None) -> ComparedRow:
+    """``text``: the result's JSON when already made (a saved comparison)."""
+    text = text or json.dumps(result_to_json(result))
     return ComparedRow(_pair_key(pair), text, row_values(result.with_note(pair.note), None if pair.note else text))
 
 

@@ -91,15 +91,15 @@ WINDOW = 16  # batches in flight at once: enough to keep workers busy, few enoug
 
 
 def iter_batches(workers: Workers, fn: Callable, items: Iterable, size: int, *args, progress: StageProgress,
-                 on_failure: Callable[[object, str], object] | None = None,
-                 retry_args: tuple | None = None) -> Iterator[tuple[list, list]]:
+                 on_failure: Callable[[object, str], object] | None = None, retry_args: tuple | None = None,
+                 count: Callable[[list], int] = len) -> Iterator[tuple[list, list]]:
     """``fn(batch, *args)`` over batches of ``items``, pulled lazily: yields (batch, results) in input order,
     with at most :data:`WINDOW` batches in flight, so the caller can produce items and consume results while
     the workers run, in flat memory.
 
     A batch whose task fails (its worker died, or it raised) is retried one item at a time, with ``retry_args``
     when given (a slower, safer way); an item that fails again is given ``on_failure(item, reason)`` (without
-    ``on_failure``, the error is raised).
+    ``on_failure``, the error is raised). ``count(batch)``: what a batch adds to the progress.
     """
     source = iter(items)
     pending: deque[tuple[list, Future]] = deque()
@@ -119,9 +119,9 @@ def iter_batches(workers: Workers, fn: Callable, items: Iterable, size: int, *ar
             raise
         except BaseException as exc:
             workers.replace_if_broken(exc)
-            results = _retry_one_by_one(workers, fn, batch, args if retry_args is None else retry_args, on_failure)
+            results = run_one_by_one(workers, fn, batch, args if retry_args is None else retry_args, on_failure)
         submit_next()
-        progress.update(len(batch))
+        progress.update(count(batch))
         yield batch, results
 
 
@@ -168,7 +168,10 @@ class StageProgress:
                  tqdm.format_interval(elapsed), tqdm.format_interval(left))
 
 
-def _retry_one_by_one(workers: Workers, fn: Callable, batch: Sequence, args: tuple, on_failure):
+def run_one_by_one(workers: Workers, fn: Callable, batch: Sequence, args: tuple,
+                   on_failure: Callable[[object, str], object] | None) -> list:
+    """``fn([item], *args)`` for each item in turn, each in a task of its own; an item that fails gets
+    ``on_failure(item, reason)`` (raised without it)."""
     out = []
     for item in batch:
         try:

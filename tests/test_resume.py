@@ -101,6 +101,7 @@ def test_rows_reused_from_the_store_are_saved_as_they_come(tree, monkeypatch):
     saved: list[int] = []
     save_rows = RunState.save_rows
     monkeypatch.setattr(pipeline, "ROWS_BUFFER", 8)
+    monkeypatch.setattr(pipeline, "COMPARE_BATCH", (4, 4))  # pages of 4 files: rows are saved 8 at a time
     monkeypatch.setattr(RunState, "save_rows", lambda self, rows: saved.append(len(rows)) or save_rows(self, rows))
     with local_workers(1) as workers:
         outcome = pipeline.run(cfg, parts=None, workers=workers)

@@ -76,7 +76,7 @@ def test_the_pipeline_reads_headers_the_same_in_workers_and_in_process(corpus, t
     for count, folder in ((2, "fast"), (1, "pydicom")):
         with local_workers(count) as workers, RunState(tmp_path / folder, {}) as state:
             index_trees([corpus], workers, state)
-            results.append(list(state.records(DEID)))
+            results.append([rec for page in state.pairing_pages(DEID) for rec in page.records()])
     assert results[0] == results[1]
     assert len(results[0]) > 250
 
