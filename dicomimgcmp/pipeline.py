@@ -268,8 +268,10 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
                 _save_rows(state, rows, compared, used)
                 clock.saved()
         _save_rows(state, rows, compared, used)
-    for page in state.pairing_pages(SOURCE):
-        state.save_rows([row_values(r) for r in settle_sources(page.records(), page.lookups, page.lookups.is_used)])
+    with StageProgress("settling source files", state.count_records(SOURCE)) as progress:
+        for _pages, settled in iter_batches(workers, _settle_pages, state.pairing_pages(SOURCE, size), 1,
+                                            progress=progress, count=_records_in):
+            state.save_rows([row for page_rows in settled for row in page_rows])
     state.index_rows()
     return pairs
 
@@ -308,15 +310,21 @@ def _page_outcome(page: PairingPage, compare_pairs: Callable[[list[Pair]], list[
     return PageOutcome(rows + [c.row for c in compared], compared, used, len(used) - len(to_compare))
 
 
+def _settle_pages(pages: list[PairingPage]) -> list[list[RowValues]]:
+    """The rows of the source files no pair compares, a page at a time."""
+    return [[row_values(r) for r in settle_sources(page.records(), page.lookups, page.lookups.is_used)]
+            for page in pages]
+
+
 def _records_in(pages: list[PairingPage]) -> int:
     return sum(len(page.texts) for page in pages)
 
 
 def _save_rows(state: RunState, rows: list[RowValues], compared: list[ComparedRow], used: list[str]) -> None:
-    if compared:
+    with state.saving():
         state.save_results(compared)
-    state.save_rows(rows)
-    state.mark_used(used)
+        state.save_rows(rows)
+        state.mark_used(used)
     for done in (rows, used, compared):
         done.clear()
 

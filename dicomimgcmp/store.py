@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -37,10 +37,10 @@ _SCHEMA = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (tree INTEGER NOT NULL, path TEXT NOT NULL, stamp TEXT NOT NULL, record TEXT NOT NULL,
                       rel_path TEXT, uid TEXT, seen INTEGER, PRIMARY KEY (tree, path));
-CREATE TABLE mapping (id_new TEXT PRIMARY KEY, id_old TEXT NOT NULL, ambiguous INTEGER NOT NULL);
+CREATE TABLE mapping (id_new TEXT PRIMARY KEY, id_old TEXT NOT NULL, ambiguous INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE mapping_rows (id_new TEXT NOT NULL, id_old TEXT NOT NULL);
 CREATE TABLE results (deid_path TEXT PRIMARY KEY, pair TEXT NOT NULL, result TEXT NOT NULL);
-CREATE TABLE used (uid TEXT PRIMARY KEY);
+CREATE TABLE used (uid TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE rows (side INTEGER NOT NULL, rel_path TEXT NOT NULL, status TEXT NOT NULL, patient_id TEXT,
                    study TEXT, series_number INTEGER, instance_number INTEGER, series TEXT, change_group TEXT,
                    phi INTEGER NOT NULL, result TEXT NOT NULL, deid_path TEXT, source_path TEXT, pdf_file TEXT,
@@ -174,6 +174,10 @@ class RunState:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        """One transaction; inside another, part of it (a caller saving several things commits once)."""
+        if self._db.in_transaction:
+            yield
+            return
         self._db.execute("BEGIN")
         try:
             yield
@@ -284,6 +288,10 @@ class RunState:
             self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)", [(uid,) for uid in uids])
 
     # --- comparisons ---------------------------------------------------------------------------------------------
+
+    def saving(self) -> AbstractContextManager[None]:
+        """Save what is saved within in one transaction (one commit)."""
+        return self._transaction()
 
     def save_results(self, compared: Iterable[ComparedRow]) -> None:
         """Save comparisons made by this run (in one transaction)."""
