@@ -208,7 +208,7 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
                 _save_records(state, read)
                 clock.saved()
         _save_records(state, read)
-    state.index_records()
+    state.finish_records()
     for path, first in aliases:
         log.info("read once: %s is another path to %s", path, first)
     return counts

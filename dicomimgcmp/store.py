@@ -215,23 +215,26 @@ class RunState:
             self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
                                  [(tree, *row, self.generation) for row in rows])
 
-    def index_records(self) -> None:
-        """Build the indexes the records are read by, once they are saved (a run resumed after they were built
-        keeps them up to date)."""
+    def finish_records(self) -> None:
+        """Once this run's records are saved: forget those of files it did not find (removed or renamed since
+        they were read: no query need ask whether a record is this run's), then build the indexes the records
+        are read by (a run resumed after they were built keeps them up to date)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM records WHERE seen != ?", (self.generation,))
         self._db.executescript(_RECORD_INDEXES)
 
     def _record_pages(self, tree: int, size: int) -> Iterator[list[tuple[str, str, str | None, str]]]:
-        """(rel_path, path, SOPInstanceUID (None: unreadable), record JSON) of every record of ``tree`` seen by
-        this run, in path order, ``size`` at a time."""
+        """(rel_path, path, SOPInstanceUID (None: unreadable), record JSON) of every record of ``tree``, in path
+        order, ``size`` at a time."""
         last = ""
         while rows := self._db.execute(
-                "SELECT rel_path, path, uid, record FROM records WHERE tree = ? AND seen = ? AND rel_path > ? "
-                "ORDER BY rel_path LIMIT ?", (tree, self.generation, last, size)).fetchall():
+                "SELECT rel_path, path, uid, record FROM records WHERE tree = ? AND rel_path > ? "
+                "ORDER BY rel_path LIMIT ?", (tree, last, size)).fetchall():
             last = rows[-1][0]
             yield rows
 
     def count_records(self, tree: int) -> int:
-        return self._one("SELECT COUNT(*) FROM records WHERE tree = ? AND seen = ?", tree, self.generation)
+        return self._one("SELECT COUNT(*) FROM records WHERE tree = ?", tree)
 
     # --- the mapping and pairing's questions (pairing.Lookups) ------------------------------------------------
 
@@ -247,41 +250,39 @@ class RunState:
         return self._one("SELECT COUNT(*) FROM mapping")
 
     def pairing_pages(self, tree: int, size: int = _PAGE) -> Iterator[PairingPage]:
-        """The records of ``tree`` seen by this run, in path order, ``size`` at a time, each page with the
-        answers pairing asks about its files (:class:`~.pairing.Lookups`): the pairing is a join in the store, a
-        few queries a page instead of several per file. De-identified files are asked about the mapping, the
-        sources and other copies of their UIDs, and their saved comparisons; source files (:func:`~.pairing.
-        settle_sources`) about the files sharing their UIDs and whether a pair used them."""
+        """The records of ``tree``, in path order, ``size`` at a time, each page with the answers pairing asks
+        about its files (:class:`~.pairing.Lookups`): the pairing is a join in the store, a few queries a page
+        instead of several per file. De-identified files are asked about the mapping, the sources and other
+        copies of their UIDs, and their saved comparisons; source files (:func:`~.pairing.settle_sources`)
+        about the files sharing their UIDs (without their records, which settling does not ask for) and
+        whether a pair used them. Called once :meth:`finish_records` has run."""
         for rows in self._record_pages(tree, size):
             uids = sorted({row[2] for row in rows} - {None})
             texts = [row[3] for row in rows]
-            if tree == SOURCE:
-                yield PairingPage(texts, PageLookups(
-                    {}, self._source_rows(uids), {},
-                    {row[0] for row in self._db.execute(f"SELECT uid FROM used WHERE uid IN {_LISTED}",
-                                                        (json.dumps(uids),))}), {})
-                continue
             listed = json.dumps(uids)
+            if tree == SOURCE:
+                used = {row[0] for row in self._db.execute(f"SELECT uid FROM used WHERE uid IN {_LISTED}", (listed,))}
+                yield PairingPage(texts, PageLookups({}, self._files_by_uid(SOURCE, listed, "''"), {}, used), {})
+                continue
             mapping = {new: (old, bool(ambiguous)) for new, old, ambiguous in self._db.execute(
                 f"SELECT id_new, id_old, ambiguous FROM mapping WHERE id_new IN {_LISTED}", (listed,))}
-            copies: dict[str, list[str]] = {}
-            for uid, rel_path in self._db.execute(f"SELECT uid, rel_path FROM records WHERE tree = ? AND seen = ? "
-                                                  f"AND uid IN {_LISTED} ORDER BY uid, rel_path",
-                                                  (DEID, self.generation, listed)):
-                copies.setdefault(uid, []).append(rel_path)
+            copies = {uid: [rel_path for rel_path, _ in files]
+                      for uid, files in self._files_by_uid(DEID, listed, "''").items()}
             saved = dict(self._db.execute(f"SELECT pair, result FROM results WHERE deid_path IN {_LISTED}",
                                           (json.dumps([row[1] for row in rows]),))) if self._has_results else {}
-            sources = self._source_rows(sorted(set(uids) | {old for old, _ in mapping.values()}))
+            sources = self._files_by_uid(SOURCE, json.dumps(sorted(set(uids) | {old for old, _ in mapping.values()})),
+                                         "record")
             yield PairingPage(texts, PageLookups(mapping, sources, copies, set()), saved)
 
-    def _source_rows(self, uids: list[str]) -> dict[str, list[tuple[str, str]]]:
-        """UID -> (rel_path, record JSON) of the readable source files seen by this run with these UIDs."""
-        sources: dict[str, list[tuple[str, str]]] = {}
-        for uid, rel_path, record in self._db.execute(
-                f"SELECT uid, rel_path, record FROM records WHERE tree = ? AND seen = ? AND uid IN {_LISTED} "
-                "ORDER BY uid, rel_path", (SOURCE, self.generation, json.dumps(uids))):
-            sources.setdefault(uid, []).append((rel_path, record))
-        return sources
+    def _files_by_uid(self, tree: int, uids: str, record: str) -> dict[str, list[tuple[str, str]]]:
+        """UID -> (rel_path, ``record``: the record's JSON, or '' to read the index alone) of the readable files
+        of ``tree`` with these UIDs (a JSON list), in path order."""
+        files: dict[str, list[tuple[str, str]]] = {}
+        for uid, rel_path, text in self._db.execute(
+                f"SELECT uid, rel_path, {record} FROM records WHERE tree = ? AND uid IN {_LISTED} "  # noqa: S608
+                "ORDER BY uid, rel_path", (tree, uids)):
+            files.setdefault(uid, []).append((rel_path, text))
+        return files
 
     def mark_used(self, uids: Iterable[str]) -> None:
         with self._transaction():

@@ -86,6 +86,28 @@ def test_a_changed_input_is_read_and_compared_again_and_restart_redoes_everythin
     assert restarted.csv.equals(again.csv)
 
 
+def test_a_file_removed_or_renamed_since_the_last_run_is_forgotten(tree):
+    """The store keeps the records of the files this run found, and no others: a removed file has no row, a
+    renamed one is read under its new name (and its source, paired again, gets the new pair's row)."""
+    _tree(tree)
+    config = tree.config()
+    first = run_script(config)
+    before = set(first.csv["deid_file"]) - {"", "f03.dcm", "f04.dcm"}
+    status = first.row("f04.dcm").status
+    (tree.deid / "f03.dcm").unlink()
+    (tree.deid / "f04.dcm").rename(tree.deid / "g04.dcm")
+    again = run_script(config)
+    assert set(again.csv["deid_file"]) - {""} == before | {"g04.dcm"}
+    assert again.row("g04.dcm").status == status
+    assert list(again.csv[again.csv["deid_file"] == ""]["source_file"]) == ["f03.dcm"]  # now a source only
+    assert f"{2 * N_PAIRS - 2} headers, {N_PAIRS - 2} comparisons" in again.proc.stdout
+    cfg = json.loads(config.read_text())
+    state = config.parent / cfg["output_data_path"] / cfg["run_name"] / ".dicomimgcmp" / "state.sqlite"
+    with closing(sqlite3.connect(state)) as db:
+        paths = {os.path.basename(path) for (path,) in db.execute("SELECT path FROM records WHERE tree = 0")}
+    assert "f03.dcm" not in paths and "f04.dcm" not in paths and "g04.dcm" in paths
+
+
 def test_rows_reused_from_the_store_are_saved_as_they_come(tree, monkeypatch):
     """A rerun whose comparisons are all reused compares nothing; its rows must still go to the store a buffer
     at a time, not be held until the stage ends (memory flat in the number of files)."""
