@@ -49,16 +49,14 @@ def _csv_rows(path: Path, columns: tuple[str, ...]) -> Iterator[Callable[[dict],
     with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
-        yield lambda row: writer.writerow([_cell(row[column]) for column in columns])
+        # None is written blank by the csv module itself
+        yield lambda row: writer.writerow([_float_cell(value) if isinstance(value, float) else value
+                                           for value in map(row.__getitem__, columns)])
 
 
-def _cell(value: object) -> object:
-    """CSV text for one value: blanks for None, 'inf' for infinite PSNR, floats without float noise."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return "inf" if math.isinf(value) else f"{value:.10g}"
-    return value
+def _float_cell(value: float) -> str:
+    """CSV text for a float: 'inf' for infinite PSNR, no float noise."""
+    return "inf" if math.isinf(value) else f"{value:.10g}"
 
 
 def logged(results: Iterable[PairResult]) -> Iterator[PairResult]:

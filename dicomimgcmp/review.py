@@ -10,15 +10,17 @@ from its series and its change, so an unchanged change keeps its id and a new on
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from markupsafe import Markup
 
 from .atomic import atomic_output
 from .model import PairResult, box_text
 from .report import SummaryRow
+from .store import chunks
 
 REVIEW_HTML = "review.html"
 THUMBNAIL_DIR = "review"
@@ -107,7 +109,7 @@ def write_review(path: Path, *, run_name: str, date: str, counts: dict[str, int]
     with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for text in template.generate(run_name=run_name, date=date, counts=counts, phi_total=phi_total,
                                       groups=(_group_json(g, path.parent, carried) for g in groups),
-                                      rows=(_row_json(r) for r in rows), decisions=DECISIONS,
+                                      row_pieces=_rows_json(rows), decisions=DECISIONS,
                                       storage_key=f"dicomimgcmp:{run_name}:"):
             fh.write(text)
 
@@ -122,6 +124,15 @@ def _group_json(group: GroupView, run_dir: Path, carried: dict[str, Decision]) -
             "first_file": item.deid.rel_path, "pdf": f"{item.pdf_file}#page={item.pdf_page}",
             "page": item.pdf_page, "thumbnail": thumb.relative_to(run_dir).as_posix() if thumb.exists() else "",
             "carried": decision._asdict() if decision else None}
+
+
+def _rows_json(rows: Iterable[SummaryRow], per_piece: int = 500) -> Iterator[Markup]:
+    """The table's rows as JSON safe inside a script element (as jinja's ``tojson`` writes it), a piece of
+    ``per_piece`` rows at a time, each row followed by a comma: one encoding a piece, not one a row."""
+    from jinja2.utils import htmlsafe_json_dumps
+
+    for piece in chunks(map(_row_json, rows), per_piece):
+        yield Markup(str(htmlsafe_json_dumps(piece))[1:-1] + ",")
 
 
 def _row_json(summary: SummaryRow) -> list:
