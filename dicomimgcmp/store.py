@@ -3,13 +3,14 @@ run finished is kept for the next.
 
 An SQLite file under the run folder (``<run_dir>/.dicomimgcmp/state.sqlite``):
 
-- ``records``: every header record read, with the file's stamp (size, mtime) and the run that last saw it;
+- ``records``: every header record read, with the file's stamp (size, mtime); ``seen``: the files this run
+  found (a narrow table: marking a file found rewrites no record);
 - ``mapping``: the UID mapping, with the id_new that several id_old rows share marked ambiguous;
 - ``results``: the last comparison made of each de-identified file, with both files' paths and stamps;
 - ``rows`` and ``used``: this run's outcome, one row per file (its result; its files' records are joined when
   it is read), and the source UIDs paired.
 
-Records and results are committed as they are made (every 2,000, or every second), so a run killed at any
+Records and results are committed as they are made (every 2,000, or every half second), so a run killed at any
 moment keeps what it finished; the next run of the same command reuses a record when its file is unchanged, and
 a result when both files are. A change in anything else that affects results (``pixel_tolerance``,
 ``max_pixels``, the versions of this package, pydicom and the decoders) starts the state afresh. The outputs are
@@ -36,7 +37,8 @@ _LISTED = "(SELECT value FROM json_each(?))"  # the values of a JSON array given
 _SCHEMA = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (tree INTEGER NOT NULL, path TEXT NOT NULL, stamp TEXT NOT NULL, record TEXT NOT NULL,
-                      rel_path TEXT, uid TEXT, seen INTEGER, PRIMARY KEY (tree, path));
+                      rel_path TEXT, uid TEXT, PRIMARY KEY (tree, path));
+CREATE TABLE seen (tree INTEGER NOT NULL, path TEXT NOT NULL, PRIMARY KEY (tree, path)) WITHOUT ROWID;
 CREATE TABLE mapping (id_new TEXT PRIMARY KEY, id_old TEXT NOT NULL, ambiguous INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE mapping_rows (id_new TEXT NOT NULL, id_old TEXT NOT NULL);
 CREATE TABLE results (deid_path TEXT PRIMARY KEY, pair TEXT NOT NULL, result TEXT NOT NULL);
@@ -55,8 +57,7 @@ CREATE VIEW full_rows AS
 """
 #: How pairing reads records (by UID; by path), and the PDFs and the report read rows (by change group, by
 #: series): each built once its table is filled (:meth:`RunState.index_records`, :meth:`RunState.index_rows`),
-#: which takes a fifth of the time that keeping it up to date through every insert does. The records' are not
-#: by seen, so that marking a record seen leaves them as they are.
+#: which takes a fifth of the time that keeping it up to date through every insert does.
 _RECORD_INDEXES = """
 CREATE INDEX IF NOT EXISTS records_by_uid ON records (tree, uid, rel_path);
 CREATE INDEX IF NOT EXISTS records_by_path ON records (tree, rel_path);
@@ -143,13 +144,11 @@ class RunState:
         self._db.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing committed
         if fresh:
             self._db.executescript(_SCHEMA)
-            self._db.execute("INSERT INTO settings VALUES ('settings', ?), ('generation', '0')", (wanted,))
+            self._db.execute("INSERT INTO settings VALUES ('settings', ?)", (wanted,))
         with self._transaction():
-            self.generation = int(self._one("SELECT value FROM settings WHERE key = 'generation'")) + 1
-            self._db.execute("UPDATE settings SET value = ? WHERE key = 'generation'", (str(self.generation),))
             self._db.execute("DROP INDEX IF EXISTS rows_by_group")  # this run's rows are indexed when saved
             self._db.execute("DROP INDEX IF EXISTS rows_by_series")
-            for table in ("rows", "used", "mapping", "mapping_rows"):
+            for table in ("seen", "rows", "used", "mapping", "mapping_rows"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
         # a fresh state has nothing to look up: skip the queries
         self._has_records = self._one("SELECT EXISTS (SELECT 1 FROM records)") == 1
@@ -205,22 +204,23 @@ class RunState:
         """Count the saved records of these paths as read by this run."""
         paths = list(paths)
         with self._transaction():
-            self._db.execute(f"UPDATE records SET seen = ? WHERE tree = ? AND path IN {_LISTED}",
-                             (self.generation, tree, json.dumps(paths)))
+            self._db.execute("INSERT OR IGNORE INTO seen SELECT ?, value FROM json_each(?)", (tree, json.dumps(paths)))
         self.reused["records"] += len(paths)
 
-    def save_records(self, tree: int, rows: Iterable[RecordRow]) -> None:
+    def save_records(self, tree: int, rows: list[RecordRow]) -> None:
         """Save records read by this run (in one transaction)."""
         with self._transaction():
-            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                 [(tree, *row, self.generation) for row in rows])
+            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)",
+                                 [(tree, *row) for row in rows])
+            self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", [(tree, row.path) for row in rows])
 
     def finish_records(self) -> None:
         """Once this run's records are saved: forget those of files it did not find (removed or renamed since
         they were read: no query need ask whether a record is this run's), then build the indexes the records
         are read by (a run resumed after they were built keeps them up to date)."""
         with self._transaction():
-            self._db.execute("DELETE FROM records WHERE seen != ?", (self.generation,))
+            self._db.execute("DELETE FROM records WHERE NOT EXISTS "
+                             "(SELECT 1 FROM seen WHERE seen.tree = records.tree AND seen.path = records.path)")
         self._db.executescript(_RECORD_INDEXES)
 
     def _record_pages(self, tree: int, size: int) -> Iterator[list[tuple[str, str, str | None, str]]]:
