@@ -115,7 +115,7 @@ class _Attributes(dict):
             raise AttributeError(name) from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileRecord:
     """What the index learned from one file's header (pixel data is never read to make it).
 
@@ -191,7 +191,7 @@ class Crop:
     columns: int
 
 
-@dataclass
+@dataclass(slots=True)
 class PairResult:
     """One row of the summary: a de-identified file, its source (if any) and what the comparison found.
 
