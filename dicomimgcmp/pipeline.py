@@ -8,6 +8,7 @@ anything is written, so outputs do not depend on timing or on the number of work
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import compare, index, render, review
+from .atomic import temporary_name
 from .config import Config, ConfigError, TextCheck
 from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
@@ -169,11 +171,13 @@ class IndexJob(NamedTuple):
 
 
 class PdfJob(NamedTuple):
-    """One PDF to write: where, what its summary says, and its pages, numbered."""
+    """One PDF to write: where, what its summary says, and its pages, numbered (a pickled
+    :class:`~.render.PdfPlan` beside it, so that the process that runs the pipeline does not hold every PDF's
+    pages while the workers draw them: the run folder is where the workers write anyway)."""
 
     path: Path
     summary: render.Summary
-    plan: render.PdfPlan
+    plan_file: Path
     tolerance: float
 
 
@@ -369,25 +373,36 @@ def _render(cfg: Config, parts: int | None, workers: Workers, state: RunState,
     _remove_stale_parts(cfg.run_dir, parts)
     for old in (cfg.run_dir / review.THUMBNAIL_DIR).glob("*.png"):
         old.unlink()
-    jobs = []
     leaders = state.group_leaders()
-    for part, (first, size) in enumerate(_split_balanced(state.count_pages(per_group), n_parts)):
-        name = pdf_name(None if parts is None else part)
-        summary = render.Summary(cfg.run_name, date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
-                                 str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED.value],
-                                 per_group, identity_found)
-        units = state.changed_pages(per_group, first, size)
-        sizes = state.series_sizes(m.source.series_instance_uid for unit in units for m in unit)
-        plan = render.plan_pdf(summary, units, name, sizes, leaders)
-        state.set_pages(m for page in plan.pages for m in page.members)
-        jobs.append(PdfJob(cfg.run_dir / name, summary, plan, cfg.pixel_tolerance))
-    map_batches(workers, _write_pdfs, jobs, 1, "writing PDF")  # a PDF that fails twice stops the run loudly
+    jobs = [_plan_part(cfg, state, render.Summary(
+                cfg.run_name, date, str(cfg.input_data_path), str(cfg.pre_deID_data_path), str(cfg.uid_mapping_file),
+                counts, part, n_parts, counts[Status.CHANGED.value], per_group, identity_found),
+                pdf_name(None if parts is None else part), first, size, leaders)
+            for part, (first, size) in enumerate(_split_balanced(state.count_pages(per_group), n_parts))]
+    try:
+        map_batches(workers, _write_pdfs, jobs, 1, "writing PDF")  # a PDF that fails twice stops the run loudly
+    finally:
+        for job in jobs:
+            job.plan_file.unlink(missing_ok=True)
     return [job.path for job in jobs]
+
+
+def _plan_part(cfg: Config, state: RunState, summary: render.Summary, name: str, first: int, size: int,
+               leaders: set[str]) -> PdfJob:
+    """Number one PDF's pages (``size`` from the ``first``), note them in the store, and save the plan."""
+    units = state.changed_pages(summary.per_group, first, size)
+    sizes = state.series_sizes(m.source.series_instance_uid for unit in units for m in unit)
+    plan = render.plan_pdf(summary, units, name, sizes, leaders)
+    state.set_pages(m for page in plan.pages for m in page.members)
+    path = cfg.run_dir / name
+    plan_file = temporary_name(path, ".plan")
+    plan_file.write_bytes(pickle.dumps(plan))
+    return PdfJob(path, summary, plan_file, cfg.pixel_tolerance)
 
 
 def _write_pdfs(jobs: list[PdfJob]) -> list[Path]:
     for job in jobs:
-        render.write_pdf(job.path, job.summary, job.plan, job.tolerance)
+        render.write_pdf(job.path, job.summary, pickle.loads(job.plan_file.read_bytes()), job.tolerance)
     return [job.path for job in jobs]
 
 
