@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import compare, index, render, review
-from .atomic import temporary_name
+from .atomic import remove_temporaries, temporary_name
 from .config import Config, ConfigError, TextCheck
 from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
@@ -85,6 +85,8 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
     for _ in mapping:  # validated before anything is written
         pass
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (cfg.run_dir, cfg.run_dir / review.THUMBNAIL_DIR):  # what a run killed outright left half-written
+        remove_temporaries(folder)
     with RunState(cfg.run_dir, _settings(cfg), restart=restart) as state:
         notes = mapping.notes(state.load_mapping(mapping))
         for note in notes:

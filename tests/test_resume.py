@@ -108,6 +108,21 @@ def test_a_file_removed_or_renamed_since_the_last_run_is_forgotten(tree):
     assert "f03.dcm" not in paths and "f04.dcm" not in paths and "g04.dcm" in paths
 
 
+def test_what_a_killed_run_left_half_written_is_removed_by_the_next(tree):
+    """A run killed outright (SIGKILL, a power cut) cannot remove its temporary files (a PDF's plan, a chunk of
+    pages, a thumbnail being written): the run that continues it does."""
+    _tree(tree)
+    config = tree.config()
+    first = run_script(config, multi=True)
+    left = [first.run_dir / ".comparison_results_0.pdf.4242-0123abcd.plan.partial",
+            first.run_dir / "review" / ".0123456789ab.png.4242-0123abcd.partial"]
+    for path in left:
+        path.write_bytes(b"half-written")
+    again = run_script(config, multi=True)
+    assert not any(path.exists() for path in left)
+    assert again.csv.equals(first.csv)
+
+
 def test_rows_reused_from_the_store_are_saved_as_they_come(tree, monkeypatch):
     """A rerun whose comparisons are all reused compares nothing; its rows must still go to the store a buffer
     at a time, not be held until the stage ends (memory flat in the number of files)."""
