@@ -4,7 +4,8 @@ run finished is kept for the next.
 An SQLite file under the run folder (``<run_dir>/.dicomimgcmp/state.sqlite``):
 
 - ``records``: every header record read, with the file's stamp (size, mtime); ``seen``: the files this run
-  found (a narrow table: marking a file found rewrites no record);
+  found, when the store held records of an earlier run (a narrow table: marking a file found rewrites no
+  record; a store that was empty holds only what this run found);
 - ``mapping``: the UID mapping, with the id_new that several id_old rows share marked ambiguous;
 - ``results``: the last comparison made of each de-identified file, with both files' paths and stamps;
 - ``rows`` and ``used``: this run's outcome, one row per file (its result; its files' records are joined when
@@ -212,15 +213,17 @@ class RunState:
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)",
                                  [(tree, *row) for row in rows])
-            self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", [(tree, row.path) for row in rows])
+            if self._has_records:  # a store this run filled holds only what it found
+                self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", [(tree, row.path) for row in rows])
 
     def finish_records(self) -> None:
         """Once this run's records are saved: forget those of files it did not find (removed or renamed since
         they were read: no query need ask whether a record is this run's), then build the indexes the records
         are read by (a run resumed after they were built keeps them up to date)."""
-        with self._transaction():
-            self._db.execute("DELETE FROM records WHERE NOT EXISTS "
-                             "(SELECT 1 FROM seen WHERE seen.tree = records.tree AND seen.path = records.path)")
+        if self._has_records:
+            with self._transaction():
+                self._db.execute("DELETE FROM records WHERE NOT EXISTS "
+                                 "(SELECT 1 FROM seen WHERE seen.tree = records.tree AND seen.path = records.path)")
         self._db.executescript(_RECORD_INDEXES)
 
     def _record_pages(self, tree: int, size: int) -> Iterator[list[tuple[str, str, str | None, str]]]:
