@@ -27,7 +27,9 @@ from .store import (DEID, SOURCE, ComparedRow, PairingPage, RecordRow, RowValues
                     record_row, row_values)
 from .workers import StageProgress, Workers, iter_batches, map_batches, run_one_by_one
 
-INDEX_BATCH = 64  # files per header-reading task
+#: Files per header-reading task: each task costs the process that runs the pipeline (submitting, collecting); 40,000
+#: files: that process 1.3-1.5 CPU-s with 64, 1.1-1.2 with 256.
+INDEX_BATCH = 256
 #: De-identified files per pairing and comparison task (a page): at least the smaller, so that a small run still
 #: spreads over the workers; up to the larger in a large run, where each task's cost in the process that runs the
 #: pipeline (querying, submitting, collecting) counts (20,000 small pairs: compare stage 5.1-5.4 s with 16,
