@@ -69,9 +69,8 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
     for key in cfg.unused_keys:
         print(f"warning: config key '{key}' is not used", file=sys.stderr)
 
-    from .atomic import remove_temporaries
     from .model import LOG_FILE
-    from .pipeline import Progress, run
+    from .pipeline import Progress, remove_half_written, run
     from .report import console_summary
 
     _keep_large_allocations()
@@ -85,8 +84,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
-        if cfg.run_dir.is_dir():
-            remove_temporaries(cfg.run_dir)
+        remove_half_written(cfg.run_dir)
         print(f"interrupted: {progress}. No file under a final name was left half-written.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # the user gets one line; the log gets the traceback

@@ -87,8 +87,7 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
     for _ in mapping:  # validated before anything is written
         pass
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    for folder in (cfg.run_dir, cfg.run_dir / review.THUMBNAIL_DIR):  # what a run killed outright left half-written
-        remove_temporaries(folder)
+    remove_half_written(cfg.run_dir)  # what a run killed outright (SIGKILL, a power cut) could not remove
     with RunState(cfg.run_dir, _settings(cfg), restart=restart) as state:
         notes = mapping.notes(state.load_mapping(mapping))
         for note in notes:
@@ -126,6 +125,13 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
     return RunOutcome(counts, pdfs + [csv_path, review_path], clock.laps, notes, reused, identity_found)
+
+
+def remove_half_written(run_dir: Path) -> None:
+    """Remove the temporary files a run writes (:mod:`.atomic`) in the run folder and beside the thumbnails:
+    after an interrupted run, or before a run, when the last one was killed outright."""
+    for folder in (run_dir, run_dir / review.THUMBNAIL_DIR):
+        remove_temporaries(folder)
 
 
 def _settings(cfg: Config) -> dict[str, object]:

@@ -91,11 +91,12 @@ def plan_pdf(summary: Summary, units: list[list[PairResult]], pdf_file: str,
         return [Page(tuple(m.replace(pdf_file=pdf_file, pdf_page=offset + i + 1) for m in unit),
                      unit[0].deid.rel_path in leaders) for i, unit in enumerate(units)]
 
-    # the lines' count does not hang on the page numbers (written in a field of fixed width): counted unnumbered
+    # how many summary pages come first does not hang on the page numbers (written in a field of fixed width):
+    # counted with the pages unnumbered
     offset = len(_paginate(_summary_lines(summary, [Page(tuple(unit)) for unit in units], series_sizes)))
     pages = numbered(offset)
     lines = _paginate(_summary_lines(summary, pages, series_sizes))
-    assert len(lines) == offset  # page numbers are written in a field of fixed width
+    assert len(lines) == offset
     return PdfPlan(lines, pages)
 
 

@@ -57,7 +57,7 @@ CREATE VIEW full_rows AS
             LEFT JOIN records AS s ON s.tree = 1 AND s.path = rows.source_path;
 """
 #: How pairing reads records (by UID; by path), and the PDFs and the report read rows (by change group, by
-#: series): each built once its table is filled (:meth:`RunState.index_records`, :meth:`RunState.index_rows`),
+#: series): each built once its table is filled (:meth:`RunState.finish_records`, :meth:`RunState.index_rows`),
 #: which takes a fifth of the time that keeping it up to date through every insert does.
 _RECORD_INDEXES = """
 CREATE INDEX IF NOT EXISTS records_by_uid ON records (tree, uid, rel_path);
@@ -265,21 +265,23 @@ class RunState:
             listed = json.dumps(uids)
             if tree == SOURCE:
                 used = {row[0] for row in self._db.execute(f"SELECT uid FROM used WHERE uid IN {_LISTED}", (listed,))}
-                yield PairingPage(texts, PageLookups({}, self._files_by_uid(SOURCE, listed, "''"), {}, used), {})
+                yield PairingPage(texts, PageLookups({}, self._files_by_uid(SOURCE, listed), {}, used), {})
                 continue
             mapping = {new: (old, bool(ambiguous)) for new, old, ambiguous in self._db.execute(
                 f"SELECT id_new, id_old, ambiguous FROM mapping WHERE id_new IN {_LISTED}", (listed,))}
             copies = {uid: [rel_path for rel_path, _ in files]
-                      for uid, files in self._files_by_uid(DEID, listed, "''").items()}
+                      for uid, files in self._files_by_uid(DEID, listed).items()}
             saved = dict(self._db.execute(f"SELECT pair, result FROM results WHERE deid_path IN {_LISTED}",
                                           (json.dumps([row[1] for row in rows]),))) if self._has_results else {}
             sources = self._files_by_uid(SOURCE, json.dumps(sorted(set(uids) | {old for old, _ in mapping.values()})),
-                                         "record")
+                                         with_records=True)
             yield PairingPage(texts, PageLookups(mapping, sources, copies, set()), saved)
 
-    def _files_by_uid(self, tree: int, uids: str, record: str) -> dict[str, list[tuple[str, str]]]:
-        """UID -> (rel_path, ``record``: the record's JSON, or '' to read the index alone) of the readable files
-        of ``tree`` with these UIDs (a JSON list), in path order."""
+    def _files_by_uid(self, tree: int, uids: str, *, with_records: bool = False
+                      ) -> dict[str, list[tuple[str, str]]]:
+        """UID -> (rel_path, the record's JSON, or '' without ``with_records``: the UID index alone is read) of
+        the readable files of ``tree`` with these UIDs (a JSON list), in path order."""
+        record = "record" if with_records else "''"
         files: dict[str, list[tuple[str, str]]] = {}
         for uid, rel_path, text in self._db.execute(
                 f"SELECT uid, rel_path, {record} FROM records WHERE tree = ? AND uid IN {_LISTED} "  # noqa: S608
