@@ -83,8 +83,10 @@ def local_workers(count: int) -> Workers:
 
 
 def _leave_interrupts_to_main() -> None:
-    """Workers ignore Ctrl-C: the main process stops them, so no worker prints a traceback."""
+    """Workers ignore Ctrl-C and end quietly on SIGTERM, whatever handler they were forked with (the command
+    line's turns SIGTERM into an interrupt): the main process stops them, so no worker prints a traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 WINDOW = 16  # batches in flight at once: enough to keep workers busy, few enough to keep memory flat

@@ -166,6 +166,25 @@ def test_interrupt_stops_promptly_and_leaves_no_half_written_output(tree, tmp_pa
     assert leftovers == [".dicomimgcmp"], leftovers  # no output, no temporary file: only the state to continue
 
 
+def _ends_quietly_on_sigterm() -> bool:
+    return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_workers_end_quietly_on_sigterm_whatever_handler_they_inherit():
+    """The command line turns SIGTERM into an interrupt in the main process; a worker forked with that handler
+    printed a KeyboardInterrupt traceback when the main process stopped it while it waited for work."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        with local_workers(2) as workers:
+            quiet = workers.executor.submit(_ends_quietly_on_sigterm).result()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert quiet
+
+
 # --- inputs and paths ---------------------------------------------------------------------------------------------
 
 def test_outputs_inside_an_input_tree_are_refused(tree):
