@@ -273,6 +273,12 @@ class PairResult:
         assert tuple(row) == CSV_COLUMNS
         return row
 
+    @property
+    def series_label(self) -> str:
+        """The series of the row's file as the review page lists it ("" for a file that could not be read)."""
+        rec = self.deid or self.source
+        return "" if rec is None or rec.error else rec.series_label
+
     def _text_cells(self) -> dict[str, str]:
         lines = self.text_lines[:TEXT_FOUND_CAP]
         more = f"; ... ({len(self.text_lines) - len(lines)} more)" if len(self.text_lines) > len(lines) else ""
@@ -288,6 +294,14 @@ class PairResult:
         if not note:
             return self
         return self.replace(reason="; ".join(text for text in (note, self.reason) if text))
+
+
+class SummaryRow(NamedTuple):
+    """A row of the summary as the report writes it: the cells of ``comparison_summary.csv`` (columns
+    :data:`CSV_COLUMNS`) and the series its file belongs to (:attr:`PairResult.series_label`)."""
+
+    cells: dict[str, object]
+    series: str
 
 
 class Pair(NamedTuple):

@@ -115,7 +115,7 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
         csv_path, review_path = cfg.run_dir / SUMMARY_CSV, cfg.run_dir / review.REVIEW_HTML
         with summary_csv(csv_path) as add_to_csv:
             review.write_review(review_path, run_name=cfg.run_name, date=date, counts=counts,
-                                rows=map(add_to_csv, logged(state.rows())), carried=carried,
+                                rows=map(add_to_csv, logged(state.summary_rows())), carried=carried,
                                 groups=(review.GroupView(*group) for group in state.groups()),
                                 phi_total=identity_found)
         _log_carried(carried, state)

@@ -8,29 +8,20 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
 
 from .atomic import atomic_output
-from .model import CSV_COLUMNS, PairResult, Status
+from .model import CSV_COLUMNS, Status, SummaryRow
 
 log = logging.getLogger("dicomimgcmp")
 
 
-class SummaryRow(NamedTuple):
-    """A result and its cells in ``comparison_summary.csv`` (made once, for the CSV and the review page)."""
-
-    result: PairResult
-    cells: dict[str, object]
-
-
 @contextmanager
-def summary_csv(path: Path) -> Iterator[Callable[[PairResult], SummaryRow]]:
-    """``comparison_summary.csv``, written atomically as results pass through the function this yields (which
-    adds a result's row, columns :data:`CSV_COLUMNS`, and returns it with its cells): the rows are read from
-    the store once for the CSV and the review page."""
+def summary_csv(path: Path) -> Iterator[Callable[[SummaryRow], SummaryRow]]:
+    """``comparison_summary.csv``, written atomically as rows pass through the function this yields (which
+    adds a row's cells, columns :data:`CSV_COLUMNS`, and returns the row): the rows are read from the store
+    once for the CSV and the review page."""
     with _csv_rows(path, CSV_COLUMNS) as write:
-        def add(result: PairResult) -> SummaryRow:
-            row = SummaryRow(result, result.csv_row())
+        def add(row: SummaryRow) -> SummaryRow:
             write(row.cells)
             return row
 
@@ -59,15 +50,17 @@ def _float_cell(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.10g}"
 
 
-def logged(results: Iterable[PairResult]) -> Iterator[PairResult]:
-    """The results, each logged as it passes (a line for each file whose status needs a reviewer's attention)."""
-    for r in results:
-        if r.status is not Status.IDENTICAL:
-            name = r.deid.rel_path if r.deid else f"(source) {r.source.rel_path}"
-            level = logging.INFO if r.status in (Status.CHANGED, Status.SOURCE_ONLY) else logging.WARNING
-            page = f" [{r.pdf_file} p.{r.pdf_page}]" if r.pdf_page else ""
-            log.log(level, "%s: %s%s%s", r.status.value, name, f" - {r.reason}" if r.reason else "", page)
-        yield r
+def logged(rows: Iterable[SummaryRow]) -> Iterator[SummaryRow]:
+    """The rows, each logged as it passes (a line for each file whose status needs a reviewer's attention)."""
+    for row in rows:
+        cells = row.cells
+        if cells["status"] != Status.IDENTICAL.value:
+            name = cells["deid_file"] or f"(source) {cells['source_file']}"
+            quiet = cells["status"] in (Status.CHANGED.value, Status.SOURCE_ONLY.value)
+            page = f" [{cells['pdf_file']} p.{cells['pdf_page']}]" if cells["pdf_page"] else ""
+            reason = f" - {cells['reason']}" if cells["reason"] else ""
+            log.log(logging.INFO if quiet else logging.WARNING, "%s: %s%s%s", cells["status"], name, reason, page)
+        yield row
 
 
 def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = (),

@@ -18,8 +18,7 @@ import numpy as np
 from markupsafe import Markup
 
 from .atomic import atomic_output
-from .model import PairResult, box_text
-from .report import SummaryRow
+from .model import PairResult, SummaryRow, box_text
 from .store import chunks
 
 REVIEW_HTML = "review.html"
@@ -137,10 +136,10 @@ def _rows_json(rows: Iterable[SummaryRow], per_piece: int = 500) -> Iterator[Mar
 
 def _row_json(summary: SummaryRow) -> list:
     """A row of the table, in the order of the template's columns."""
-    result, row = summary
-    box = "" if result.bbox is None else box_text(result.bbox)
-    rec = result.deid or result.source
-    return [row["status"], row["deid_file"] or row["source_file"], "" if rec.error else rec.series_label,
+    row, series = summary
+    box = "" if row["bbox_row0"] is None else box_text(
+        (row["bbox_row0"], row["bbox_row1"], row["bbox_col0"], row["bbox_col1"]))
+    return [row["status"], row["deid_file"] or row["source_file"], series,
             row["modality"], row["changed_pixels"], box, row["change_group"], row["group_size"],
             f"{row['pdf_file']}#page={row['pdf_page']}" if row["pdf_page"] else "", row["pdf_page"], row["reason"],
             row["phi_match"].replace(";", ", "), row["hidden_content"]]
