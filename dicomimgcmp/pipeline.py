@@ -84,12 +84,13 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
     date = _run_date()
     progress.stage = "reading the UID mapping"
     mapping = MappingFile(cfg.uid_mapping_file)
+    mapping_source = f"{os.path.abspath(cfg.uid_mapping_file)} {index.stamp(cfg.uid_mapping_file)}"  # before reading
     for _ in mapping:  # validated before anything is written
         pass
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     remove_half_written(cfg.run_dir)  # what a run killed outright (SIGKILL, a power cut) could not remove
     with RunState(cfg.run_dir, _settings(cfg), restart=restart) as state:
-        notes = mapping.notes(state.load_mapping(mapping))
+        notes = mapping.notes(state.load_mapping(mapping, mapping_source))
         for note in notes:
             log.info("uid_mapping_file: %s", note)
         progress.stage = "indexing"

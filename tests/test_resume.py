@@ -86,6 +86,26 @@ def test_a_changed_input_is_read_and_compared_again_and_restart_redoes_everythin
     assert restarted.csv.equals(again.csv)
 
 
+def test_the_mapping_is_loaded_again_once_its_file_changes(tree):
+    """The store keeps the mapping it loaded while the mapping file is unchanged; an edited file is read again."""
+    _tree(tree)
+    config = tree.config()
+    first = run_script(config).csv
+    assert first.set_index("deid_file").loc["f01.dcm", "status"] == "identical"
+    again = run_script(config)  # the same file: the mapping kept
+    assert again.csv.equals(first)
+    assert f"{len(tree.mapping)} UIDs mapped" in again.proc.stdout
+    new_uid = pydicom.dcmread(tree.deid / "f01.dcm", stop_before_pixels=True).SOPInstanceUID
+    (tree.root / "map.csv").write_text("".join(line + "\n" for line in
+                                               (tree.root / "map.csv").read_text("utf-8-sig").splitlines()
+                                               if new_uid not in line))
+    edited = run_script(config)
+    assert edited.row("f01.dcm").status == "unmapped"
+    assert f"{len(tree.mapping) - 1} UIDs mapped" in edited.proc.stdout
+    others = first[(first["deid_file"] != "f01.dcm") & (first["deid_file"] != "")].reset_index(drop=True)
+    assert edited.csv[edited.csv["deid_file"].isin(others["deid_file"])].reset_index(drop=True).equals(others)
+
+
 def test_a_file_removed_or_renamed_since_the_last_run_is_forgotten(tree):
     """The store keeps the records of the files this run found, and no others: a removed file has no row, a
     renamed one is read under its new name (and its source, paired again, gets the new pair's row)."""
