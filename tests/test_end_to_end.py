@@ -125,6 +125,17 @@ def test_duplicate_and_unreadable_and_no_pixel_data(tree):
     assert run.row("sr.dcm").status == "no_pixel_data"
     assert run.row("empty.dcm").status == "unreadable"
     assert "unreadable" in run.proc.stdout
+    # a line in the log for each file a reviewer must look at, none for an identical one
+    log = (tree.root / "logs" / "imgCmpLog.log").read_text()
+    assert f"WARNING unreadable: empty.dcm - {run.row('empty.dcm').reason}\n" in log
+    assert "WARNING no_pixel_data: sr.dcm - no pixel data" in log and ": ok.dcm" not in log
+    # the review page's table: the series as a reviewer reads it, none for a file whose header is unreadable
+    html = (run.run_dir / "review.html").read_text()
+    rows = json.loads(html.split('<script type="application/json" id="row-data">')[1].split("</script>")[0])[:-1]
+    series = {row[1]: row[2] for row in rows}
+    mr = pydicom.dcmread(TEST_FILES / "MR_small.dcm", stop_before_pixels=True)
+    assert series["ok.dcm"] == f"{mr.SeriesNumber} {mr.get('SeriesDescription', '')}".strip()
+    assert series["empty.dcm"] == "" and len(rows) == len(run.csv)
 
 
 def test_no_match_warns_and_still_writes_pdf(tree):
