@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO, NamedTuple
 from itertools import chain
 from pathlib import Path
 
@@ -69,35 +71,104 @@ class Page:
         return self.members[0]
 
 
+class Listed(NamedTuple):
+    """What the summary pages say of a pair that has a page: they are planned from these, not from the pairs'
+    results (a few hundred bytes a pair instead of a few KB: a PDF may have 100,000 pages)."""
+
+    rel_path: str
+    status: Status
+    changed_pixels: int | None
+    change_group: str
+    reason: str
+    phi_match: str
+    group_size: int | None
+    change: str
+    series: str  # the source's SeriesInstanceUID, series label and modality
+    series_label: str
+    modality: str
+    pdf_page: int | None
+
+    @classmethod
+    def of(cls, m: PairResult) -> Listed:
+        return cls(m.deid.rel_path, m.status, m.changed_pixels, m.change_group, m.reason, m.phi_match,
+                   m.group_size, m.change, m.source.series_instance_uid, m.source.series_label, m.source.modality,
+                   m.pdf_page)
+
+
+@dataclass(frozen=True)
+class _Numbered:
+    """The pages of ``units``, numbered from ``first``: made again each time they are read (``units`` is read
+    again too: a list, or the store's query), so that no process holds a PDF's pages."""
+
+    units: Iterable[list[PairResult]]
+    first: int
+    pdf_file: str
+    leaders: set[str]
+
+    def __iter__(self) -> Iterator[Page]:
+        for number, unit in enumerate(self.units, self.first):
+            yield Page(tuple(m.replace(pdf_file=self.pdf_file, pdf_page=number) for m in unit),
+                       unit[0].deid.rel_path in self.leaders)
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """The pages of a plan saved by :func:`save_plan`, read from its file one at a time each time they are
+    read."""
+
+    path: Path
+
+    def __iter__(self) -> Iterator[Page]:
+        with open(self.path, "rb") as fh:
+            pickle.load(fh)  # the summary's lines and the page count
+            while True:
+                try:
+                    yield pickle.load(fh)
+                except EOFError:
+                    return
+
+
 @dataclass(frozen=True)
 class PdfPlan:
-    """Everything one PDF holds, its page numbers assigned: the summary pages' lines, then the pair pages."""
+    """Everything one PDF holds, its page numbers assigned: the summary pages' lines, then the pair pages
+    (read, not held: see :class:`_Numbered`)."""
 
     summary: list[list[Line]]
-    pages: list[Page]
-
-    @property
-    def page_count(self) -> int:
-        return len(self.summary) + len(self.pages)
+    pages: Iterable[Page]
+    page_count: int
 
 
-def plan_pdf(summary: Summary, units: list[list[PairResult]], pdf_file: str,
-             series_sizes: dict[str, int], leaders: set[str] = frozenset()) -> PdfPlan:
+def plan_pdf(summary: Summary, units: Iterable[list[PairResult]], pdf_file: str,
+             series_sizes: Callable[[set[str]], dict[str, int]], leaders: set[str] = frozenset()) -> PdfPlan:
     """Number the pages of one PDF: the summary pages (as many as its lines need), then a page per unit (a
-    changed pair, or a change group's members with the one shown first). Every member gets ``pdf_file`` and
-    its page; ``series_sizes`` (de-identified files per source SeriesInstanceUID) are for the group lines;
-    the pages showing a file of ``leaders`` (rel_paths) give their group's thumbnail."""
-    def numbered(offset: int) -> list[Page]:
-        return [Page(tuple(m.replace(pdf_file=pdf_file, pdf_page=offset + i + 1) for m in unit),
-                     unit[0].deid.rel_path in leaders) for i, unit in enumerate(units)]
-
+    changed pair, or a change group's members with the one shown first; ``units`` is read twice). Every member
+    gets ``pdf_file`` and its page; ``series_sizes`` gives the de-identified files of source series (by
+    SeriesInstanceUID), for the group lines; the pages showing a file of ``leaders`` (rel_paths) give their
+    group's thumbnail."""
+    listed = [[Listed.of(m) for m in unit] for unit in units]
+    sizes = series_sizes({m.series for page in listed for m in page})
     # how many summary pages come first does not hang on the page numbers (written in a field of fixed width):
     # counted with the pages unnumbered
-    offset = len(_paginate(_summary_lines(summary, [Page(tuple(unit)) for unit in units], series_sizes)))
-    pages = numbered(offset)
-    lines = _paginate(_summary_lines(summary, pages, series_sizes))
+    offset = len(_paginate(_summary_lines(summary, listed, sizes)))
+    listed = [[m._replace(pdf_page=offset + i + 1) for m in page] for i, page in enumerate(listed)]
+    lines = _paginate(_summary_lines(summary, listed, sizes))
     assert len(lines) == offset
-    return PdfPlan(lines, pages)
+    return PdfPlan(lines, _Numbered(units, offset + 1, pdf_file, leaders), offset + len(listed))
+
+
+def save_plan(plan: PdfPlan, fh: BinaryIO) -> Iterator[Page]:
+    """Pickle ``plan`` into ``fh`` a page at a time (the pages are read, not held); yields each page saved."""
+    pickle.dump((plan.summary, plan.page_count), fh)
+    for page in plan.pages:
+        pickle.dump(page, fh)
+        yield page
+
+
+def load_plan(path: Path) -> PdfPlan:
+    """A plan saved by :func:`save_plan`; its pages are read from the file as they are drawn."""
+    with open(path, "rb") as fh:
+        summary, page_count = pickle.load(fh)
+    return PdfPlan(summary, _Saved(path), page_count)
 
 
 def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> None:
@@ -131,26 +202,29 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
         return f"page {number} of {plan.page_count}"
 
     summary_pages = [TextDrawing(lines, footer(number)) for number, lines in enumerate(plan.summary, 1)]
+    outline = _Outline()
     try:
         batch: list = []
-        for drawing in chain(summary_pages, _pair_drawings(path.parent, plan, tolerance, footer)):
+        for drawing in chain(summary_pages, _pair_drawings(path.parent, plan, tolerance, footer, outline)):
             if batch and (len(batch) == PAGES_PER_CHUNK or _standard(drawing) != _standard(batch[-1])):
                 write_chunk(batch)
                 batch = []
             batch.append(drawing)
         write_chunk(batch)
         with atomic_output(path) as tmp:
-            join_pdfs(chunks, tmp, title=f"DICOMImgCmp {summary.run_name}", outline=_outline(plan),
+            join_pdfs(chunks, tmp, title=f"DICOMImgCmp {summary.run_name}", outline=outline.items,
                       links={k: _links(page) for k, page in enumerate(summary_pages)})
     finally:
         for part in chunks:
             part.unlink(missing_ok=True)
 
 
-def _pair_drawings(folder: Path, plan: PdfPlan, tolerance: float, footer) -> Iterator[PairDrawing]:
-    """Each pair page of the plan as it is drawn; the pages marked ``thumbnail`` write their group's
-    thumbnail."""
+def _pair_drawings(folder: Path, plan: PdfPlan, tolerance: float, footer, outline: _Outline
+                   ) -> Iterator[PairDrawing]:
+    """Each pair page of the plan as it is drawn, added to ``outline``; the pages marked ``thumbnail`` write
+    their group's thumbnail."""
     for number, page in enumerate(plan.pages, len(plan.summary) + 1):
+        outline.add(page)
         drawing = _pair_drawing(page, tolerance, footer(number))
         if page.thumbnail:
             write_thumbnail(thumbnail_path(folder, page.shown.change_group),
@@ -170,30 +244,34 @@ def _links(page: TextDrawing) -> list[Link]:
             for (x0, y0, x1, y1), target in page.links()]
 
 
-def _outline(plan: PdfPlan) -> list[OutlineItem]:
-    """Bookmarks: Summary, then Patient > Study > Series > page, in page order."""
-    outline = [OutlineItem("Summary", 0, [])]
-    branch: dict[tuple, OutlineItem] = {}
-    for page in plan.pages:
+class _Outline:
+    """Bookmarks: Summary, then Patient > Study > Series > page, in page order, added as the pages are drawn
+    (the plan's pages are read once)."""
+
+    def __init__(self) -> None:
+        self.items = [OutlineItem("Summary", 0, [])]
+        self._branch: dict[tuple, OutlineItem] = {}
+
+    def add(self, page: Page) -> None:
         item = page.shown
         rec = item.deid
         levels = [f"Patient {rec.patient_id or '(none)'}", f"Study {rec.study_instance_uid or '(none)'}",
                   f"Series {rec.series_label} ({rec.modality or '-'})"]
-        children = outline
+        children = self.items
         for depth in range(len(levels)):
             key = tuple(levels[:depth + 1])
-            if key not in branch:
-                branch[key] = OutlineItem(levels[depth], item.pdf_page - 1, [])
-                children.append(branch[key])
-            children = branch[key].children
+            if key not in self._branch:
+                self._branch[key] = OutlineItem(levels[depth], item.pdf_page - 1, [])
+                children.append(self._branch[key])
+            children = self._branch[key].children
         title = f"p.{item.pdf_page} {rec.rel_path}"
         if len(page.members) > 1:
             title += f" (and {len(page.members) - 1} more with the same change)"
         children.append(OutlineItem(title, item.pdf_page - 1, []))
-    return outline
 
 
-def _summary_lines(summary: Summary, pages: list[Page], series_sizes: dict[str, int]) -> list[Line]:
+def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: dict[str, int]) -> list[Line]:
+    """The summary's lines; ``pages`` the pair pages, each as the pairs it stands for (the one shown first)."""
     head = [Line(f"DICOMImgCmp — {summary.run_name}", "title"),
             Line(f"Date: {summary.date}    PDF {summary.part + 1} of {summary.parts}"),
             Line(f"De-identified: {summary.deid_root}"),
@@ -206,11 +284,11 @@ def _summary_lines(summary: Summary, pages: list[Page], series_sizes: dict[str, 
                          "Check uid_mapping_file and the input folders.", "warn"))
     if summary.phi_total:
         head.insert(1, Line(f"Identity found in pixels: {summary.phi_total} images", "warn"))
-    members = [m for page in pages for m in page.members if m.status is Status.CHANGED]
-    found = [page.shown for page in pages if page.shown.phi_match]
+    members = [m for page in pages for m in page if m.status is Status.CHANGED]
+    found = [page[0] for page in pages if page[0].phi_match]
     if found:
         head.append(Line("Identity found in pixels (page, de-identified file, attributes matched, status):"))
-        head += [Line(f"{m.deid.rel_path}   {m.phi_match.replace(';', ', ')}   {m.status.value}", "mono", m.pdf_page)
+        head += [Line(f"{m.rel_path}   {m.phi_match.replace(';', ', ')}   {m.status.value}", "mono", m.pdf_page)
                  for m in found]
     if summary.changed_total == 0:
         return head + [Line("No changed images: every compared pair has identical pixel values.")]
@@ -227,27 +305,26 @@ def _summary_lines(summary: Summary, pages: list[Page], series_sizes: dict[str, 
         lines += groups
     if summary.per_group:
         lines.append(Line("Changed images by page (page, change group, its images here):"))
-        lines += [Line(f"group {page.shown.change_group} ({len(page.members)} image"
-                       f"{'s' * (len(page.members) > 1)}): " + ", ".join(m.deid.rel_path for m in page.members),
-                       "mono", page.shown.pdf_page) for page in pages if page.shown.status is Status.CHANGED]
+        lines += [Line(f"group {page[0].change_group} ({len(page)} image"
+                       f"{'s' * (len(page) > 1)}): " + ", ".join(m.rel_path for m in page),
+                       "mono", page[0].pdf_page) for page in pages if page[0].status is Status.CHANGED]
     else:
         lines.append(Line("Changed images (page, de-identified file, changed pixels, change group, note):"))
-        lines += [Line(f"{m.deid.rel_path}   {m.changed_pixels} px   group {m.change_group}"
+        lines += [Line(f"{m.rel_path}   {m.changed_pixels} px   group {m.change_group}"
                        f"{'   ' + m.reason if m.reason else ''}", "mono", m.pdf_page) for m in members]
     return lines
 
 
-def _shared_changes(members: list[PairResult], series_sizes: dict[str, int]) -> list[Line]:
+def _shared_changes(members: list[Listed], series_sizes: dict[str, int]) -> list[Line]:
     """A line for each change group of several images, largest first, linked to its first page here."""
-    first: dict[str, PairResult] = {}
+    first: dict[str, Listed] = {}
     for m in members:
         if (m.group_size or 0) > 1:
             first.setdefault(m.change_group, m)
     lines = []
     for m in sorted(first.values(), key=lambda m: (-m.group_size, m.pdf_page)):
-        rec = m.source
-        in_series = series_sizes.get(rec.series_instance_uid, m.group_size)
-        lines.append(Line(f"series {rec.series_label} ({rec.modality or '-'}, {in_series} images): {m.change} on "
+        in_series = series_sizes.get(m.series, m.group_size)
+        lines.append(Line(f"series {m.series_label} ({m.modality or '-'}, {in_series} images): {m.change} on "
                           f"{share_text(m.group_size, in_series)}   [group {m.change_group}]", "mono", m.pdf_page))
     return lines
 

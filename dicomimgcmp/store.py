@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ from .model import CSV_COLUMNS, Crop, FileRecord, Pair, PairResult, PixelFormat,
 STATE_DIR = ".dicomimgcmp"
 STATE_FILE = "state.sqlite"
 _PAGE = 2000  # rows fetched at a time
+_PAGES_READ = 256  # pair pages read at a time (each with its rows' results and records, a few KB)
 _LISTED = "(SELECT value FROM json_each(?))"  # the values of a JSON array given as one parameter
 _SCHEMA = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -159,6 +160,7 @@ class RunState:
         self._has_records = self._one("SELECT EXISTS (SELECT 1 FROM records)") == 1
         self._has_results = self._one("SELECT EXISTS (SELECT 1 FROM results)") == 1
         self.reused = {"records": 0, "results": 0}
+        self._paged: bool | None = None  # how the pair pages are numbered (pages: per_group or not), once known
 
     def _saved_settings(self) -> str | None:
         if not self.path.exists():
@@ -347,21 +349,39 @@ class RunState:
         """Rows whose de-identified image shows text matching the source's identity."""
         return self._one("SELECT COUNT(*) FROM rows WHERE phi = 1")
 
-    def changed_pages(self, per_group: bool, first: int, count: int) -> list[list[PairResult]]:
+    def changed_pages(self, per_group: bool, first: int, count: int) -> Iterable[list[PairResult]]:
         """``count`` pair pages from the ``first`` (0-based), in page order, each as the rows it shows (one, or
         a change group's members), in page order: the images showing identity first, then the changed ones. A
         group's page is where its first member's would be: pages follow patient, study, series and instance
-        whichever way they are cut."""
-        rows = self._db.execute(
-            f"WITH ordered AS (SELECT {_unit(per_group)} AS unit, row, {_GROUP_SIZE} AS size, "
-            f"ROW_NUMBER() OVER (ORDER BY phi DESC, {_PAGE_ORDER}) AS n FROM full_rows AS rows WHERE {_ON_A_PAGE}), "
-            "units AS (SELECT unit, MIN(n) AS first FROM ordered GROUP BY unit ORDER BY first LIMIT ? OFFSET ?) "
-            "SELECT unit, row, size FROM ordered JOIN units USING (unit) ORDER BY first, n",
-            (Status.CHANGED.value, count, first)).fetchall()
-        pages: dict[str, list[PairResult]] = {}
-        for unit_id, row, size in rows:
-            pages.setdefault(unit_id, []).append(_row_from_json(json.loads(row), group_size=size))
-        return list(pages.values())
+        whichever way they are cut. Read from the store each time they are iterated, :data:`_PAGES_READ` pages
+        at a time (each read whole: the pages' numbers may be saved as they are read)."""
+        self._order_pages(per_group)
+
+        def read() -> Iterator[list[PairResult]]:
+            for start in range(first, first + count, _PAGES_READ):
+                pages: dict[int, list[PairResult]] = {}
+                for unit, row, size in self._db.execute(
+                        f"SELECT unit, rows.row, {_GROUP_SIZE} FROM temp.page_rows AS paged JOIN full_rows AS rows "
+                        "ON rows.side = paged.side AND rows.rel_path = paged.rel_path WHERE unit BETWEEN ? AND ? "
+                        "ORDER BY unit, n", (start, min(start + _PAGES_READ, first + count) - 1)).fetchall():
+                    pages.setdefault(unit, []).append(_row_from_json(json.loads(row), group_size=size))
+                yield from pages.values()
+
+        return _Reread(read)
+
+    def _order_pages(self, per_group: bool) -> None:
+        """Number the pair pages' rows once, in a temporary table (on disk, as the store): each unit (a page) by
+        its first row in page order, from 0, and each row within it."""
+        if self._paged == per_group:
+            return
+        self._db.execute("DROP TABLE IF EXISTS temp.page_rows")
+        self._db.execute(  # window functions over window functions: one sort each, no join of the rows
+            "CREATE TEMP TABLE page_rows AS SELECT side, rel_path, n, DENSE_RANK() OVER (ORDER BY first) - 1 AS unit "
+            "FROM (SELECT side, rel_path, n, MIN(n) OVER (PARTITION BY unit_id) AS first FROM "
+            f"(SELECT side, rel_path, {_unit(per_group)} AS unit_id, ROW_NUMBER() OVER (ORDER BY phi DESC, "
+            f"{_PAGE_ORDER}) AS n FROM rows WHERE {_ON_A_PAGE}))", (Status.CHANGED.value,))
+        self._db.execute("CREATE INDEX temp.page_rows_by_unit ON page_rows (unit, n)")
+        self._paged = per_group
 
     def group_leaders(self) -> set[str]:
         """The de-identified rel_path of each change group's first member in page order (whose page gives the
@@ -413,6 +433,16 @@ class RunState:
                 row = dict(zip(CSV_COLUMNS, cells))
                 row.update(pdf_file=pdf_file or "", pdf_page=pdf_page, group_size=size)
                 yield SummaryRow(row, series)
+
+
+@dataclass(frozen=True)
+class _Reread:
+    """What ``read()`` yields, read again each time it is iterated (never held)."""
+
+    read: Callable[[], Iterator]
+
+    def __iter__(self) -> Iterator:
+        return self.read()
 
 
 def _unit(per_group: bool) -> str:

@@ -192,3 +192,23 @@ def test_a_bad_decisions_file_exits_2_naming_the_line(tree):
     assert run.proc.returncode == 2
     assert "review_decisions" in run.proc.stderr and "line 2" in run.proc.stderr and "maybe" in run.proc.stderr
     assert not run.run_dir.exists()
+
+
+@pytest.mark.parametrize("pages", ["all", "per_group"])
+def test_pages_read_a_few_at_a_time_make_the_same_pdfs(grouped, pages, monkeypatch):
+    """The PDFs' pages are read from the store a few at a time, twice (the summary, then the pages), never held
+    whole: read two at a time here, through groups larger than that, the PDFs and the CSV are those of the
+    command line."""
+    from dicomimgcmp import pipeline, store
+    from dicomimgcmp.config import load_config
+    from dicomimgcmp.workers import local_workers
+
+    config = grouped.config(pages=pages, multiprocessing_cpus="2")
+    whole = run_script(config, multi=True)
+    outputs = {name: (whole.run_dir / name).read_bytes() for name in
+               ("comparison_results_0.pdf", "comparison_results_1.pdf", "comparison_summary.csv")}
+    monkeypatch.setattr(store, "_PAGES_READ", 2)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    with local_workers(1) as workers:
+        pipeline.run(load_config(config), parts=2, workers=workers)
+    assert {name: (whole.run_dir / name).read_bytes() for name in outputs} == outputs

@@ -124,10 +124,11 @@ def _write_one(tmp_path: Path, source_ds, deid_ds) -> tuple[Path, object]:
     result = compare_pair(deid, src)
     assert result.status is Status.CHANGED
     summary = Summary("t", "today", "d", "s", "m", {"changed": 1}, 0, 1, 1)
-    plan = plan_pdf(summary, [[result]], "p.pdf", {})
+    plan = plan_pdf(summary, [[result]], "p.pdf", lambda series: {})
     write_pdf(tmp_path / "p.pdf", summary, plan, 0.0)
-    assert plan.pages[0].shown.pdf_page == 2
-    return tmp_path / "p.pdf", plan.pages[0].shown
+    [page] = plan.pages
+    assert page.shown.pdf_page == 2
+    return tmp_path / "p.pdf", page.shown
 
 
 def test_a_real_page_holds_three_images_of_the_frame_size(tmp_path):
@@ -221,7 +222,7 @@ def test_the_page_written_straight_is_the_page_matplotlib_draws(tmp_path, case):
         result = compare_pair(read_record(save(deid, folder / file_name), folder), src_rec)
         assert result.status is Status.CHANGED and (result.crop is not None) == (make is _cropped)
         summary = Summary("t", "today", "d", "s", "m", {"changed": 1}, 0, 1, 1)
-        write_pdf(folder / "p.pdf", summary, plan_pdf(summary, [[result]], "p.pdf", {}), 0.0)
+        write_pdf(folder / "p.pdf", summary, plan_pdf(summary, [[result]], "p.pdf", lambda series: {}), 0.0)
         pdfs[file_name] = pikepdf.open(folder / "p.pdf")
     for pdf in pdfs.values():  # the summary, drawn either way, links its line to the page
         assert [pdf.pages.index(pikepdf.Page(a.Dest[0])) for a in pdf.pages[0].obj.Annots] == [1]
