@@ -405,8 +405,7 @@ def _plan_part(cfg: Config, state: RunState, summary: render.Summary, name: str,
     path = cfg.run_dir / name
     plan_file = temporary_name(path, ".plan")
     with open(plan_file, "wb") as fh:  # a page at a time, its page number noted in the store
-        for pages in chunks(render.save_plan(plan, fh), ROWS_BUFFER):
-            state.set_pages(m for page in pages for m in page.members)
+        state.set_pages(m for page in render.save_plan(plan, fh) for m in page.members)
     return PdfJob(path, summary, plan_file, cfg.pixel_tolerance)
 
 

@@ -17,9 +17,9 @@ import pickle
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, NamedTuple
 from itertools import chain
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import pydicom

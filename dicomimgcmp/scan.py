@@ -128,7 +128,7 @@ def _values(dataset, explicit: bool) -> dict | None:
     except Exception:  # noqa: BLE001 - as in _open
         return None
     values: dict = {}
-    for (keyword, kind), value in zip(FIELDS, raw):
+    for (keyword, kind), tag, value in zip(FIELDS, _TAGS, raw):
         if value is None:
             values[keyword] = "" if kind is str else None
         elif kind is str and isinstance(value, (str, int, float)):
@@ -136,7 +136,7 @@ def _values(dataset, explicit: bool) -> dict | None:
             if not text.isprintable():
                 return None  # a damaged or unusual value: pydicom decides how to read it
         elif kind is not str and isinstance(value, (int, float)):  # dicomsdl reads an empty IS or DS as 0: no value
-            values[keyword] = None if value == 0 and not dataset.getDataElement(keyword).length() else kind(value)
+            values[keyword] = None if value == 0 and not dataset.getDataElement(tag).length() else kind(value)
         else:
             return None  # bytes where text belongs, several values, text for a number: pydicom decides
     tsyntax = values["TransferSyntaxUID"]

@@ -415,9 +415,12 @@ class RunState:
                 for uid in set(series)}
 
     def set_pages(self, items: Iterable[PairResult]) -> None:
+        """Note each numbered result's PDF and page, :data:`_PAGE` at a time: ``items`` may be read from the store
+        as they are noted (:meth:`changed_pages`), and only the notes are held, not the results."""
         with self._transaction():
-            self._db.executemany("UPDATE rows SET pdf_file = ?, pdf_page = ? WHERE side = ? AND rel_path = ?",
-                                 [(r.pdf_file, r.pdf_page, DEID, r.deid.rel_path) for r in items])
+            for notes in chunks(((r.pdf_file, r.pdf_page, DEID, r.deid.rel_path) for r in items), _PAGE):
+                self._db.executemany("UPDATE rows SET pdf_file = ?, pdf_page = ? WHERE side = ? AND rel_path = ?",
+                                     notes)
 
     def summary_rows(self) -> Iterator[SummaryRow]:
         """Every row of the summary in CSV order (de-identified files by path, then source files by path), a page
