@@ -1,7 +1,7 @@
 """Command line of ``run_DICOMImgCmp.py`` and ``run_DICOMImgCmp_multiT.py``.
 
-Exit codes: 0 the run completed (whatever it found), 2 bad configuration, 1 an internal error (details in the
-log), 130 interrupted.
+Exit codes: 0 the run completed (whatever it found), 2 bad configuration (or the run folder in use by another
+run), 1 an internal error or an output that could not be written (details in the log), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def build_parser(multi: bool) -> argparse.ArgumentParser:
         description="Compare de-identified DICOM images with their sources by decoded pixel values, "
                     f"{what} and comparison_summary.csv under <output_data_path>/<run_name>/.",
         epilog=f"config keys (JSON; values may be strings such as \"5\"; relative paths are relative to the "
-               f"config file):\n{keys}\n\nexit codes: 0 run completed, 2 bad configuration, 1 internal error, "
+               f"config file):\n{keys}\n\nexit codes: 0 run completed, 2 bad configuration or the run folder in use by "
+               "another run, 1 internal error or an output not written (the others are; run again to write it), "
                "130 interrupted (run the same command again to continue)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="path to the JSON config file")
@@ -70,8 +71,8 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
         print(f"warning: config key '{key}' is not used", file=sys.stderr)
 
     from .model import LOG_FILE
-    from .pipeline import Progress, remove_half_written, run
-    from .report import console_summary
+    from .pipeline import Progress, run
+    from .report import console_summary, incomplete_outputs
 
     _keep_large_allocations()
     progress = Progress()
@@ -83,8 +84,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
     except ConfigError as exc:  # the mapping file, or found while connecting to a cluster
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except KeyboardInterrupt:
-        remove_half_written(cfg.run_dir)
+    except KeyboardInterrupt:  # the run removed what it had half-written
         print(f"interrupted: {progress}. No file under a final name was left half-written.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # the user gets one line; the log gets the traceback
@@ -94,6 +94,9 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
         return EXIT_INTERNAL
     print(console_summary(outcome.counts, outcome.outputs, log_file, outcome.notes, outcome.reused,
                           outcome.identity_found))
+    if outcome.failed:
+        print(f"error: {incomplete_outputs(outcome.failed, outcome.outputs, cfg.log_path)}", file=sys.stderr)
+        return EXIT_INTERNAL
     return EXIT_OK
 
 

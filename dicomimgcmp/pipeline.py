@@ -1,4 +1,4 @@
-"""The one data path both scripts run: config -> index -> pairs -> compare -> render -> report.
+"""The one data path both scripts run: config -> index -> pairs -> compare -> outputs (CSV, review page, PDFs).
 
 Parallel work goes through :class:`~.workers.Workers` (any ``concurrent.futures.Executor``) in batches of plain
 records; the single-process script runs the same path in-process. Results are put in a fixed order before
@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from . import compare, index, render, review
 from .atomic import remove_temporaries, temporary_name
 from .config import Config, ConfigError, TextCheck
-from .model import SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
+from .model import REVIEW_HTML, SUMMARY_CSV, FileRecord, Pair, PairResult, Status, pdf_name
 from .pairing import MappingFile, pair_deid, settle_sources
 from .readahead import read_ahead
 from .report import log, logged, summary_csv
-from .store import (DEID, SOURCE, ComparedRow, PairingPage, RecordRow, RowValues, RunState, chunks, compared_row,
-                    record_row, row_values)
+from .runlock import run_lock
+from .store import (DEID, SOURCE, STATE_DIR, ComparedRow, PairingPage, RecordRow, RowValues, RunState, chunks,
+                    compared_row, record_row, row_values)
 from .workers import StageProgress, Workers, iter_batches, map_batches, run_one_by_one
 
 #: Files per header-reading task: each task costs the process that runs the pipeline (submitting, collecting); 40,000
@@ -41,9 +43,9 @@ SAVE_EVERY = 0.5  # ... or after this many seconds: what a killed run loses (a c
 @dataclass
 class RunOutcome:
     """What a run produced: the counts, the files written, each stage's wall time (s), notes for the user (how
-    the mapping was read), what was reused from an earlier run ("records", "results") and how many images show
-    identity in their pixels. The rows themselves
-    are in the CSV (and the run's store), not in memory."""
+    the mapping was read), what was reused from an earlier run ("records", "results"), how many images show
+    identity in their pixels, and the outputs it could not write. The rows themselves are in the CSV (and the
+    run's store), not in memory."""
 
     counts: dict[str, int]
     outputs: list[Path]
@@ -51,6 +53,7 @@ class RunOutcome:
     notes: tuple[str, ...] = ()
     reused: dict[str, int] = field(default_factory=dict)
     identity_found: int = 0  # images whose pixels show text matching the source's identity (the text check)
+    failed: tuple[str, ...] = ()  # the outputs that could not be written (why is in the log)
 
 
 @dataclass
@@ -76,7 +79,6 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
     throws the saved state away first).
     """
     progress = progress or Progress()
-    clock = _StageClock()
     log.info("run %s: de-identified %s, source %s, mapping %s", cfg.run_name, cfg.input_data_path,
              cfg.pre_deID_data_path, cfg.uid_mapping_file)
     carried = _read_decisions(cfg)
@@ -86,7 +88,18 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
     mapping_source = f"{os.path.abspath(cfg.uid_mapping_file)} {index.stamp(cfg.uid_mapping_file)}"  # before reading
     for _ in mapping:  # validated before anything is written
         pass
-    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(cfg.run_dir / STATE_DIR):  # before anything in the run folder is touched
+        try:
+            return _run_locked(cfg, parts, workers, progress, restart, mapping, mapping_source, carried, date)
+        except KeyboardInterrupt:
+            remove_half_written(cfg.run_dir)
+            raise
+
+
+def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Progress, restart: bool,
+                mapping: MappingFile, mapping_source: str, carried: dict[str, review.Decision], date: str
+                ) -> RunOutcome:
+    clock = _StageClock()
     remove_half_written(cfg.run_dir)  # what a run killed outright (SIGKILL, a power cut) could not remove
     with RunState(cfg.run_dir, _settings(cfg), restart=restart) as state:
         notes = mapping.notes(state.load_mapping(mapping, mapping_source))
@@ -105,26 +118,14 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
         progress.done.append(f"compared {compared} pairs")
         clock.lap("compare")
 
-        progress.stage = "writing the PDF(s)"
         counts = state.status_counts()
         identity_found = state.count_phi()
-        pdfs = _render(cfg, parts, workers, state, counts, identity_found, date)
-        progress.done.append(f"wrote {len(pdfs)} PDF(s)")
-        clock.lap("render")
-        progress.stage = "writing the CSV and the review page"
-        csv_path, review_path = cfg.run_dir / SUMMARY_CSV, cfg.run_dir / review.REVIEW_HTML
-        with summary_csv(csv_path) as add_to_csv:
-            review.write_review(review_path, run_name=cfg.run_name, date=date, counts=counts,
-                                rows=map(add_to_csv, logged(state.summary_rows())), carried=carried,
-                                groups=(review.GroupView(*group) for group in state.groups()),
-                                phi_total=identity_found)
-        _log_carried(carried, state)
-        progress.done.append("wrote the CSV and the review page")
-        clock.lap("report")
+        written = _write_outputs(cfg, parts, workers, state, _Report(counts, identity_found, date, carried),
+                                 progress, clock)
         reused = dict(state.reused)
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
-    return RunOutcome(counts, pdfs + [csv_path, review_path], clock.laps, notes, reused, identity_found)
+    return RunOutcome(counts, written.paths, clock.laps, notes, reused, identity_found, tuple(written.failed))
 
 
 def remove_half_written(run_dir: Path) -> None:
@@ -373,28 +374,117 @@ def _unreadable_pair(pair: Pair, reason: str) -> ComparedRow:
     return compared_row(pair, PairResult(Status.UNREADABLE, reason, deid=pair.deid, source=pair.source))
 
 
-def _render(cfg: Config, parts: int | None, workers: Workers, state: RunState,
-            counts: dict[str, int], identity_found: int, date: str) -> list[Path]:
-    """Split the pair pages over the PDF(s) in page order, note their pages in the store, and write the PDFs
-    (one task each, retried like any other work). With ``pages: per_group`` a change group has one page, and
-    its members are never split over two PDFs."""
+@dataclass(frozen=True)
+class _Report:
+    """What every output says of the whole run."""
+
+    counts: dict[str, int]
+    identity_found: int
+    date: str
+    carried: dict[str, review.Decision]
+
+
+@dataclass
+class _Written:
+    """The outputs a run wrote, and the ones it could not write (each failure's traceback is in the log)."""
+
+    paths: list[Path] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def attempt(self, what: str, write: Callable[[], _T]) -> _T | None:
+        """``write()``, or None when it raised: logged with its traceback, and ``what`` noted as not written."""
+        try:
+            return write()
+        except Exception:  # one output's failure must not cost the others
+            self.fail(what, traceback.format_exc())
+            return None
+
+    def fail(self, what: str, details: str) -> None:
+        log.error("%s could not be written:\n%s", what, details)
+        self.failed.append(what)
+
+
+_T = TypeVar("_T")
+
+
+def _write_outputs(cfg: Config, parts: int | None, workers: Workers, state: RunState, report: _Report,
+                   progress: Progress, clock: _StageClock) -> _Written:
+    """Write the outputs in order of value, each whatever became of the ones before: the PDF pages are
+    numbered (each PDF's plan saved beside it), then the CSV is written (the record a pipeline reads; without
+    page numbers when the numbering failed), then review.html, and the PDFs are drawn last. A failed output
+    under its final name is removed: every output in the run folder is this run's."""
+    written = _Written()
+    progress.stage = "numbering the PDF pages"
+    jobs = written.attempt("the PDFs (their pages could not be numbered)",
+                           lambda: _plan_pdfs(cfg, parts, state, report))
+    if jobs is None:
+        state.clear_pages()
+    clock.lap("pages")
+    try:
+        progress.stage = "writing the CSV"
+        csv_path = cfg.run_dir / SUMMARY_CSV
+        if _kept(written, "the CSV" if jobs is not None else "the CSV (without page numbers)", csv_path,
+                 lambda: _write_csv(csv_path, state)):
+            progress.done.append("wrote the CSV")
+        progress.stage = "writing the review page"
+        review_path = cfg.run_dir / REVIEW_HTML
+        _kept(written, "review.html", review_path, lambda: _write_review(review_path, cfg.run_name, state, report))
+        _log_carried(report.carried, state)
+        clock.lap("report")
+        if jobs:
+            progress.stage = "writing the PDF(s)"
+            _draw_pdfs(cfg, parts, workers, jobs, written)
+            clock.lap("render")
+    finally:
+        for job in jobs or ():
+            job.plan_file.unlink(missing_ok=True)
+    return written
+
+
+def _kept(written: _Written, what: str, path: Path, write: Callable[[], None]) -> bool:
+    """Write one output file with :meth:`_Written.attempt`; when it fails, an earlier run's file of that name goes
+    (it would not match this run's other outputs). Whether it was written."""
+    if written.attempt(what, lambda: write() or True):
+        written.paths.append(path)
+        return True
+    path.unlink(missing_ok=True)
+    return False
+
+
+def _write_csv(path: Path, state: RunState) -> None:
+    """``comparison_summary.csv`` from the saved rows, each file a reviewer must look at logged as it passes."""
+    with summary_csv(path) as add_to_csv:
+        for row in logged(state.summary_rows()):
+            add_to_csv(row)
+
+
+def _write_review(path: Path, run_name: str, state: RunState, report: _Report) -> None:
+    review.write_review(path, run_name=run_name, date=report.date, counts=report.counts,
+                        rows=state.summary_rows(), carried=report.carried,
+                        groups=(review.GroupView(*group) for group in state.groups()),
+                        phi_total=report.identity_found)
+
+
+def _plan_pdfs(cfg: Config, parts: int | None, state: RunState, report: _Report) -> list[PdfJob]:
+    """Split the pair pages over the PDF(s) in page order, note their pages in the store, and save each PDF's
+    plan. With ``pages: per_group`` a change group has one page, and its members are never split over two PDFs."""
     per_group = cfg.pages == "per_group"
     n_parts = parts or 1
-    _remove_stale_parts(cfg.run_dir, parts)
-    for old in (cfg.run_dir / review.THUMBNAIL_DIR).glob("*.png"):
-        old.unlink()
     leaders = state.group_leaders()
-    jobs = [_plan_part(cfg, state, render.Summary(
-                cfg.run_name, date, str(cfg.input_data_path), str(cfg.pre_deID_data_path), str(cfg.uid_mapping_file),
-                counts, part, n_parts, counts[Status.CHANGED.value], per_group, identity_found),
-                pdf_name(None if parts is None else part), first, size, leaders)
-            for part, (first, size) in enumerate(_split_balanced(state.count_pages(per_group), n_parts))]
+    counts = report.counts
+    jobs: list[PdfJob] = []
     try:
-        map_batches(workers, _write_pdfs, jobs, 1, "writing PDF")  # a PDF that fails twice stops the run loudly
-    finally:
+        for part, (first, size) in enumerate(_split_balanced(state.count_pages(per_group), n_parts)):
+            summary = render.Summary(cfg.run_name, report.date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
+                                     str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED.value],
+                                     per_group, report.identity_found)
+            jobs.append(_plan_part(cfg, state, summary, pdf_name(None if parts is None else part), first, size,
+                                   leaders))
+    except BaseException:
         for job in jobs:
             job.plan_file.unlink(missing_ok=True)
-    return [job.path for job in jobs]
+        raise
+    return jobs
 
 
 def _plan_part(cfg: Config, state: RunState, summary: render.Summary, name: str, first: int, size: int,
@@ -404,15 +494,41 @@ def _plan_part(cfg: Config, state: RunState, summary: render.Summary, name: str,
                            leaders)
     path = cfg.run_dir / name
     plan_file = temporary_name(path, ".plan")
-    with open(plan_file, "wb") as fh:  # a page at a time, its page number noted in the store
-        state.set_pages(m for page in render.save_plan(plan, fh) for m in page.members)
+    try:
+        with open(plan_file, "wb") as fh:  # a page at a time, its page number noted in the store
+            state.set_pages(m for page in render.save_plan(plan, fh) for m in page.members)
+    except BaseException:
+        plan_file.unlink(missing_ok=True)
+        raise
     return PdfJob(path, summary, plan_file, cfg.pixel_tolerance)
 
 
-def _write_pdfs(jobs: list[PdfJob]) -> list[Path]:
+def _draw_pdfs(cfg: Config, parts: int | None, workers: Workers, jobs: list[PdfJob], written: _Written) -> None:
+    """Draw the planned PDFs, one task each (a task whose worker died is retried once), with the change groups'
+    thumbnails; a PDF that cannot be written is noted in ``written`` and the others are still drawn."""
+    _remove_stale_parts(cfg.run_dir, parts)
+    for old in (cfg.run_dir / review.THUMBNAIL_DIR).glob("*.png"):
+        old.unlink()
+    errors = map_batches(workers, _write_pdfs, jobs, 1, "writing PDF", on_failure=lambda _job, reason: reason)
+    for job, error in zip(jobs, errors):
+        if error is None:
+            written.paths.append(job.path)
+        else:
+            written.fail(f"the PDF {job.path.name}", error)
+            job.path.unlink(missing_ok=True)
+
+
+def _write_pdfs(jobs: list[PdfJob]) -> list[str | None]:
+    """Write each job's PDF: None for each written, else why it could not be (its traceback), for the log."""
+    errors: list[str | None] = []
     for job in jobs:
-        render.write_pdf(job.path, job.summary, render.load_plan(job.plan_file), job.tolerance)
-    return [job.path for job in jobs]
+        try:
+            render.write_pdf(job.path, job.summary, render.load_plan(job.plan_file), job.tolerance)
+        except Exception:  # said by the process that runs the pipeline, which goes on with the other PDFs
+            errors.append(traceback.format_exc())
+        else:
+            errors.append(None)
+    return errors
 
 
 def _read_decisions(cfg: Config) -> dict[str, review.Decision]:

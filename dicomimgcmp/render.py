@@ -147,13 +147,17 @@ def plan_pdf(summary: Summary, units: Iterable[list[PairResult]], pdf_file: str,
     group's thumbnail."""
     listed = [[Listed.of(m) for m in unit] for unit in units]
     sizes = series_sizes({m.series for page in listed for m in page})
-    # how many summary pages come first does not hang on the page numbers (written in a field of fixed width):
-    # counted with the pages unnumbered
-    offset = len(_paginate(_summary_lines(summary, listed, sizes)))
-    listed = [[m._replace(pdf_page=offset + i + 1) for m in page] for i, page in enumerate(listed)]
-    lines = _paginate(_summary_lines(summary, listed, sizes))
-    assert len(lines) == offset
+    # How many summary pages come first: counted with every page field present, numbered as if no summary page
+    # came first. A line wraps by whether it names a page, never by which (the field has a fixed width), so the
+    # count holds once the pages are numbered after the summary.
+    offset = len(_paginate(_summary_lines(summary, _numbered(listed, 1), sizes)))
+    lines = _paginate(_summary_lines(summary, _numbered(listed, offset + 1), sizes))
     return PdfPlan(lines, _Numbered(units, offset + 1, pdf_file, leaders), offset + len(listed))
+
+
+def _numbered(listed: list[list[Listed]], first: int) -> list[list[Listed]]:
+    """The pages' pairs, each page numbered from ``first``."""
+    return [[m._replace(pdf_page=number) for m in page] for number, page in enumerate(listed, first)]
 
 
 def save_plan(plan: PdfPlan, fh: BinaryIO) -> Iterator[Page]:

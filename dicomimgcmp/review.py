@@ -21,7 +21,6 @@ from .atomic import atomic_output
 from .model import PairResult, SummaryRow, box_text
 from .store import chunks
 
-REVIEW_HTML = "review.html"
 THUMBNAIL_DIR = "review"
 DECISIONS_CSV = "review_decisions.csv"
 DECISIONS = ("accept", "reject")
@@ -121,7 +120,8 @@ def _group_json(group: GroupView, run_dir: Path, carried: dict[str, Decision]) -
             "series": rec.series_label,
             "modality": rec.modality, "patient": item.deid.patient_id, "change": item.change,
             "first_file": item.deid.rel_path, "pdf": f"{item.pdf_file}#page={item.pdf_page}",
-            "page": item.pdf_page, "thumbnail": thumb.relative_to(run_dir).as_posix() if thumb.exists() else "",
+            # drawn with the group's first page, after this page is written: named when that page is numbered
+            "page": item.pdf_page, "thumbnail": thumb.relative_to(run_dir).as_posix() if item.pdf_page else "",
             "carried": decision._asdict() if decision else None}
 
 

@@ -422,6 +422,10 @@ class RunState:
                 self._db.executemany("UPDATE rows SET pdf_file = ?, pdf_page = ? WHERE side = ? AND rel_path = ?",
                                      notes)
 
+    def clear_pages(self) -> None:
+        """Forget every row's PDF and page (when the pages could not all be numbered)."""
+        self._db.execute("UPDATE rows SET pdf_file = NULL, pdf_page = NULL WHERE pdf_page IS NOT NULL")
+
     def summary_rows(self) -> Iterator[SummaryRow]:
         """Every row of the summary in CSV order (de-identified files by path, then source files by path), a page
         at a time: its saved cells (:func:`row_values`) with its page and its group's size, which are known only
