@@ -95,7 +95,8 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
     print(console_summary(outcome.counts, outcome.outputs, log_file, outcome.notes, outcome.reused,
                           outcome.identity_found))
     if outcome.failed:
-        print(f"error: {incomplete_outputs(outcome.failed, outcome.outputs, cfg.log_path)}", file=sys.stderr)
+        said = incomplete_outputs(list(outcome.failed), list(outcome.complete), cfg.log_path)
+        print(f"error: {said}", file=sys.stderr)
         return EXIT_INTERNAL
     return EXIT_OK
 

@@ -239,7 +239,7 @@ class PairResult:
         return rec.order_key if rec else ()
 
     def csv_row(self) -> dict[str, object]:
-        """The row of ``comparison_summary.csv``: the cells of :data:`CSV_COLUMNS`, in that order."""
+        """The row of ``comparison_summary.csv``: a cell for each of :data:`CSV_COLUMNS`."""
         info = self.deid if self.deid and not self.deid.error else self.source
         fmt = info.format if info else None
         bbox = self.bbox or (None, None, None, None)

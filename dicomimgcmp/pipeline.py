@@ -53,7 +53,8 @@ class RunOutcome:
     notes: tuple[str, ...] = ()
     reused: dict[str, int] = field(default_factory=dict)
     identity_found: int = 0  # images whose pixels show text matching the source's identity (the text check)
-    failed: tuple[str, ...] = ()  # the outputs that could not be written (why is in the log)
+    failed: tuple[str, ...] = ()  # the outputs that could not be written (why is in the log), in words ...
+    complete: tuple[str, ...] = ()  # ... and the ones written
 
 
 @dataclass
@@ -125,7 +126,8 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
         reused = dict(state.reused)
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
-    return RunOutcome(counts, written.paths, clock.laps, notes, reused, identity_found, tuple(written.failed))
+    return RunOutcome(counts, written.paths, clock.laps, notes, reused, identity_found, tuple(written.failed),
+                      tuple(written.complete))
 
 
 def remove_half_written(run_dir: Path) -> None:
@@ -386,10 +388,16 @@ class _Report:
 
 @dataclass
 class _Written:
-    """The outputs a run wrote, and the ones it could not write (each failure's traceback is in the log)."""
+    """The outputs a run wrote (their paths, and in words), and the ones it could not write (each failure's
+    traceback is in the log)."""
 
     paths: list[Path] = field(default_factory=list)
+    complete: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+
+    def wrote(self, what: str, path: Path) -> None:
+        self.paths.append(path)
+        self.complete.append(what)
 
     def attempt(self, what: str, write: Callable[[], _T]) -> _T | None:
         """``write()``, or None when it raised: logged with its traceback, and ``what`` noted as not written."""
@@ -445,7 +453,7 @@ def _kept(written: _Written, what: str, path: Path, write: Callable[[], None]) -
     """Write one output file with :meth:`_Written.attempt`; when it fails, an earlier run's file of that name goes
     (it would not match this run's other outputs). Whether it was written."""
     if written.attempt(what, lambda: write() or True):
-        written.paths.append(path)
+        written.wrote(what, path)
         return True
     path.unlink(missing_ok=True)
     return False
@@ -512,7 +520,7 @@ def _draw_pdfs(cfg: Config, parts: int | None, workers: Workers, jobs: list[PdfJ
     errors = map_batches(workers, _write_pdfs, jobs, 1, "writing PDF", on_failure=lambda _job, reason: reason)
     for job, error in zip(jobs, errors):
         if error is None:
-            written.paths.append(job.path)
+            written.wrote(f"the PDF {job.path.name}", job.path)
         else:
             written.fail(f"the PDF {job.path.name}", error)
             job.path.unlink(missing_ok=True)

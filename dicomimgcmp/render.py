@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import re
 import textwrap
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
@@ -25,6 +27,7 @@ import numpy as np
 import pydicom
 
 from .atomic import atomic_output, temporary_name
+from .report import log
 from .compare import changed_mask, unpack_mask
 from .layers import read_overlays
 from .model import PairResult, Status
@@ -197,10 +200,12 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
         from matplotlib.backends.backend_pdf import PdfPages
 
         figure = figure or _Figure()
-        with PdfPages(chunks[-1], metadata={"CreationDate": None}) as pdf:
+        with PdfPages(chunks[-1], metadata={"CreationDate": None}) as pdf, warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", UserWarning)
             for drawing in drawings:
                 pdf.savefig(figure.pair_page(drawing) if isinstance(drawing, PairDrawing)
                             else figure.text_page(drawing))
+        _log_missing_glyphs(path.name, seen)
 
     def footer(number: int) -> str:
         return f"page {number} of {plan.page_count}"
@@ -221,6 +226,18 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
     finally:
         for part in chunks:
             part.unlink(missing_ok=True)
+
+
+def _log_missing_glyphs(pdf_name: str, seen: list[warnings.WarningMessage]) -> None:
+    """Say once per chunk which characters no installed font could draw (matplotlib warns per glyph and page,
+    on the console): names in CJK scripts need a CJK font, such as Debian's fonts-noto-cjk."""
+    missing = sorted({chr(int(m.group(1))) for w in seen if (m := _MISSING_GLYPH.match(str(w.message)))})
+    if missing:
+        log.warning("%s: no installed font draws %s; they show as boxes (the CSV and review.html hold them); a "
+                    "font such as Noto Sans CJK (Debian: fonts-noto-cjk) draws them", pdf_name, " ".join(missing))
+
+
+_MISSING_GLYPH = re.compile(r"^Glyph (\d+) .* missing from font")  # the number is the code point
 
 
 def _pair_drawings(folder: Path, plan: PdfPlan, tolerance: float, footer, outline: _Outline

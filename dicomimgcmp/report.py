@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .atomic import atomic_output
-from .model import CSV_COLUMNS, REVIEW_HTML, SUMMARY_CSV, Status, SummaryRow
+from .model import CSV_COLUMNS, Status, SummaryRow
 
 log = logging.getLogger("dicomimgcmp")
 
@@ -63,15 +63,12 @@ def logged(rows: Iterable[SummaryRow]) -> Iterator[SummaryRow]:
         yield row
 
 
-def incomplete_outputs(failed: Iterable[str], written: Iterable[Path], log_path: Path) -> str:
+def incomplete_outputs(failed: list[str], complete: list[str], log_path: Path) -> str:
     """The one line that says which outputs a run could not write and which it wrote."""
-    failed = list(failed)
-    names = {SUMMARY_CSV: "the CSV", REVIEW_HTML: "review.html"}
-    complete = [names.get(path.name, f"the PDF {path.name}") for path in written]
     said = (f"{_and(complete)} {'is' if len(complete) == 1 else 'are'} complete" if complete
             else "no output was written")
-    return (f"{_and(failed)} could not be written (internal error, see the log in {log_path}; running the same "
-            f"command again writes it without comparing again); {said}")
+    return (f"{_and(failed)} could not be written (internal error, see the log in {log_path}; the same command "
+            f"again writes what is missing without comparing again); {said}")
 
 
 def _and(items: list[str]) -> str:

@@ -505,7 +505,7 @@ def row_values(r: PairResult, result: str | None = None) -> RowValues:
                      -1 if rec.instance_number is None else rec.instance_number,
                      (r.source or rec).series_instance_uid, r.change_group or None, int(bool(r.phi_match)),
                      result or json.dumps(result_to_json(r)), r.deid and r.deid.path, r.source and r.source.path,
-                     json.dumps([*r.csv_row().values(), r.series_label]))
+                     json.dumps([*map(r.csv_row().__getitem__, CSV_COLUMNS), r.series_label]))  # read by position
 
 
 class ComparedRow(NamedTuple):

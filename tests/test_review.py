@@ -130,3 +130,22 @@ def test_filter_sort_decide_export_and_carry_over(grouped, browser, tmp_path):  
     log = (grouped.root / "logs" / "imgCmpLog.log").read_text()
     assert "review_decisions: 2 of 5 change groups keep an earlier decision; 3 are new" in log
     second.context.close()
+
+
+def test_long_archive_paths_wrap_inside_their_cards_and_a_missing_thumbnail_says_why(tree, browser, tmp_path):
+    from archive import build_archive
+
+    build_archive(tree, blanked_series=2, slices=2, bumped=1, identical=1)
+    run = run_script(tree.config(), multi=False)
+    assert max(map(len, run.csv.deid_file)) >= 190
+    (run.run_dir / "review" / f"{run.csv.change_group[run.csv.change_group != ''].iloc[0]}.png").unlink()
+    review = Review(browser, run.run_dir, tmp_path)
+    review.page.set_viewport_size({"width": 1400, "height": 900})
+    for card in review.page.locator(".group").all():
+        outer, text = card.bounding_box(), card.locator(".muted").bounding_box()
+        assert text["x"] + text["width"] <= outer["x"] + outer["width"], "a path runs off its card"
+    assert review.page.locator(".group:has-text('no thumbnail: its PDF was not written')").count() == 1
+    page_width = review.page.evaluate("document.documentElement.clientWidth")
+    assert review.page.evaluate("document.documentElement.scrollWidth") <= page_width  # nothing runs off the page
+    assert not review.errors
+    review.context.close()

@@ -5,6 +5,8 @@ DICOMIMGCMP_FAULT=once:NAME   the same, only the first time (a marker file next 
 DICOMIMGCMP_FAULT=slow:SECONDS  every comparison sleeps that long (to interrupt a run mid-way)
 DICOMIMGCMP_FAULT=scan-kill:NAME  a worker process kills itself when the fast header scan reads a file named NAME
 DICOMIMGCMP_FAULT=no-module:NAME  the module NAME cannot be imported (as if not installed); importing it fails
+DICOMIMGCMP_FAULT=pdf-pages   the page writer raises (no PDF can be drawn)
+DICOMIMGCMP_FAULT=pdf-plan    planning a PDF raises (its pages cannot be numbered)
 """
 
 import os
@@ -23,6 +25,16 @@ if _fault.startswith("no-module:"):
             return None
 
     sys.meta_path.insert(0, _NotInstalled())
+elif _fault in ("pdf-pages", "pdf-plan"):
+    import dicomimgcmp.render as _render
+
+    def _broken(*args, **kwargs):
+        raise RuntimeError(f"fault injected by the test ({_fault})")
+
+    if _fault == "pdf-pages":
+        _render.write_pages = _broken
+    else:
+        _render.plan_pdf = _broken
 elif _fault:
     import dicomimgcmp.compare as _compare
 
