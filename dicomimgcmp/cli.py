@@ -15,7 +15,9 @@ import signal
 import sys
 import traceback
 
-from .config import CONFIG_KEYS, ConfigError, load_config
+from dicomimgcmp.config import CONFIG_KEYS, load_config
+from dicomimgcmp.enums import ExecutorKind
+from dicomimgcmp.errors import ConfigError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -70,9 +72,9 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
     for key in cfg.unused_keys:
         print(f"warning: config key '{key}' is not used", file=sys.stderr)
 
-    from .model import LOG_FILE
-    from .pipeline import Progress, run
-    from .report import console_summary, incomplete_outputs
+    from dicomimgcmp.model import LOG_FILE
+    from dicomimgcmp.output.console import console_summary, incomplete_outputs
+    from dicomimgcmp.run.pipeline import Progress, run
 
     _keep_large_allocations()
     progress = Progress()
@@ -138,11 +140,11 @@ def _keep_large_allocations() -> None:
 
 def _workers(cfg, multi: bool):
     """Where the work runs: Dask when configured, else worker processes here (the single script: in-process)."""
-    if cfg.executor == "dask":
-        from .cluster import dask_workers
+    if cfg.executor is ExecutorKind.DASK:
+        from dicomimgcmp.run.cluster import dask_workers
 
         return dask_workers(cfg)
-    from .workers import local_workers
+    from dicomimgcmp.run.workers import local_workers
 
     return local_workers(cfg.multiprocessing_cpus if multi else 1)
 
@@ -164,7 +166,9 @@ def classifier_main(argv: list[str] | None = None) -> int:
     """``dicom_file_classifier.py SRC DEST``: sort DICOM files into patient and series folders."""
     from pathlib import Path
 
-    from .classify import DEFAULT_PATTERN, Mode, Pattern, PatternError
+    from dicomimgcmp.classify.act import Mode
+    from dicomimgcmp.classify.plan import DEFAULT_PATTERN, Pattern
+    from dicomimgcmp.errors import PatternError
 
     parser = argparse.ArgumentParser(
         description="Sort every DICOM file under SRC (any name, any depth; recognised by content) into "
@@ -204,9 +208,10 @@ def classifier_main(argv: list[str] | None = None) -> int:
 
 
 def _classify(src, dest, pattern, mode, dry_run: bool, processes: int) -> int:
-    from .classify import REPORT_COLUMNS, REPORT_NAME, Placement, act, counts_by_status, plan, plan_tree
-    from .report import write_csv
-    from .workers import local_workers
+    from dicomimgcmp.classify.act import act
+    from dicomimgcmp.classify.plan import REPORT_COLUMNS, REPORT_NAME, Placement, counts_by_status, plan, plan_tree
+    from dicomimgcmp.output.csvfile import write_csv
+    from dicomimgcmp.run.workers import local_workers
 
     with local_workers(processes) as workers:
         plans = plan(src, dest, pattern, workers)

@@ -6,7 +6,6 @@ Every problem raises :class:`ConfigError` with one line naming the key or file; 
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import json
 import math
 import os
@@ -14,30 +13,32 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from .model import DEFAULT_MAX_PIXELS, PairResult, Status
+from dicomimgcmp.enums import ExecutorKind, PageMode, TextMode, Word
+from dicomimgcmp.errors import ConfigError, MissingDependency
+from dicomimgcmp.model import DEFAULT_MAX_PIXELS, PairResult, Status
+from dicomimgcmp.optional import install_hint, installed
 
 #: The text check (:mod:`.textcheck`): its modes, the modalities it reads by default.
-MODES = ("off", "changed", "all")
 DEFAULT_MODALITIES = ("US", "SC", "OT", "XA", "RF", "ES", "XC", "GM", "SM", "DX", "CR", "MG")
-PIP_COMMAND = "pip install -r requirements-text.txt"
 
 
 @dataclass(frozen=True)
 class TextCheck:
-    """The text check's settings (:mod:`.textcheck`): ``mode`` one of :data:`MODES`; ``modalities`` the
-    Modality values read (None: every modality)."""
+    """The text check's settings (:mod:`~dicomimgcmp.checks.text`): its mode; ``modalities`` the Modality values
+    read (None: every modality)."""
 
-    mode: str = "off"
+    mode: TextMode = TextMode.OFF
     modalities: tuple[str, ...] | None = DEFAULT_MODALITIES
 
     def applies(self, result: PairResult) -> bool:
         """Whether the check reads this pair's de-identified image."""
-        if self.mode == "off" or result.status not in (Status.CHANGED, Status.IDENTICAL):
+        if self.mode is TextMode.OFF or result.status not in (Status.CHANGED, Status.IDENTICAL):
             return False
-        if self.mode == "changed" and result.status is not Status.CHANGED:
+        if self.mode is TextMode.CHANGED and result.status is not Status.CHANGED:
             return False
-        return self.modalities is None or bool({result.deid.modality, result.source.modality} & set(self.modalities))
+        return self.modalities is None or bool({rec.modality for rec in result.files} & set(self.modalities))
 
 
 #: Every key the config understands, with the help text ``--help`` prints.
@@ -71,9 +72,6 @@ REQUIRED_KEYS = ("run_name", "input_data_path", "pre_deID_data_path", "uid_mappi
 LEGACY_KEYS = {"thread_count": "multiprocessing_cpus"}
 
 
-class ConfigError(ValueError):
-    """A configuration problem; the message is one line that names the key or file."""
-
 
 @dataclass(frozen=True)
 class Config:
@@ -88,9 +86,9 @@ class Config:
     multiprocessing_cpus: int = 1
     pixel_tolerance: float = 0.0
     max_pixels: int = DEFAULT_MAX_PIXELS
-    executor: str = "local"
+    executor: ExecutorKind = ExecutorKind.LOCAL
     dask_scheduler_address: str = ""
-    pages: str = "all"
+    pages: PageMode = PageMode.ALL
     review_decisions: Path | None = None
     text_check: TextCheck = TextCheck()
     #: Keys in the file that this tool does not use (a typo is worth a warning, not a failure).
@@ -139,9 +137,9 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         multiprocessing_cpus=_number(values, "multiprocessing_cpus", 1, int, minimum=1),
         pixel_tolerance=_number(values, "pixel_tolerance", 0.0, float, minimum=0),
         max_pixels=_number(values, "max_pixels", DEFAULT_MAX_PIXELS, int, minimum=1),
-        executor=_choice(values, "executor", ("local", "dask")),
+        executor=_choice(values, "executor", ExecutorKind),
         dask_scheduler_address=str(values.get("dask_scheduler_address", "") or "").strip(),
-        pages=_choice(values, "pages", ("all", "per_group")),
+        pages=_choice(values, "pages", PageMode),
         review_decisions=_optional_file(values, "review_decisions", base),
         text_check=_text_check(values),
         unused_keys=tuple(k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS),
@@ -199,7 +197,7 @@ def _existing_file(values: dict, key: str, base: Path) -> Path:
 
 def _text_check(values: dict) -> TextCheck:
     """The text check's settings; with the check on, rapidocr must be installed (it is imported only then)."""
-    mode = _choice(values, "text_check", MODES)
+    mode = _choice(values, "text_check", TextMode)
     raw = values.get("text_modalities", list(DEFAULT_MODALITIES))
     if isinstance(raw, str):
         raw = [part for part in re.split(r"[,\s]+", raw) if part]
@@ -207,23 +205,17 @@ def _text_check(values: dict) -> TextCheck:
         raise ConfigError(f"config key 'text_modalities' must be a list of modalities or \"*\", got "
                           f"{json.dumps(values.get('text_modalities'))}")
     modalities = None if "*" in raw else tuple(m.strip().upper() for m in raw)
-    if mode != "off" and not _installed("rapidocr"):
-        raise ConfigError(f"config key 'text_check' is \"{mode}\" but rapidocr is not installed: {PIP_COMMAND}")
+    if mode is not TextMode.OFF and not installed("rapidocr"):
+        raise MissingDependency(f"config key 'text_check' is \"{mode}\" but rapidocr is not installed: "
+                                f"{install_hint('rapidocr')}")
     return TextCheck(mode, modalities)
-
-
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def _optional_file(values: dict, key: str, base: Path) -> Path | None:
     return _existing_file(values, key, base) if str(values.get(key) or "").strip() else None
 
 
-def _number(values: dict, key: str, default, kind, *, minimum) -> int | float:
+def _number(values: dict, key: str, default: float, kind: type[_N], *, minimum: float) -> _N:
     """A finite number >= ``minimum``, from a number or a string; ``kind`` int also takes integral floats
     (2.0, "2.0"). NaN and infinity are refused: a tolerance of NaN would hide every change."""
     value = values.get(key, default)
@@ -236,14 +228,20 @@ def _number(values: dict, key: str, default, kind, *, minimum) -> int | float:
         raise ConfigError(f"config key '{key}' must be a number {what}, got {json.dumps(value)}")
     if number < minimum:
         raise ConfigError(f"config key '{key}' must be at least {minimum}, got {json.dumps(value)}")
-    return kind(number) if kind is float else int(number)
+    return kind(number)
 
 
-def _choice(values: dict, key: str, choices: tuple[str, ...]) -> str:
-    value = str(values.get(key, choices[0])).strip().lower()
-    if value not in choices:
-        raise ConfigError(f"config key '{key}' must be one of {', '.join(choices)}, got {values[key]!r}")
-    return value
+def _choice(values: dict, key: str, choices: type[_W]) -> _W:
+    """The key's word among ``choices`` (the first when absent)."""
+    words = [choice.value for choice in choices]
+    value = str(values.get(key, words[0])).strip().lower()
+    if value not in words:
+        raise ConfigError(f"config key '{key}' must be one of {', '.join(words)}, got {values[key]!r}")
+    return choices(value)
+
+
+_W = TypeVar("_W", bound=Word)
+_N = TypeVar("_N", int, float)
 
 
 def _check_writable(path: Path, key: str) -> None:

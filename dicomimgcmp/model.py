@@ -7,27 +7,11 @@ Every record is plain, picklable data so that any ``concurrent.futures`` executo
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-
-class Status(str, enum.Enum):
-    """The one outcome each de-identified (or unpaired source) file ends with."""
-
-    IDENTICAL = "identical"
-    CHANGED = "changed"
-    NO_PIXEL_DATA = "no_pixel_data"
-    UNMAPPED = "unmapped"
-    MISSING_PRE = "missing_pre"
-    DUPLICATE_UID = "duplicate_uid"
-    UNREADABLE = "unreadable"
-    SOURCE_ONLY = "source_only"
-
-    def __str__(self) -> str:
-        return self.value
-
+from dicomimgcmp.enums import Status
 
 CSV_COLUMNS: tuple[str, ...] = (
     "status", "reason", "deid_file", "source_file", "deid_sop_instance_uid", "source_sop_instance_uid",
@@ -44,6 +28,8 @@ TEXT_FOUND_CAP = 20  # text lines written in a CSV cell
 DEFAULT_MAX_PIXELS = 2 ** 32
 
 SUMMARY_CSV = "comparison_summary.csv"
+#: Said loudly by the console and every PDF when :func:`nothing_paired` (a wrong mapping file, most often).
+NOTHING_PAIRED = "no de-identified file was paired with a source file"
 REVIEW_HTML = "review.html"
 LOG_FILE = "imgCmpLog.log"
 
@@ -103,7 +89,7 @@ def _expected_length(rows, columns, samples, bits, frames, photometric) -> int |
              "NumberOfFrames": frames, "PhotometricInterpretation": photometric}
     if None in attrs.values():
         return None
-    return get_expected_length(_Attributes(attrs))
+    return get_expected_length(_Attributes(attrs))  # type: ignore[arg-type]  # what it reads of a Dataset
 
 
 class _Attributes(dict):
@@ -154,16 +140,22 @@ class FileRecord:
         return f"{'?' if self.series_number is None else self.series_number} {self.series_description}".strip()
 
     @property
-    def order_key(self) -> tuple:
-        """Report order: PatientID, StudyInstanceUID, SeriesNumber, InstanceNumber, path."""
-        return (self.patient_id, self.study_instance_uid,
-                -1 if self.series_number is None else self.series_number,
-                -1 if self.instance_number is None else self.instance_number, self.rel_path)
+    def pixels(self) -> PixelFormat:
+        """How the file stores its pixel data; raises ValueError for a file whose header could not be read
+        (such a file is never decoded or shown: its row says why)."""
+        if self.format is None:
+            raise ValueError(f"{self.rel_path}: no pixel format (header not read: {self.error or 'unknown'})")
+        return self.format
 
 
 def box_text(box: tuple[int, int, int, int]) -> str:
     """A half-open box (row0, row1, col0, col1) as the summary, the CSV and the review page write it."""
     return "rows {}-{} x cols {}-{}".format(*box)
+
+
+def slice_text(box: tuple[int, int, int, int]) -> str:
+    """A half-open box as a pair's page header and reason write it, in slice notation: "rows 0:40, cols 0:640"."""
+    return "rows {}:{}, cols {}:{}".format(*box)
 
 
 class TextLine(NamedTuple):
@@ -190,6 +182,11 @@ class Crop:
     col0: int
     rows: int
     columns: int
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """The kept region as a half-open box (row0, row1, col0, col1)."""
+        return self.row0, self.row0 + self.rows, self.col0, self.col0 + self.columns
 
 
 @dataclass(slots=True)
@@ -234,11 +231,22 @@ class PairResult:
     group_size: int | None = None
 
     @property
-    def order_key(self) -> tuple:
-        rec = self.deid or self.source
-        return rec.order_key if rec else ()
+    def files(self) -> tuple[FileRecord, FileRecord]:
+        """The de-identified file and its source, for a compared pair; raises ValueError for a row without
+        both (a file nothing was compared with is never shown on a page)."""
+        if self.deid is None or self.source is None:
+            raise ValueError(f"{self.status}: {(self.deid or self.source or 'no file')} is not a compared pair")
+        return self.deid, self.source
 
-    def csv_row(self) -> dict[str, object]:
+    @property
+    def record(self) -> FileRecord:
+        """The row's file: the de-identified one, or the source file of a source-only row."""
+        rec = self.deid or self.source
+        if rec is None:
+            raise ValueError(f"a {self.status} row with no file")
+        return rec
+
+    def csv_row(self) -> dict[str, str | int | float | None]:
         """The row of ``comparison_summary.csv``: a cell for each of :data:`CSV_COLUMNS`."""
         info = self.deid if self.deid and not self.deid.error else self.source
         fmt = info.format if info else None
@@ -300,7 +308,7 @@ class SummaryRow(NamedTuple):
     """A row of the summary as the report writes it: the cells of ``comparison_summary.csv`` (columns
     :data:`CSV_COLUMNS`) and the series its file belongs to (:attr:`PairResult.series_label`)."""
 
-    cells: dict[str, object]
+    cells: dict[str, Any]  # as read back from the store's JSON
     series: str
 
 
@@ -311,3 +319,8 @@ class Pair(NamedTuple):
     deid: FileRecord
     source: FileRecord
     note: str = ""
+
+
+def nothing_paired(counts: dict[str, int]) -> bool:
+    """Whether a run compared no pair at all (its status counts: every status listed)."""
+    return counts.get(Status.IDENTICAL.value, 0) + counts.get(Status.CHANGED.value, 0) == 0

@@ -17,7 +17,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from .pixels import quiet_pydicom
+from dicomimgcmp.read.dicomfile import quiet_pydicom
 
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 _UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
@@ -90,7 +90,7 @@ def decoded(ds: Dataset) -> np.ndarray:
     """The dataset's pixel values (YBR as RGB), as the comparison decodes them."""
     from pydicom.pixels import pixel_array
 
-    from .pixels import decoding_plugin
+    from dicomimgcmp.pixels.decode import decoding_plugin
 
     with quiet_pydicom():
         return pixel_array(ds, decoding_plugin=decoding_plugin(ds.file_meta.TransferSyntaxUID))

@@ -14,9 +14,9 @@ written in their pixels (the text check finds it).
 from __future__ import annotations
 
 import numpy as np
+from conftest import Tree
 from pydicom.uid import generate_uid
 
-from conftest import Tree
 from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels
 
 BAND = np.s_[0:8, :]

@@ -119,3 +119,11 @@ def tree_digest(root: Path) -> dict[str, str]:
     """Path -> sha256 and mode of every file below root (to prove inputs were not touched)."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() + oct(p.stat().st_mode)
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def grouped(tree):
+    """A tree of change groups (see :func:`helpers.grouped_tree`)."""
+    from helpers import grouped_tree
+
+    return grouped_tree(tree)

@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pikepdf
 import pytest
-
 from archive import build_archive
 from conftest import REPO, Tree, faulty_env, run_script, tree_digest
 

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import float_image
 from pydicom.uid import RLELossless
 
-from dicomimgcmp.compare import compare_pair, locate_crop, ssim
-from dicomimgcmp.index import read_record
+from dicomimgcmp.compare.crop import locate_crop
+from dicomimgcmp.compare.metrics import ssim
+from dicomimgcmp.compare.pair import compare_pair
 from dicomimgcmp.model import Status
+from dicomimgcmp.read.header import read_record
 from dicomimgcmp.sampledata import TEST_FILES, decoded, load_source, save, with_pixels
 
 
@@ -192,7 +195,7 @@ def test_ssim_of_a_region_at_the_border_matches_scikit_image(box):
 
 
 def test_equal_stored_bytes_are_identical_without_decoding(tmp_path, monkeypatch):
-    import dicomimgcmp.compare as compare
+    import dicomimgcmp.compare.pair as compare
 
     src = load_source("CT_small.dcm", "fast")
     deid = load_source("CT_small.dcm", "fast-deid")
@@ -208,7 +211,7 @@ def test_equal_stored_bytes_are_identical_without_decoding(tmp_path, monkeypatch
 
 
 def test_fast_path_needs_the_same_storage(tmp_path):
-    from dicomimgcmp.compare import same_stored_bytes
+    from dicomimgcmp.compare.fastpath import same_stored_bytes
 
     src = load_source("MR_small.dcm", "fmt")
     same = read_record(save(load_source("MR_small.dcm", "fmt2"), tmp_path / "b.dcm"), tmp_path)
@@ -300,31 +303,16 @@ def test_rescale_only_change_is_identical_and_the_reason_says_the_rescale_differ
     assert same.reason == ""  # the same numbers written otherwise are the same rescale
 
 
-def _float_image(name: str, seed: str, keyword: str):
-    """A real image's values (modality LUT applied) stored as Float or Double Float Pixel Data."""
-    from pydicom.pixels import apply_modality_lut
-
-    ds = load_source(name, seed)
-    values = apply_modality_lut(decoded(ds), ds).astype(np.float32 if keyword == "FloatPixelData" else np.float64)
-    for gone in ("PixelData", "BitsStored", "HighBit", "PixelRepresentation", "RescaleSlope", "RescaleIntercept",
-                 "SmallestImagePixelValue", "LargestImagePixelValue", "WindowCenter", "WindowWidth"):
-        ds.pop(gone, None)
-    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
-    ds.BitsAllocated = 32 if keyword == "FloatPixelData" else 64
-    setattr(ds, keyword, values.tobytes())
-    return ds, values
-
-
 @pytest.mark.parametrize("keyword", ["FloatPixelData", "DoubleFloatPixelData"])
 def test_float_pixel_data_is_compared_exactly(tmp_path, keyword):
-    src, values = _float_image("CT_small.dcm", "float", keyword)
-    deid, _ = _float_image("CT_small.dcm", "float", keyword)
+    src, values = float_image("CT_small.dcm", "float", keyword)
+    deid, _ = float_image("CT_small.dcm", "float", keyword)
     result = compare_files(tmp_path, src, deid)
     assert result.status is Status.IDENTICAL and result.changed_pixels == 0
     changed_values = values.copy()
     changed_values[7, 9] += 0.5
     changed_values[8, 9] = np.nan
-    deid = _float_image("CT_small.dcm", "float", keyword)[0]
+    deid = float_image("CT_small.dcm", "float", keyword)[0]
     setattr(deid, keyword, changed_values.tobytes())
     result = compare_files(tmp_path, src, deid)
     assert (result.status, result.changed_pixels, result.bbox) == (Status.CHANGED, 2, (7, 9, 9, 10))

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, Tree, bump, faulty_env, pdf_pages, run_script
 
 distributed = pytest.importorskip("distributed")

@@ -8,8 +8,8 @@ import shutil
 import pandas as pd
 import pydicom
 import pytest
-
 from conftest import REPO, bump, pdf_pages, run_script, tree_digest
+
 from dicomimgcmp.model import CSV_COLUMNS
 from dicomimgcmp.sampledata import TEST_FILES
 

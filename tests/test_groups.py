@@ -6,64 +6,10 @@ one SeriesInstanceUID; the de-identification blanks a band as a real recipe woul
 
 from __future__ import annotations
 
-import numpy as np
 import pikepdf
 import pytest
-from pydicom.uid import generate_uid
-
 from conftest import pdf_pages, run_script
-from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels
-
-BAND = (slice(0, 20), slice(None))  # rows 0:20, every column: where a CT's burned-in text would be
-
-
-def _slice(test_file: str, series: str, k: int, hole: bool = False):
-    """Slice k of a series made from a real file; ``hole``: the source already holds 0 along the band's top edge
-    and inside it, so blanking the band changes fewer pixels there (its changed mask has holes)."""
-    src = load_source(test_file, f"{series}-{k}", SeriesInstanceUID=generate_uid(entropy_srcs=[series]),
-                      SeriesNumber=3, InstanceNumber=k + 1)
-    arr = np.roll(decoded(src), 3 * k, axis=1).copy()
-    arr[arr.shape[0] // 2:] += k  # every slice different, also inside the band's columns
-    if hole:
-        arr[0:3] = 0
-        arr[8:12, 30:50] = 0
-    return with_pixels(src, arr)
-
-
-def _add(tree, name: str, src, edit) -> None:
-    deid = deidentify(src, name, tree.mapping)
-    arr = decoded(deid).copy()
-    save(src, tree.source / name)
-    save(with_pixels(deid, edit(arr)), tree.deid / name)
-
-
-def _blank(arr):
-    arr[BAND] = 0
-    return arr
-
-
-def _blank_and_bump(arr):
-    arr = _blank(arr)
-    arr[100, 100] += 7
-    return arr
-
-
-def _series(tree, name: str = "ct", n: int = 6):
-    for k in range(n):
-        _add(tree, f"{name}/s{k}.dcm", _slice("CT_small.dcm", name, k, hole=k == 2), _blank)
-
-
-@pytest.fixture
-def grouped(tree):
-    """One CT series: 6 slices with the band blanked (one with holes), one with an extra change, one cropped,
-    one unchanged; a second series with the same band; a US file with the band."""
-    _series(tree)
-    _add(tree, "ct/s6.dcm", _slice("CT_small.dcm", "ct", 6), _blank_and_bump)
-    _add(tree, "ct/s7.dcm", _slice("CT_small.dcm", "ct", 7), lambda a: a[10:, 5:].copy())
-    _add(tree, "ct/s8.dcm", _slice("CT_small.dcm", "ct", 8), lambda a: a)
-    _series(tree, "ct2", 2)
-    _add(tree, "us.dcm", load_source("examples_rgb_color.dcm", "us"), _blank)
-    return tree
+from helpers import add, blank, page_text, series, series_slice
 
 
 def _groups(run) -> dict[str, str]:
@@ -89,9 +35,9 @@ def test_one_change_on_a_series_is_one_group_even_where_masks_have_holes(grouped
 
 def test_a_crop_and_a_band_are_different_groups_and_a_crop_series_is_one(tree):
     for k in range(3):
-        _add(tree, f"crop{k}.dcm", _slice("CT_small.dcm", "c", k), lambda a: a[10:, 5:].copy())
+        add(tree, f"crop{k}.dcm", series_slice("CT_small.dcm", "c", k), lambda a: a[10:, 5:].copy())
     for k in range(3, 5):
-        _add(tree, f"band{k}.dcm", _slice("CT_small.dcm", "c", k), lambda a: _blank(a)[10:, 5:].copy())
+        add(tree, f"band{k}.dcm", series_slice("CT_small.dcm", "c", k), lambda a: blank(a)[10:, 5:].copy())
     groups = _groups(run_script(tree.config(), multi=False))
     assert len({groups[f"crop{k}.dcm"] for k in range(3)}) == 1
     assert len({groups[f"band{k}.dcm"] for k in range(3, 5)}) == 1
@@ -118,19 +64,6 @@ def _link_targets(pdf: pikepdf.Pdf, page_index: int) -> list[int]:
     return [pages[a.Dest[0].objgen] + 1 for a in pdf.pages[page_index].obj.get("/Annots", [])]
 
 
-def _page_text(pdf: pikepdf.Pdf, page_index: int) -> str:
-    """The text matplotlib wrote on a page (its Type 3 fonts keep ASCII codes)."""
-    parts = []
-    for operands, operator in pikepdf.parse_content_stream(pdf.pages[page_index]):
-        if str(operator) == "Tj":
-            parts.append(bytes(operands[0]).decode("latin-1"))
-        elif str(operator) == "TJ":
-            parts += [bytes(x).decode("latin-1") for x in operands[0] if isinstance(x, pikepdf.String)]
-        elif str(operator) == "ET":
-            parts.append("\n")
-    return "".join(parts)
-
-
 @pytest.mark.parametrize("pages", ["all", "per_group"])
 def test_pages_in_the_csv_match_the_pdf_its_outline_and_links(grouped, pages):
     run = run_script(grouped.config(pages=pages), multi=False)
@@ -148,7 +81,7 @@ def test_pages_in_the_csv_match_the_pdf_its_outline_and_links(grouped, pages):
         assert len(leaves) == len(pdf.pages) - n_summary
         for row in changed.itertuples():
             page = int(row.pdf_page)
-            text = _page_text(pdf, page - 1)
+            text = page_text(pdf, page - 1)
             assert f"page {page} of {len(pdf.pages)}" in text
             if f"De-identified: {row.deid_file}" in text:  # the member shown on its page
                 assert leaves[next(t for t in leaves if t.startswith(f"p.{page} {row.deid_file}"))] == page - 1
@@ -156,7 +89,7 @@ def test_pages_in_the_csv_match_the_pdf_its_outline_and_links(grouped, pages):
                 assert pages == "per_group" and f"group {row.change_group}" in text
         targets = [t for i in range(n_summary) for t in _link_targets(pdf, i)]
         assert set(targets) == set(changed.pdf_page.astype(int))
-        summary = "".join(_page_text(pdf, i) for i in range(n_summary))
+        summary = "".join(page_text(pdf, i) for i in range(n_summary))
         assert "Changes shared by several images" in summary
         assert "on all 6" not in summary and "on 6 of 9 images" in summary and "on all 2 images" in summary
 
@@ -165,7 +98,7 @@ def test_a_group_page_says_how_many_members_it_stands_for_and_how_they_differ(gr
     run = run_script(grouped.config(pages="per_group"), multi=False)
     row = run.row("ct/s0.dcm")
     with pikepdf.open(run.run_dir / "comparison_results.pdf") as pdf:
-        text = _page_text(pdf, int(row.pdf_page) - 1).replace("\n", " ")
+        text = page_text(pdf, int(row.pdf_page) - 1).replace("\n", " ")
     assert "this page stands for 6 of them" in " ".join(text.split())
     said = " ".join(text.split())
     holes = 3 * 128 + 4 * 20  # where slice 2's source already held 0: along the band's edge and inside it
@@ -185,7 +118,7 @@ def test_multit_parts_keep_groups_whole_each_with_its_outline(grouped):
 
 
 def test_a_bad_decisions_file_exits_2_naming_the_line(tree):
-    _series(tree, n=1)
+    series(tree, n=1)
     bad = tree.root / "decisions.csv"
     bad.write_text("change_group,decision,note\nabc,maybe,\n")
     run = run_script(tree.config(review_decisions="decisions.csv"), multi=False, check=False)
@@ -199,15 +132,16 @@ def test_pages_read_a_few_at_a_time_make_the_same_pdfs(grouped, pages, monkeypat
     """The PDFs' pages are read from the store a few at a time, twice (the summary, then the pages), never held
     whole: read two at a time here, through groups larger than that, the PDFs and the CSV are those of the
     command line."""
-    from dicomimgcmp import pipeline, store
     from dicomimgcmp.config import load_config
-    from dicomimgcmp.workers import local_workers
+    from dicomimgcmp.run import pipeline
+    from dicomimgcmp.run.store import pages as store_pages
+    from dicomimgcmp.run.workers import local_workers
 
     config = grouped.config(pages=pages, multiprocessing_cpus="2")
     whole = run_script(config, multi=True)
     outputs = {name: (whole.run_dir / name).read_bytes() for name in
                ("comparison_results_0.pdf", "comparison_results_1.pdf", "comparison_summary.csv")}
-    monkeypatch.setattr(store, "_PAGES_READ", 2)
+    monkeypatch.setattr(store_pages, "_PAGES_READ", 2)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     with local_workers(1) as workers:
         pipeline.run(load_config(config), parts=2, workers=workers)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pikepdf
 import pytest
+from conftest import run_script
+from helpers import page_images
 from pydicom.tag import Tag
 
-from conftest import run_script
-from test_render import _page_images
-from dicomimgcmp.compare import compare_pair
-from dicomimgcmp.index import read_record
+from dicomimgcmp.compare.pair import compare_pair
 from dicomimgcmp.model import Status
+from dicomimgcmp.read.header import read_record
 from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels
 
 OVERLAY_TEXT = (slice(30, 50), slice(400, 440))  # text written in examples_overlay.dcm's overlay plane
@@ -127,7 +127,7 @@ def test_the_csv_and_the_page_say_it(tree):
     pdf = run.run_dir / "comparison_results.pdf"
     with pikepdf.open(pdf) as opened:
         assert len(opened.pages) == int(row.pdf_page)
-    assert _page_images(pdf, int(row.pdf_page)) == [(src.Columns, src.Rows)] * 3  # drawn, not an error page
+    assert page_images(pdf, int(row.pdf_page)) == [(src.Columns, src.Rows)] * 3  # drawn, not an error page
 
 
 @pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "SC_rgb_rle.dcm", "rtdose.dcm"])

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, Tree, bump
 
 SHIPPED = ["pyproject.toml", "README.md", "dicomimgcmp", "dicomimgcmp_common.py", "requirements.txt",

@@ -7,7 +7,7 @@ import zlib
 
 import pikepdf
 
-from dicomimgcmp.pdfjoin import Link, OutlineItem, join_pdfs
+from dicomimgcmp.output.pdf.join import Link, OutlineItem, join_pdfs
 
 
 def _chunk(path, texts: list[str], *, link: bool = False) -> None:

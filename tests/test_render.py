@@ -7,16 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pikepdf
-import pytest
 import pydicom
+import pytest
+from helpers import float_image, page_images
 from pydicom.dataset import Dataset
 
-from dicomimgcmp.compare import compare_pair
-from dicomimgcmp.index import read_record
+from dicomimgcmp.compare.pair import compare_pair
 from dicomimgcmp.model import Status
-from dicomimgcmp.render import Summary, display_pair, display_pair8, plan_pdf, to_uint8, write_pdf
+from dicomimgcmp.output.pdf.plan import Summary, plan_pdf
+from dicomimgcmp.output.pdf.write import write_pdf
+from dicomimgcmp.pixels.display import display_pair, display_pair8, to_uint8
+from dicomimgcmp.read.header import read_record
 from dicomimgcmp.sampledata import TEST_FILES, decoded, load_source, save, with_pixels
-from test_compare import _float_image
 
 
 def _linear_window(hu: np.ndarray, center: float, width: float) -> np.ndarray:
@@ -110,14 +112,6 @@ def test_the_pages_table_lookup_equals_the_transforms_pixel_by_pixel(path):
             np.testing.assert_array_equal(found, expected)
 
 
-def _page_images(pdf_path: Path, page: int) -> list[tuple[int, int]]:
-    with pikepdf.open(pdf_path) as pdf:
-        found = pdf.pages[page - 1]
-        found = found.get_images() if hasattr(found, "get_images") else found.images  # pikepdf < 10 has .images
-        images = [pikepdf.PdfImage(obj) for obj in found.values()]
-        return sorted((im.width, im.height) for im in images)
-
-
 def _write_one(tmp_path: Path, source_ds, deid_ds) -> tuple[Path, object]:
     src = read_record(save(source_ds, tmp_path / "src.dcm"), tmp_path)
     deid = read_record(save(deid_ds, tmp_path / "deid.dcm"), tmp_path)
@@ -138,24 +132,24 @@ def test_a_real_page_holds_three_images_of_the_frame_size(tmp_path):
     pdf, _ = _write_one(tmp_path, src, with_pixels(src, arr))
     with pikepdf.open(pdf) as opened:
         assert len(opened.pages) == 2 and opened.docinfo["/Title"] == "DICOMImgCmp t"
-    assert _page_images(pdf, 2) == [(512, 512)] * 3
+    assert page_images(pdf, 2) == [(512, 512)] * 3
 
 
 def test_a_frame_count_change_shows_a_frame_both_files_have(tmp_path):
     src = load_source("rtdose.dcm", "frames-page")
     pdf, item = _write_one(tmp_path, src, with_pixels(src, decoded(src)[:1].copy()))
     assert item.shown_frame == 0
-    assert _page_images(pdf, 2) == [(src.Columns, src.Rows)] * 3  # not the 1x1 placeholder of an error
+    assert page_images(pdf, 2) == [(src.Columns, src.Rows)] * 3  # not the 1x1 placeholder of an error
 
 
 def test_float_pixel_data_is_rendered(tmp_path):
-    src, values = _float_image("CT_small.dcm", "float-page", "FloatPixelData")
-    deid, _ = _float_image("CT_small.dcm", "float-page", "FloatPixelData")
+    src, values = float_image("CT_small.dcm", "float-page", "FloatPixelData")
+    deid, _ = float_image("CT_small.dcm", "float-page", "FloatPixelData")
     values = values.copy()
     values[40:50, 40:50] = 0
     deid.FloatPixelData = values.tobytes()
     pdf, _ = _write_one(tmp_path, src, deid)
-    assert _page_images(pdf, 2) == [(128, 128)] * 3
+    assert page_images(pdf, 2) == [(128, 128)] * 3
 
 
 def _drawn_images(page) -> list[tuple[np.ndarray, tuple[float, float, float, float]]]:

@@ -15,7 +15,6 @@ from contextlib import closing
 
 import pydicom
 import pytest
-
 from conftest import REPO, Tree, bump, faulty_env, run_script
 
 N_PAIRS = 40  # 3 comparison batches of 16
@@ -146,10 +145,10 @@ def test_what_a_killed_run_left_half_written_is_removed_by_the_next(tree):
 def test_rows_reused_from_the_store_are_saved_as_they_come(tree, monkeypatch):
     """A rerun whose comparisons are all reused compares nothing; its rows must still go to the store a buffer
     at a time, not be held until the stage ends (memory flat in the number of files)."""
-    from dicomimgcmp import pipeline
     from dicomimgcmp.config import load_config
-    from dicomimgcmp.store import RunState
-    from dicomimgcmp.workers import local_workers
+    from dicomimgcmp.run import pipeline
+    from dicomimgcmp.run.store import RunState
+    from dicomimgcmp.run.workers import local_workers
 
     _tree(tree)
     config = tree.config()

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import run_script
-from test_groups import _add, _blank, _series, _slice, grouped  # noqa: F401 - grouped is a fixture
+from helpers import add, blank, series_slice
 
 CHROMIUM = os.environ.get("DICOMIMGCMP_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
@@ -64,7 +63,7 @@ class Review:
         return pd.read_csv(path, keep_default_na=False, dtype=str)
 
 
-def test_filter_sort_decide_export_and_carry_over(grouped, browser, tmp_path):  # noqa: F811
+def test_filter_sort_decide_export_and_carry_over(grouped, browser, tmp_path):
     run = run_script(grouped.config(), multi=False)
     csv = run.csv
     changed = csv[csv.status == "changed"]
@@ -112,7 +111,7 @@ def test_filter_sort_decide_export_and_carry_over(grouped, browser, tmp_path):  
 
     # the recipe changes for series ct2: its change is new; the others keep their decisions
     for k in range(2):
-        _add(grouped, f"ct2/s{k}.dcm", _slice("CT_small.dcm", "ct2", k), lambda a: _blank(a)[:, 4:].copy())
+        add(grouped, f"ct2/s{k}.dcm", series_slice("CT_small.dcm", "ct2", k), lambda a: blank(a)[:, 4:].copy())
     kept = tmp_path / "decisions.csv"
     shutil.copy(tmp_path / "review_decisions.csv", kept)
     rerun = run_script(grouped.config(run_name="second", review_decisions=str(kept)), multi=False)

@@ -11,18 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import REPO, Tree, bump, faulty_env, pdf_pages, run_script, tree_digest
+from helpers import damage, run_with
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, Tree, bump, faulty_env, pdf_pages, run_script, tree_digest
 from dicomimgcmp.config import load_config
-from dicomimgcmp.pipeline import run
-from dicomimgcmp.workers import local_workers
-
-def _run_with(config: Path, env: dict, multi: bool = True) -> subprocess.CompletedProcess:
-    script = REPO / ("run_DICOMImgCmp_multiT.py" if multi else "run_DICOMImgCmp.py")
-    return subprocess.run([sys.executable, str(script), str(config)], capture_output=True, text=True, env=env,
-                          timeout=600)
+from dicomimgcmp.run.pipeline import run
+from dicomimgcmp.run.workers import local_workers
 
 
 def _csv(tree: Tree) -> pd.DataFrame:
@@ -31,29 +27,13 @@ def _csv(tree: Tree) -> pd.DataFrame:
 
 # --- damaged files -------------------------------------------------------------------------------------------
 
-def _damage(path: Path, how: str) -> None:
-    data = bytearray(path.read_bytes())
-    if how == "zero":
-        data = bytearray()
-    elif how == "truncated-header":
-        data = data[:300]
-    elif how == "truncated-pixels":
-        data = data[:-1000]
-    elif how == "bitflip":
-        for i in range(len(data) // 2, len(data), 97):
-            data[i] ^= 0xFF
-    elif how == "header-bitflip":
-        for i in range(140, min(len(data), 2000), 37):
-            data[i] ^= 0x5A
-    path.write_bytes(bytes(data))
-
 
 def test_damaged_files_each_get_one_row_with_a_reason(tree):
     names = {"zero": "CT_small.dcm", "truncated-header": "MR_small.dcm", "truncated-pixels": "CT_small.dcm",
              "bitflip": "MR_small_jp2klossless.dcm"}
     for how, name in names.items():
         tree.add(f"{how}.dcm", name)
-        _damage(tree.deid / f"{how}.dcm", how)
+        damage(tree.deid / f"{how}.dcm", how)
     _, huge = tree.add("huge.dcm", "CT_small.dcm")
     ds = huge.copy()
     ds.Rows = ds.Columns = 50000
@@ -90,9 +70,9 @@ def test_property_every_file_gets_exactly_one_row(tmp_path_factory, damages):
     for i, (name, deid_damage, source_damage) in enumerate(damages):
         tree.add(f"f{i}", name)
         if deid_damage != "none":
-            _damage(tree.deid / f"f{i}", deid_damage)
+            damage(tree.deid / f"f{i}", deid_damage)
         if source_damage != "none":
-            _damage(tree.source / f"f{i}", source_damage)
+            damage(tree.source / f"f{i}", source_damage)
     cfg = load_config(tree.config())
     with local_workers(1) as workers:
         outcome = run(cfg, parts=None, workers=workers)
@@ -115,7 +95,7 @@ def test_worker_killed_every_time_gives_unreadable_and_the_run_completes(tree, t
     for i in range(6):
         tree.add(f"ok{i}.dcm", "CT_small.dcm", bump() if i % 2 else None)
     tree.add("CRASHME.dcm", "MR_small.dcm")
-    proc = _run_with(tree.config(), faulty_env("kill:CRASHME", tmp_path / "fault.marker"))
+    proc = run_with(tree.config(), faulty_env("kill:CRASHME", tmp_path / "fault.marker"))
     assert proc.returncode == 0, proc.stderr
     csv = _csv(tree).set_index("deid_file")
     assert len(csv) == 7
@@ -128,7 +108,7 @@ def test_worker_killed_once_is_retried_and_succeeds(tree, tmp_path):
     for i in range(4):
         tree.add(f"ok{i}.dcm", "CT_small.dcm")
     tree.add("CRASHONCE.dcm", "MR_small.dcm", bump())
-    proc = _run_with(tree.config(), faulty_env("once:CRASHONCE", tmp_path / "fault.marker"))
+    proc = run_with(tree.config(), faulty_env("once:CRASHONCE", tmp_path / "fault.marker"))
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "fault.marker").exists()  # the worker really died once
     csv = _csv(tree).set_index("deid_file")

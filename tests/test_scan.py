@@ -8,14 +8,16 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+from helpers import damage
 
-from dicomimgcmp.index import iter_files, read_record
-from dicomimgcmp.pipeline import index_trees
+from dicomimgcmp.read.fastscan import scan_record
+from dicomimgcmp.read.header import read_record
+from dicomimgcmp.read.walk import iter_file_paths
+from dicomimgcmp.run.pipeline import index_trees
+from dicomimgcmp.run.store import RunState
+from dicomimgcmp.run.store.base import DEID
+from dicomimgcmp.run.workers import local_workers
 from dicomimgcmp.sampledata import TEST_FILES
-from dicomimgcmp.scan import scan_record
-from dicomimgcmp.store import DEID, RunState
-from dicomimgcmp.workers import local_workers
-from test_robustness import _damage
 
 pytest.importorskip("dicomsdl", reason="pip install -r requirements.txt")
 
@@ -39,7 +41,7 @@ def corpus(tmp_path_factory) -> Path:
         for how in ("zero", "truncated-header", "truncated-pixels", "bitflip", "header-bitflip"):
             (root / "damaged").mkdir(exist_ok=True)
             shutil.copy(TEST_FILES / name, root / "damaged" / f"{how}-{name}")
-            _damage(root / "damaged" / f"{how}-{name}", how)
+            damage(root / "damaged" / f"{how}-{name}", how)
     return root
 
 
@@ -47,7 +49,7 @@ def _both_ways(root: str) -> list[tuple[str, object, object]]:
     """(path, scan record or None, pydicom record) of every file; run in a worker process (a crash must not end
     the test run)."""
     out = []
-    for path in iter_files(Path(root)):
+    for path in map(Path, iter_file_paths(Path(root))):
         ref = read_record(path, Path(root))
         out.append((str(path), scan_record(str(path), ref.rel_path), ref))
     return out
@@ -76,19 +78,19 @@ def test_the_pipeline_reads_headers_the_same_in_workers_and_in_process(corpus, t
     for count, folder in ((2, "fast"), (1, "pydicom")):
         with local_workers(count) as workers, RunState(tmp_path / folder, {}) as state:
             index_trees([corpus], workers, state)
-            results.append([rec for page in state.pairing_pages(DEID) for rec in page.records()])
+            results.append([rec for page in state.pairing_batches(DEID) for rec in page.records()])
     assert results[0] == results[1]
     assert len(results[0]) > 250
 
 
 def test_a_scan_that_crashes_its_worker_is_read_again_by_pydicom(tree):
     from conftest import faulty_env
-    from test_robustness import _run_with
+    from helpers import run_with
 
     for i in range(5):
         tree.add(f"ok{i}.dcm", "CT_small.dcm")
     tree.add("CRASHME.dcm", "MR_small.dcm")
-    proc = _run_with(tree.config(), faulty_env("scan-kill:CRASHME"))
+    proc = run_with(tree.config(), faulty_env("scan-kill:CRASHME"))
     assert proc.returncode == 0, proc.stderr
     import pandas as pd
 
@@ -102,10 +104,11 @@ def _frames_both_ways(root: str) -> list[tuple[str, str]]:
     import numpy as np
     from pydicom.pixels import iter_pixels
 
-    from dicomimgcmp.pixels import DecodeError, decoding_plugin, iter_frames, quiet_pydicom
+    from dicomimgcmp.errors import DecodeError
+    from dicomimgcmp.pixels.decode import decoding_plugin, iter_frames, quiet_pydicom
 
     differ, compared = [], 0
-    for path in iter_files(Path(root)):
+    for path in map(Path, iter_file_paths(Path(root))):
         rec = read_record(path, Path(root))
         if rec.error or rec.pixel_offset is None or rec.format.encoding_mismatch:
             continue

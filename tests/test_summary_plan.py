@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dicomimgcmp.model import FileRecord, PairResult, PixelFormat, Status
-from dicomimgcmp.render import Page, Summary, plan_pdf, write_pdf
+from dicomimgcmp.output.pdf.plan import Page, Summary, plan_pdf
+from dicomimgcmp.output.pdf.write import write_pdf
 
 _FORMAT = PixelFormat("1.2.840.10008.1.2.1", False, True, "MONOCHROME2", 16, 12, 11, 0, 8, 8, 1, 1, None)
 _UID = st.text("0123456789.", min_size=1, max_size=64)

@@ -9,13 +9,12 @@ import numpy as np
 import pandas as pd
 import pikepdf
 import pytest
+from conftest import faulty_env, run_script
+from helpers import page_text, run_with
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import faulty_env, run_script
+from dicomimgcmp.checks.text import date_forms, fuzzy_contains, identity_values, matching_attributes, normalise
 from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels
-from dicomimgcmp.textcheck import date_forms, fuzzy_contains, identity_values, matching_attributes, normalise
-from test_groups import _page_text
-from test_robustness import _run_with
 
 pytest.importorskip("rapidocr", reason="the text check needs pip install -r requirements-text.txt")
 
@@ -48,7 +47,7 @@ def _write(arr: np.ndarray, items) -> tuple[np.ndarray, dict[str, tuple[int, int
     return np.asarray(image).copy(), boxes
 
 
-def _blank(arr: np.ndarray, box: tuple[int, int, int, int]) -> None:
+def blank(arr: np.ndarray, box: tuple[int, int, int, int]) -> None:
     r0, r1, c0, c1 = box
     arr[max(0, r0 - 6):r1 + 6, max(0, c0 - 6):c1 + 6] = 0
 
@@ -68,7 +67,7 @@ def checked(tmp_path_factory):
             source = with_pixels(load_source(base, name, Modality=modality, **PATIENT), written)
             arr = written.copy()
             for key in blanked:
-                _blank(arr, boxes[modality][key])
+                blank(arr, boxes[modality][key])
             save(source, tree.source / name)
             save(with_pixels(deidentify(source, name, tree.mapping), arr), tree.deid / name)
     return run_script(tree.config(text_check="all"), multi=True), boxes
@@ -113,14 +112,14 @@ def test_pages_with_identity_come_first_and_the_summary_says_so(checked):
     pdfs = {}
     for name in sorted(csv.pdf_file[csv.pdf_file != ""].unique()):
         with pikepdf.open(run.run_dir / name) as pdf:
-            summary = _page_text(pdf, 0)
+            summary = page_text(pdf, 0)
             assert "Identity found in pixels: 4 images" in summary
             pages = csv[csv.pdf_file == name].astype({"pdf_page": int}).sort_values("pdf_page")
             phi, others = pages[pages.phi_match != ""], pages[pages.phi_match == ""]
             assert max(phi.pdf_page, default=0) < min(others.pdf_page, default=10 ** 6)
             pdfs[name] = len(phi)
             for row in phi.itertuples():
-                assert "IDENTITY IN PIXELS" in _page_text(pdf, row.pdf_page - 1)
+                assert "IDENTITY IN PIXELS" in page_text(pdf, row.pdf_page - 1)
     assert sum(pdfs.values()) == 4
     assert "IDENTITY FOUND IN PIXELS: 4 images" in run.proc.stdout
 
@@ -133,12 +132,12 @@ def test_the_identical_pair_with_identity_gets_a_page(checked):
 
 def test_the_check_off_does_not_import_rapidocr_and_on_without_it_exits_2(tree):
     tree.add("a.dcm", "CT_small.dcm")
-    off = _run_with(tree.config(), faulty_env("no-module:rapidocr"))
+    off = run_with(tree.config(), faulty_env("no-module:rapidocr"))
     assert off.returncode == 0, off.stderr  # importing rapidocr would have failed the run
     csv = pd.read_csv(tree.root / "out" / "run" / "comparison_summary.csv", keep_default_na=False, dtype=str)
     assert list(csv.columns[-3:]) == ["text_found", "phi_match", "text_boxes"]
     assert (csv.text_found == "").all() and (csv.phi_match == "").all()
-    on = _run_with(tree.config(run_name="on", text_check="changed"), faulty_env("no-module:rapidocr"))
+    on = run_with(tree.config(run_name="on", text_check="changed"), faulty_env("no-module:rapidocr"))
     assert on.returncode == 2
     assert "pip install -r requirements-text.txt" in on.stderr and "text_check" in on.stderr
 

@@ -26,17 +26,18 @@ if _fault.startswith("no-module:"):
 
     sys.meta_path.insert(0, _NotInstalled())
 elif _fault in ("pdf-pages", "pdf-plan"):
-    import dicomimgcmp.render as _render
+    import dicomimgcmp.output.pdf.write as _write
+    import dicomimgcmp.run.outputs as _outputs
 
     def _broken(*args, **kwargs):
         raise RuntimeError(f"fault injected by the test ({_fault})")
 
     if _fault == "pdf-pages":
-        _render.write_pages = _broken
+        _write.write_pages = _broken  # where the PDF writer looks it up
     else:
-        _render.plan_pdf = _broken
+        _outputs.plan_pdf = _broken
 elif _fault:
-    import dicomimgcmp.compare as _compare
+    import dicomimgcmp.run.tasks as _compare  # where the workers look compare_pair up
 
     _kind, _, _arg = _fault.partition(":")
     _original = _compare.compare_pair
@@ -54,7 +55,7 @@ elif _fault:
     _compare.compare_pair = _faulty
 
     if _kind == "scan-kill":
-        import dicomimgcmp.scan as _scan
+        import dicomimgcmp.read.fastscan as _scan
 
         _original_scan = _scan.scan_record
 

@@ -1,0 +1,65 @@
+"""The enumerated values modules exchange: each set of words defined once, compared by name, not as strings.
+
+String enums: a value is its word (``PageMode.PER_GROUP == "per_group"``), so configs, JSON and the store hold
+the same text as before.
+"""
+
+from __future__ import annotations
+
+import enum
+
+#: Photometric interpretations are pydicom's enum (``pydicom.pixels.common.PhotometricInterpretation``), imported
+#: where images are read: this module is imported by the command line, which starts without pydicom.
+__all__ = ["ExecutorKind", "PageMode", "Side", "Status", "TextMode", "Word"]
+
+
+class Word(str, enum.Enum):
+    """An enumerated word: printed and formatted as its value (the word users read and configs hold)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+class Status(Word):
+    """The one outcome each de-identified (or unpaired source) file ends with."""
+
+    IDENTICAL = "identical"
+    CHANGED = "changed"
+    NO_PIXEL_DATA = "no_pixel_data"
+    UNMAPPED = "unmapped"
+    MISSING_PRE = "missing_pre"
+    DUPLICATE_UID = "duplicate_uid"
+    UNREADABLE = "unreadable"
+    SOURCE_ONLY = "source_only"
+
+
+class PageMode(Word):
+    """Config key ``pages``: a PDF page per changed image, or per change group."""
+
+    ALL = "all"
+    PER_GROUP = "per_group"
+
+
+class TextMode(Word):
+    """Config key ``text_check``: which de-identified images the text check reads."""
+
+    OFF = "off"
+    CHANGED = "changed"
+    ALL = "all"
+
+
+class ExecutorKind(Word):
+    """Config key ``executor``: where the work runs."""
+
+    LOCAL = "local"
+    DASK = "dask"
+
+
+class Side(enum.IntEnum):
+    """The two trees of a run: the de-identified files and their sources (0 and 1 in the store)."""
+
+    DEID = 0
+    SOURCE = 1

@@ -1,0 +1,40 @@
+"""What the command line prints when a run ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from dicomimgcmp.model import NOTHING_PAIRED, nothing_paired
+
+
+def incomplete_outputs(failed: list[str], complete: list[str], log_path: Path) -> str:
+    """The one line that says which outputs a run could not write and which it wrote."""
+    said = (f"{_and(complete)} {'is' if len(complete) == 1 else 'are'} complete" if complete
+            else "no output was written")
+    return (f"{_and(failed)} could not be written (internal error, see the log in {log_path}; the same command "
+            f"again writes what is missing without comparing again); {said}")
+
+
+def _and(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = (),
+                    reused: dict[str, int] | None = None, identity_found: int = 0) -> str:
+    """The closing lines printed to the console; ``notes`` say how the mapping was read, ``reused`` how much
+    was taken from the saved state of an earlier run, ``identity_found`` how many images show the source's
+    identity in their pixels (the text check)."""
+    width = max(len(k) for k in counts)
+    lines = [f"UID mapping: {note}" for note in notes]
+    if reused and any(reused.values()):
+        lines.append(f"Reused from an earlier run of this run_name: {reused.get('records', 0)} headers, "
+                     f"{reused.get('results', 0)} comparisons (files unchanged; --restart to redo everything)")
+    lines += ["Files per status:"] + [f"  {k:<{width}}  {v}" for k, v in counts.items()]
+    if identity_found:
+        lines.append(f"IDENTITY FOUND IN PIXELS: {identity_found} images (their pages come first in the PDF)")
+    if nothing_paired(counts):
+        lines.append(f"WARNING: {NOTHING_PAIRED}; check uid_mapping_file "
+                     "(the columns found are named above).")
+    lines += ["Outputs:"] + [f"  {p}" for p in outputs] + [f"Log: {log_path}"]
+    return "\n".join(lines)

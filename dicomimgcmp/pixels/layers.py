@@ -1,0 +1,191 @@
+"""Hidden layers: what a file carries beside its pixel values that can hold identity.
+
+- Overlay planes (60xx): in their own Overlay Data element, or in the pixel data's bits above BitsStored (retired
+  but still written), which pydicom's ``overlay_array`` does not extract: both are read here and compared between
+  the two files like the image (a removed, added or changed overlay is a change).
+- Bits set above BitsStored in native pixel data (other than a sign extension or an overlay declared there):
+  invisible on screen, readable by anyone.
+- An Icon Image Sequence (a thumbnail of the image, burned-in text included) and BurnedInAnnotation "YES".
+
+The index notes which of these a header declares (:func:`header_layers`, cheap); the pixel data and overlay
+planes are read only for the files that have them.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from pydicom.tag import Tag
+from pydicom.uid import UID, ImplicitVRLittleEndian
+
+from dicomimgcmp.model import FileRecord
+from dicomimgcmp.read.dicomfile import element_header_length, quiet_pydicom, read_dataset
+
+OVERLAY_GROUPS = tuple(range(0x6000, 0x6020, 2))
+_ICON_TAG = 0x00880200
+#: Header elements that say a layer is there (as ints): each overlay's OverlayRows and the icon.
+LAYER_TAGS = tuple(group << 16 | 0x0010 for group in OVERLAY_GROUPS) + (_ICON_TAG,)
+ICON = "IconImageSequence"
+BURNED_IN = "BurnedInAnnotation YES"
+
+
+def overlay_name(group: int) -> str:
+    """The layer's name of an overlay plane: "overlay 6000"."""
+    return f"overlay {group:04X}"
+
+
+def has_overlays(layers: tuple[str, ...]) -> bool:
+    """Whether any of a record's layers is an overlay plane."""
+    return any(layer in _OVERLAY_GROUPS_BY_NAME for layer in layers)
+
+
+_OVERLAY_GROUPS_BY_NAME = {overlay_name(group): group for group in OVERLAY_GROUPS}
+
+
+def header_layers(present: set[int], burned_in: str) -> tuple[str, ...]:
+    """The layers a header declares, from the tags of :data:`LAYER_TAGS` it holds and its BurnedInAnnotation
+    value, in a fixed order (the index and the fast scan give the same tuple)."""
+    found = [overlay_name(group) for group in OVERLAY_GROUPS if group << 16 | 0x0010 in present]
+    if _ICON_TAG in present:
+        found.append(ICON)
+    if burned_in.strip().upper() == "YES":
+        found.append(BURNED_IN)
+    return tuple(found)
+
+
+class Overlay(NamedTuple):
+    """One overlay plane as a (rows, columns) bool array of its first frame, placed at its origin (1-based);
+    ``bit`` is the pixel data bit that holds it (None: in its own Overlay Data element)."""
+
+    group: int
+    origin: tuple[int, int]
+    plane: np.ndarray
+    bit: int | None = None
+
+    def differs_from(self, other: Overlay) -> int:
+        """Overlay pixels that differ from ``other``'s (every pixel of both when placed or sized otherwise)."""
+        if self.origin != other.origin or self.plane.shape != other.plane.shape:
+            return int(self.plane.sum() + other.plane.sum()) or 1
+        return int(np.count_nonzero(self.plane != other.plane))
+
+    def placed(self, shape: tuple[int, int]) -> np.ndarray:
+        """The plane on an image of ``shape`` (rows, columns): where it sits, cut at the image's edges."""
+        out = np.zeros(shape, dtype=bool)
+        r0, c0 = self.origin[0] - 1, self.origin[1] - 1
+        src = self.plane[max(0, -r0):max(0, shape[0] - r0), max(0, -c0):max(0, shape[1] - c0)]
+        out[max(0, r0):max(0, r0) + src.shape[0], max(0, c0):max(0, c0) + src.shape[1]] = src
+        return out
+
+
+def read_overlays(record: FileRecord) -> dict[int, Overlay]:
+    """Every overlay plane of the file, by group: Overlay Data through pydicom, planes in the pixel data's high
+    bits from the stored words of the first frame (native data only; a compressed image's high bits are gone)."""
+    if not has_overlays(record.layers):
+        return {}
+    ds = read_dataset(record.path)
+    words: np.ndarray | None = None  # the first frame's stored words, read once for the overlays kept there
+    found = {}
+    for group in OVERLAY_GROUPS:
+        if Tag(group, 0x0010) not in ds:
+            continue
+        values = [int(v) for v in (ds[Tag(group, 0x0050)].value if Tag(group, 0x0050) in ds else (1, 1))]
+        origin = (values[0], values[1])
+        if Tag(group, 0x3000) in ds:
+            with quiet_pydicom():
+                plane = ds.overlay_array(group)
+            found[group] = Overlay(group, origin, (plane[0] if plane.ndim == 3 else plane).astype(bool))
+            continue
+        position = ds.get(Tag(group, 0x0102))  # an overlay in bit OverlayBitPosition (retired, still written)
+        words = stored_words(record, 0) if words is None else words
+        if position is not None and words is not None and words.ndim == 2:
+            bit = int(position.value)
+            found[group] = Overlay(group, origin, ((words >> bit) & 1).astype(bool), bit)
+    return found
+
+
+def stored_words(record: FileRecord, frame: int) -> np.ndarray | None:
+    """The stored words of one frame of native pixel data, bits above BitsStored included (pydicom's decoders
+    drop them): (rows, columns[, samples]) unsigned; None for compressed, deflated or odd data."""
+    fmt = record.format
+    if record.pixel_offset is None or fmt is None or fmt.bits_allocated not in (8, 16, 32) or fmt.encoding_mismatch:
+        return None
+    if UID(fmt.transfer_syntax_uid or ImplicitVRLittleEndian).is_encapsulated or fmt.planar_configuration == 1:
+        return None
+    samples = fmt.samples_per_pixel or 1
+    count = (fmt.rows or 0) * (fmt.columns or 0) * samples
+    dtype = np.dtype(f"u{fmt.bits_allocated // 8}").newbyteorder("<" if fmt.little_endian else ">")
+    start = record.pixel_offset + element_header_length(fmt.implicit_vr) + frame * count * dtype.itemsize
+    words = np.fromfile(record.path, dtype=dtype, count=count, offset=start)
+    if words.size != count:
+        return None
+    return words.reshape((fmt.rows, fmt.columns, samples) if samples > 1 else (fmt.rows, fmt.columns))
+
+
+def stray_high_bits(record: FileRecord, overlay_bits: set[int]) -> int:
+    """Pixels (over every frame) whose stored words have bits set above BitsStored, other than a sign extension
+    of signed data and the bits of overlays declared there."""
+    fmt = record.format
+    if not fmt or not fmt.bits_stored or not fmt.bits_allocated or fmt.bits_stored >= fmt.bits_allocated:
+        return 0
+    high_mask = ((1 << fmt.bits_allocated) - 1) & ~((1 << fmt.bits_stored) - 1)
+    for bit in overlay_bits:
+        high_mask &= ~(1 << bit)
+    stray = 0
+    for frame in range(max(fmt.frames or 1, 1)):
+        words = stored_words(record, frame)
+        if words is None:
+            return 0
+        if not overlay_bits and _within_bits_stored(words, fmt.bits_stored, fmt.pixel_representation == 1):
+            continue  # the common case, in one pass
+        high = words & words.dtype.type(high_mask)
+        unexpected = high != 0
+        if fmt.pixel_representation == 1:  # a negative value's sign extension sets them all
+            negative = (words >> (fmt.bits_stored - 1)) & 1 == 1
+            unexpected &= ~(negative & (high == high_mask))
+        stray += int(np.count_nonzero(unexpected))
+    return stray
+
+
+def _within_bits_stored(words: np.ndarray, bits_stored: int, signed: bool) -> bool:
+    """Whether every stored word holds a BitsStored value: no bit above it set (unsigned), or only a sign
+    extension there (signed)."""
+    if not signed:
+        return int(words.max()) >> bits_stored == 0
+    values = words.view(words.dtype.str.replace("u", "i"))
+    return -(1 << (bits_stored - 1)) <= int(values.min()) and int(values.max()) < 1 << (bits_stored - 1)
+
+
+class LayerFindings(NamedTuple):
+    """What the hidden layers of a pair say: what the de-identified file carries beside its pixel values, and
+    the overlay planes removed, added or changed (a change of the pair, like a pixel's)."""
+
+    hidden: tuple[str, ...]
+    changes: tuple[str, ...]
+
+
+def layer_findings(deid: FileRecord, source: FileRecord) -> LayerFindings:
+    """Compare the overlay planes of a pair and list the de-identified file's hidden content."""
+    hidden = list(deid.layers)
+    try:
+        d_planes, s_planes = read_overlays(deid), read_overlays(source)
+    except Exception as exc:  # a damaged overlay must not lose the pair's row  # noqa: BLE001
+        return LayerFindings(tuple(hidden + [f"overlay planes unreadable: {type(exc).__name__}: {exc}"]), ())
+    d_groups, s_groups = (_declared_overlays(rec) for rec in (deid, source))
+    changes = []
+    for group in sorted(d_groups | s_groups):
+        name = overlay_name(group)
+        if group not in d_groups:
+            changes.append(f"{name} removed")
+        elif group not in s_groups:
+            changes.append(f"{name} added")
+        elif group in d_planes and group in s_planes and (n := d_planes[group].differs_from(s_planes[group])):
+            changes.append(f"{name} changed ({n} pixels)")
+    stray = stray_high_bits(deid, {plane.bit for plane in d_planes.values() if plane.bit is not None})
+    if stray:
+        hidden.append(f"bits above BitsStored ({deid.pixels.bits_stored}) set in {stray} pixels")
+    return LayerFindings(tuple(hidden), tuple(changes))
+
+
+def _declared_overlays(record: FileRecord) -> set[int]:
+    return {_OVERLAY_GROUPS_BY_NAME[layer] for layer in record.layers if layer in _OVERLAY_GROUPS_BY_NAME}

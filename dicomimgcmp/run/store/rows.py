@@ -1,0 +1,127 @@
+"""What the store saves, encoded where it is made (a worker): header records, comparisons and rows as JSON,
+and read back."""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+from dicomimgcmp.enums import Side
+from dicomimgcmp.model import CSV_COLUMNS, Crop, FileRecord, Pair, PairResult, PixelFormat, Status, TextLine
+
+_RECORD_FIELDS = tuple(FileRecord.__dataclass_fields__)
+
+
+_RESCALE, _FORMAT, _LAYERS = (_RECORD_FIELDS.index(name) for name in ("rescale", "format", "layers"))
+
+
+def _pair_key(pair: Pair) -> str:
+    """Both files by path and stamp: a record is made from its file alone (the settings, versions included,
+    are the same for the whole store), so the same stamps mean the same records and the same comparison."""
+    return "\0".join((pair.deid.path, pair.deid.stamp, pair.source.path, pair.source.stamp))
+
+
+class RowValues(NamedTuple):
+    """A row of the rows table (its columns, in order): a file's final result."""
+
+    side: int  # DEID or SOURCE
+    rel_path: str
+    status: str
+    patient_id: str
+    study: str
+    series_number: int  # -1 when absent (sorted first)
+    instance_number: int
+    series: str
+    change_group: str | None
+    phi: int
+    result: str  # JSON
+    deid_path: str | None
+    source_path: str | None
+    summary: str  # JSON: the CSV cells (CSV_COLUMNS order) and the series label (SummaryRow), made where the row is
+
+
+def row_values(r: PairResult, result: str | None = None) -> RowValues:
+    """The row of a file's final result; ``result`` its JSON when already made."""
+    rec = r.record
+    return RowValues(Side.DEID if r.deid else Side.SOURCE, rec.rel_path, r.status.value, rec.patient_id,
+                     rec.study_instance_uid, -1 if rec.series_number is None else rec.series_number,
+                     -1 if rec.instance_number is None else rec.instance_number,
+                     (r.source or rec).series_instance_uid, r.change_group or None, int(bool(r.phi_match)),
+                     result or json.dumps(result_to_json(r)), r.deid.path if r.deid else None,
+                     r.source.path if r.source else None,
+                     json.dumps([*map(r.csv_row().__getitem__, CSV_COLUMNS), r.series_label]))  # read by position
+
+
+class ComparedRow(NamedTuple):
+    """A comparison as the store saves it, made where the comparison is (a worker: the process that runs the
+    pipeline then neither unpickles the result nor encodes it): its result under the pair's key, and the
+    de-identified file's row, the pairing's note in its reason."""
+
+    pair_key: str
+    result: str  # JSON
+    row: RowValues
+
+
+def compared_row(pair: Pair, result: PairResult, text: str | None = None) -> ComparedRow:
+    """``text``: the result's JSON when already made (a saved comparison)."""
+    text = text or json.dumps(result_to_json(result))
+    return ComparedRow(_pair_key(pair), text, row_values(result.with_note(pair.note), None if pair.note else text))
+
+
+class RecordRow(NamedTuple):
+    """A header record as the store saves it, made where it is read (a worker: the process that runs the
+    pipeline then neither unpickles the record nor encodes it)."""
+
+    path: str
+    stamp: str
+    record: str  # JSON
+    rel_path: str
+    uid: str | None  # None for a file that could not be read
+
+
+def record_row(rec: FileRecord) -> RecordRow:
+    return RecordRow(rec.path, rec.stamp, json.dumps(record_to_json(rec)), rec.rel_path,
+                     None if rec.error else rec.sop_instance_uid)
+
+
+def record_to_json(rec: FileRecord) -> list:
+    """A record as the JSON array of its fields' values, in order: read back in half the time an object with
+    the fields' names takes (the fields' order is part of the store's settings)."""
+    data = [getattr(rec, name) for name in _RECORD_FIELDS]
+    data[_FORMAT] = None if rec.format is None else list(rec.format)
+    return data
+
+
+def record_from_json(data: list) -> FileRecord:
+    values = list(data)
+    values[_RESCALE], values[_LAYERS] = tuple(data[_RESCALE]), tuple(data[_LAYERS])
+    values[_FORMAT] = None if data[_FORMAT] is None else PixelFormat(*data[_FORMAT])
+    return FileRecord(*values)
+
+
+def result_to_json(result: PairResult) -> dict:
+    """A comparison's own findings (without the records, which key it, and the page, assigned afterwards)."""
+    skip = ("deid", "source", "pdf_file", "pdf_page", "group_size")
+    data = {name: getattr(result, name) for name in PairResult.__dataclass_fields__ if name not in skip}
+    data["status"] = result.status.value
+    data["crop"] = None if result.crop is None else [result.crop.row0, result.crop.col0, result.crop.rows,
+                                                      result.crop.columns]
+    data["text_lines"] = [list(line) for line in result.text_lines]
+    return data
+
+
+def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | None) -> PairResult:
+    return PairResult(**{**data, "status": Status(data["status"]),
+                         "crop": None if data["crop"] is None else Crop(*data["crop"]),
+                         "changed_frames": tuple(data["changed_frames"]),
+                         "text_lines": tuple(TextLine(text, tuple(box), frame, tuple(matches), layer)
+                                             for text, box, frame, matches, layer in data["text_lines"]),
+                         "bbox": None if data["bbox"] is None else tuple(data["bbox"])},
+                      deid=deid, source=source)
+
+
+def _row_from_json(data: dict, **extra) -> PairResult:
+    """A row of ``full_rows`` as a result, with ``extra`` fields (its page) set."""
+    deid, source = (None if data[side] is None else record_from_json(data[side]) for side in ("deid", "source"))
+    return result_from_json({**data["result"], **extra}, deid, source)
+
