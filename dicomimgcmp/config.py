@@ -13,12 +13,15 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from dicomimgcmp.enums import ExecutorKind, PageMode, TextMode, Word
 from dicomimgcmp.errors import ConfigError, MissingDependency
 from dicomimgcmp.model import DEFAULT_MAX_PIXELS, PairResult, Status
 from dicomimgcmp.optional import install_hint, installed
+
+if TYPE_CHECKING:
+    from dicomimgcmp.checks.recipe import Recipe
 
 #: The text check (:mod:`.textcheck`): its modes, the modalities it reads by default.
 DEFAULT_MODALITIES = ("US", "SC", "OT", "XA", "RF", "ES", "XC", "GM", "SM", "DX", "CR", "MG")
@@ -66,6 +69,9 @@ CONFIG_KEYS: dict[str, str] = {
                   "values (needs pip install -r requirements-text.txt)",
     "text_modalities": "optional, with text_check: the modalities read, a list or \"US,SC\" (default "
                        "US SC OT XA RF ES XC GM SM DX CR MG; \"*\" for every modality)",
+    "recipe": "optional: the pixel de-identification recipe to judge the changes against (CSV column "
+              "recipe_verdict): \"deid:default\", \"deid:ultrasound\" (deid's shipped recipes), or the path of "
+              "a deid recipe, a CTP DicomPixelAnonymizer.script or a CSV table of boxes",
 }
 REQUIRED_KEYS = ("run_name", "input_data_path", "pre_deID_data_path", "uid_mapping_file",
                  "output_data_path", "log_path")
@@ -91,6 +97,8 @@ class Config:
     pages: PageMode = PageMode.ALL
     review_decisions: Path | None = None
     text_check: TextCheck = TextCheck()
+    #: The recipe the changes are judged against (:mod:`.checks.recipe`), None without one.
+    recipe: Recipe | None = None
     #: Keys in the file that this tool does not use (a typo is worth a warning, not a failure).
     unused_keys: tuple[str, ...] = ()
 
@@ -142,6 +150,7 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         pages=_choice(values, "pages", PageMode),
         review_decisions=_optional_file(values, "review_decisions", base),
         text_check=_text_check(values),
+        recipe=_recipe(values, base),
         unused_keys=tuple(k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS),
     )
     _check_outputs_outside_inputs(cfg)
@@ -193,6 +202,15 @@ def _existing_file(values: dict, key: str, base: Path) -> Path:
     if not path.is_file():
         raise ConfigError(f"config key '{key}': file does not exist: {path}")
     return path
+
+
+def _recipe(values: dict, base: Path) -> Recipe | None:
+    value = str(values.get("recipe", "") or "").strip()
+    if not value:
+        return None
+    from dicomimgcmp.checks.recipe import load_recipe  # only now: deid loads only when a recipe is configured
+
+    return load_recipe(value, base)
 
 
 def _text_check(values: dict) -> TextCheck:

@@ -10,7 +10,7 @@ import enum
 
 #: Photometric interpretations are pydicom's enum (``pydicom.pixels.common.PhotometricInterpretation``), imported
 #: where images are read: this module is imported by the command line, which starts without pydicom.
-__all__ = ["ExecutorKind", "PageMode", "Side", "Status", "TextMode", "Word"]
+__all__ = ["ExecutorKind", "PageMode", "RecipeVerdict", "Side", "Status", "TextMode", "Word"]
 
 
 class Word(str, enum.Enum):
@@ -34,6 +34,17 @@ class Status(Word):
     DUPLICATE_UID = "duplicate_uid"
     UNREADABLE = "unreadable"
     SOURCE_ONLY = "source_only"
+
+
+class RecipeVerdict(Word):
+    """CSV column ``recipe_verdict``: were the pixels changed exactly where the recipe says (config ``recipe``)?
+    Listed from the worst: the order the report lists them in."""
+
+    MISSED_REGION = "missed_region"
+    CHANGED_OUTSIDE = "changed_outside"
+    NOT_IN_RECIPE = "not_in_recipe"
+    RULE_FLAGS_ONLY = "rule_flags_only"
+    AS_RECIPE = "as_recipe"
 
 
 class PageMode(Word):

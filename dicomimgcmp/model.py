@@ -11,7 +11,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from dicomimgcmp.enums import Status
+from dicomimgcmp.enums import RecipeVerdict, Status
 
 CSV_COLUMNS: tuple[str, ...] = (
     "status", "reason", "deid_file", "source_file", "deid_sop_instance_uid", "source_sop_instance_uid",
@@ -19,7 +19,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "changed_pixels", "changed_fraction", "changed_frames",
     "bbox_row0", "bbox_row1", "bbox_col0", "bbox_col1",
     "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page", "change_group", "group_size", "hidden_content",
-    "text_found", "phi_match", "text_boxes",
+    "text_found", "phi_match", "text_boxes", "recipe_verdict", "recipe_rule", "recipe_boxes",
 )
 TEXT_FOUND_CAP = 20  # text lines written in a CSV cell
 
@@ -133,6 +133,9 @@ class FileRecord:
     #: What the header says lies beside the image (:func:`~.layers.header_layers`): "overlay 6000",
     #: "IconImageSequence", "BurnedInAnnotation YES".
     layers: tuple[str, ...] = ()
+    #: The text of the header attributes the configured recipe reads (:mod:`.read.attributes`; source files
+    #: only, empty without a recipe).
+    attributes: tuple[str, ...] = ()
 
     @property
     def series_label(self) -> str:
@@ -225,6 +228,11 @@ class PairResult:
     #: check, :mod:`.textcheck`; empty when it did not run).
     text_lines: tuple[TextLine, ...] = ()
     phi_match: str = ""
+    #: The recipe verdict (:mod:`.checks.recipe.verdict`, a :class:`~.enums.RecipeVerdict` word; empty without
+    #: a recipe), the rules that matched the source header and the regions they name.
+    recipe_verdict: str = ""
+    recipe_rule: str = ""
+    recipe_boxes: str = ""
     pdf_file: str = ""
     pdf_page: int | None = None
     #: Changed pairs in this pair's group (the run's, set when the rows are read back).
@@ -278,6 +286,9 @@ class PairResult:
             "group_size": self.group_size,
             "hidden_content": self.hidden_content,
             **self._text_cells(),
+            "recipe_verdict": self.recipe_verdict,
+            "recipe_rule": self.recipe_rule,
+            "recipe_boxes": self.recipe_boxes,
         }
         return row
 
@@ -310,6 +321,32 @@ class SummaryRow(NamedTuple):
 
     cells: dict[str, Any]  # as read back from the store's JSON
     series: str
+
+
+class RuleTally(NamedTuple):
+    """A recipe rule's images in a run: how many it named, and how many of them are as the recipe says."""
+
+    rule: str
+    images: int
+    as_recipe: int
+
+    @property
+    def failing(self) -> int:
+        return self.images - self.as_recipe
+
+
+class RecipeTally(NamedTuple):
+    """The recipe verdicts of a run: pairs per verdict (every verdict listed, worst first) and per rule."""
+
+    verdicts: dict[str, int]
+    rules: tuple[RuleTally, ...]
+
+    @property
+    def failing(self) -> int:
+        return sum(n for verdict, n in self.verdicts.items() if verdict != RecipeVerdict.AS_RECIPE.value)
+
+    def counts_text(self) -> str:
+        return ", ".join(f"{verdict} {n}" for verdict, n in self.verdicts.items() if n)
 
 
 class Pair(NamedTuple):

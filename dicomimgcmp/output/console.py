@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from dicomimgcmp.model import NOTHING_PAIRED, nothing_paired
+from dicomimgcmp.model import NOTHING_PAIRED, RecipeTally, nothing_paired
 
 
 def incomplete_outputs(failed: list[str], complete: list[str], log_path: Path) -> str:
@@ -21,10 +21,11 @@ def _and(items: list[str]) -> str:
 
 
 def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = (),
-                    reused: dict[str, int] | None = None, identity_found: int = 0) -> str:
+                    reused: dict[str, int] | None = None, identity_found: int = 0,
+                    recipe: RecipeTally | None = None) -> str:
     """The closing lines printed to the console; ``notes`` say how the mapping was read, ``reused`` how much
     was taken from the saved state of an earlier run, ``identity_found`` how many images show the source's
-    identity in their pixels (the text check)."""
+    identity in their pixels (the text check), ``recipe`` the recipe verdicts."""
     width = max(len(k) for k in counts)
     lines = [f"UID mapping: {note}" for note in notes]
     if reused and any(reused.values()):
@@ -33,6 +34,9 @@ def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path,
     lines += ["Files per status:"] + [f"  {k:<{width}}  {v}" for k, v in counts.items()]
     if identity_found:
         lines.append(f"IDENTITY FOUND IN PIXELS: {identity_found} images (their pages come first in the PDF)")
+    if recipe is not None:
+        lines.append(f"{'RECIPE NOT FOLLOWED' if recipe.failing else 'Recipe'}: {recipe.counts_text()} "
+                     "(CSV column recipe_verdict)")
     if nothing_paired(counts):
         lines.append(f"WARNING: {NOTHING_PAIRED}; check uid_mapping_file "
                      "(the columns found are named above).")

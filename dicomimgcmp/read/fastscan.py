@@ -28,6 +28,7 @@ from pydicom.datadict import tag_for_keyword
 from dicomimgcmp.model import FileRecord, PixelFormat
 from dicomimgcmp.optional import optional
 from dicomimgcmp.pixels.layers import LAYER_TAGS, header_layers
+from dicomimgcmp.read.attributes import scanned_texts
 from dicomimgcmp.read.dicomfile import PIXEL_DATA_LE, data_set_start, element_header_length, explicit_vr_at
 from dicomimgcmp.read.walk import stamp_of
 
@@ -70,7 +71,7 @@ def _library():
     return _dicomsdl or None
 
 
-def scan_record(path: str, rel_path: str) -> FileRecord | None:
+def scan_record(path: str, rel_path: str, attributes: tuple[str, ...] = ()) -> FileRecord | None:
     """The record of a standard file as :func:`.index.read_record` would make it, or None when not sure."""
     if _library() is None:
         return None
@@ -81,10 +82,10 @@ def scan_record(path: str, rel_path: str) -> FileRecord | None:
     try:
         info = os.fstat(fd)  # the stamp before reading, as read_record's
         size, stamp, head = info.st_size, stamp_of(info), os.read(fd, _FIRST_READ)
-        record = _scan(head, size, fd, path, rel_path, stamp)
+        record = _scan(head, size, fd, path, rel_path, stamp, attributes)
         if record is None and len(head) < min(size, _SEARCH):  # a header longer than the first read
             head += os.read(fd, _SEARCH - len(head))
-            record = _scan(head, size, fd, path, rel_path, stamp)
+            record = _scan(head, size, fd, path, rel_path, stamp, attributes)
         return record
     except OSError:
         return None
@@ -92,7 +93,8 @@ def scan_record(path: str, rel_path: str) -> FileRecord | None:
         os.close(fd)
 
 
-def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str) -> FileRecord | None:
+def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str,
+          attributes: tuple[str, ...]) -> FileRecord | None:
     """The record from the file's first bytes, ``head``; None when not sure. The pixel data element must start
     in ``head``, so that the data set before it was parsed whole (dicomsdl passes over a buffer cut short)."""
     explicit = explicit_vr_at(head, data_set_start(head))
@@ -104,7 +106,8 @@ def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str)
         return None
     fmt = _format(values)
     offset = _pixel_offset(head, size, fmt, fd)
-    if offset is None or offset >= len(head):
+    texts = scanned_texts(dataset, attributes) if attributes else ()
+    if offset is None or offset >= len(head) or texts is None:
         return None
     return FileRecord(
         path=path, rel_path=rel_path, stamp=stamp, sop_instance_uid=values["SOPInstanceUID"],
@@ -114,7 +117,7 @@ def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str)
         instance_number=values["InstanceNumber"],
         rescale=(_or(values["RescaleSlope"], 1.0), _or(values["RescaleIntercept"], 0.0)),
         has_pixel_data=True, pixel_offset=offset, format=fmt,
-        layers=header_layers(_layer_tags(dataset, head, offset), values["BurnedInAnnotation"]))
+        layers=header_layers(_layer_tags(dataset, head, offset), values["BurnedInAnnotation"]), attributes=texts)
 
 
 def _open(head: bytes):

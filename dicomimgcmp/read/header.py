@@ -29,6 +29,7 @@ from dicomimgcmp.read.dicomfile import (
     looks_like_dicom,
     quiet_pydicom,
 )
+from dicomimgcmp.read.attributes import attribute_tags, attribute_texts
 from dicomimgcmp.read.walk import relative_path, stamp
 
 #: The attributes that, with the transfer syntax, decide how pixel values are laid out in the bytes.
@@ -97,31 +98,33 @@ def _found_implicit_vr(ds: Dataset, prefix: bytes, start: int) -> bool:
     return bool(ds.original_encoding[0]) if explicit is None else not explicit
 
 
-def read_record(path: str | os.PathLike, root: str | os.PathLike, *, fast: bool = False) -> FileRecord:
+def read_record(path: str | os.PathLike, root: str | os.PathLike, *, fast: bool = False,
+                attributes: tuple[str, ...] = ()) -> FileRecord:
     """Read the header of ``path`` into a :class:`FileRecord`; problems go into ``error``, never raise.
 
     A header without SOPInstanceUID (see :func:`sop_instance_uid`) is an error here: the comparison pairs by
     it, and a header that lacks it is usually cut short. ``fast`` tries the fast scan first (:mod:`.scan`;
-    only in a worker process that may crash), pydicom reads what it is not sure of.
+    only in a worker process that may crash), pydicom reads what it is not sure of. ``attributes`` are read too
+    (:mod:`.attributes`: what a recipe reads).
     """
     path, root = os.fspath(path), os.fspath(root)
     rel = relative_path(path, root)
     if fast:
         from dicomimgcmp.read.fastscan import scan_record
 
-        record = scan_record(path, rel)
+        record = scan_record(path, rel, attributes)
         if record is not None:
             return record
     file_stamp = stamp(path)  # before reading: a file changed while it is read gets another stamp next time
     try:
-        header = read_header(Path(path), _HEADER_KEYWORDS)
+        header = read_header(Path(path), _HEADER_KEYWORDS + [Tag(attribute_tags(a)[0]) for a in attributes])
     except HeaderError as exc:
         return FileRecord(path, rel, error=str(exc), stamp=file_stamp)
     with quiet_pydicom():  # values are converted here: their warnings are pydicom's, not the user's
         if not sop_instance_uid(header.dataset):
             return FileRecord(path, rel, error="no SOPInstanceUID in its data set, so it cannot be paired "
                                                "(a fragment, or cut short?)", stamp=file_stamp)
-        return _record(header, path, rel, file_stamp)
+        return _record(header, path, rel, file_stamp, attribute_texts(header.dataset, attributes))
 
 
 def sop_instance_uid(ds: Dataset) -> str:
@@ -136,7 +139,7 @@ def sop_instance_uid(ds: Dataset) -> str:
     return uid
 
 
-def _record(header: Header, path: str, rel: str, file_stamp: str) -> FileRecord:
+def _record(header: Header, path: str, rel: str, file_stamp: str, attributes: tuple[str, ...]) -> FileRecord:
     ds = header.dataset
     return FileRecord(
         path=path, rel_path=rel, stamp=file_stamp, sop_instance_uid=sop_instance_uid(ds),
@@ -148,6 +151,7 @@ def _record(header: Header, path: str, rel: str, file_stamp: str) -> FileRecord:
         has_pixel_data=header.has_pixel_data, pixel_offset=header.pixel_offset,
         format=_pixel_format(ds, bool(header.implicit_vr)),
         layers=header_layers({int(tag) for tag in ds.keys()}, _text(ds, "BurnedInAnnotation")),
+        attributes=attributes,
     )
 
 

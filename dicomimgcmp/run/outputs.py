@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from dicomimgcmp.config import Config
 from dicomimgcmp.enums import PageMode
-from dicomimgcmp.model import REVIEW_HTML, SUMMARY_CSV, Status, pdf_name
+from dicomimgcmp.model import REVIEW_HTML, SUMMARY_CSV, RecipeTally, Status, pdf_name
 from dicomimgcmp.output.csvfile import log, logged, summary_csv
 from dicomimgcmp.output.pdf.plan import Summary, plan_pdf, save_plan
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, GroupView, write_review
@@ -30,6 +30,7 @@ class RunReport:
     identity_found: int
     date: str
     carried: dict[str, Decision]
+    recipe: RecipeTally | None = None
 
 
 @dataclass
@@ -120,7 +121,7 @@ def _write_review(path: Path, run_name: str, state: RunState, report: RunReport)
     write_review(path, run_name=run_name, date=report.date, counts=report.counts,
                         rows=state.summary_rows(), carried=report.carried,
                         groups=(GroupView(*group) for group in state.groups()),
-                        phi_total=report.identity_found)
+                        phi_total=report.identity_found, recipe=report.recipe)
 
 
 def _plan_pdfs(cfg: Config, parts: int | None, state: RunState, report: RunReport) -> list[PdfJob]:
@@ -135,7 +136,8 @@ def _plan_pdfs(cfg: Config, parts: int | None, state: RunState, report: RunRepor
         for part, (first, size) in enumerate(_split_balanced(state.count_pages(per_group), n_parts)):
             summary = Summary(cfg.run_name, report.date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
                                      str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED.value],
-                                     per_group, report.identity_found)
+                                     per_group, report.identity_found, cfg.recipe.name if cfg.recipe else "",
+                                     report.recipe)
             jobs.append(_plan_part(cfg, state, summary, pdf_name(None if parts is None else part), first, size,
                                    leaders))
     except BaseException:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dicomimgcmp.model import RecipeTally
 from dicomimgcmp.config import Config
 from dicomimgcmp.enums import TextMode
 from dicomimgcmp.errors import ConfigError
@@ -74,6 +75,7 @@ class RunOutcome:
     notes: tuple[str, ...] = ()
     reused: dict[str, int] = field(default_factory=dict)
     identity_found: int = 0  # images whose pixels show text matching the source's identity (the text check)
+    recipe: RecipeTally | None = None  # the recipe verdicts (config key recipe)
     failed: tuple[str, ...] = ()  # the outputs that could not be written (why is in the log), in words ...
     complete: tuple[str, ...] = ()  # ... and the ones written
 
@@ -116,7 +118,8 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
         for note in notes:
             log.info("uid_mapping_file: %s", note)
         progress.stage = "indexing"
-        n_deid, n_source = index_trees([cfg.input_data_path, cfg.pre_deID_data_path], workers, state)
+        n_deid, n_source = index_trees([cfg.input_data_path, cfg.pre_deID_data_path], workers, state,
+                                       cfg.recipe.attributes if cfg.recipe else ())
         log.info("indexed %d de-identified and %d source files (%d read before)", n_deid, n_source,
                  state.reused["records"])
         progress.done.append(f"indexed {n_deid + n_source} files")
@@ -130,13 +133,14 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
 
         counts = state.status_counts()
         identity_found = state.count_phi()
-        written = write_outputs(cfg, parts, workers, state, RunReport(counts, identity_found, date, carried),
-                                 progress, clock)
+        recipe = state.recipe_tally()
+        written = write_outputs(cfg, parts, workers, state, RunReport(counts, identity_found, date, carried,
+                                                                      recipe), progress, clock)
         reused = dict(state.reused)
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
-    return RunOutcome(counts, written.paths, clock.laps, notes, reused, identity_found, tuple(written.failed),
-                      tuple(written.complete))
+    return RunOutcome(counts, written.paths, clock.laps, notes, reused, identity_found, recipe,
+                      tuple(written.failed), tuple(written.complete))
 
 
 def remove_half_written(run_dir: Path) -> None:
@@ -163,11 +167,12 @@ def _settings(cfg: Config) -> dict[str, object]:
     ocr = ("rapidocr", "onnxruntime") if text.mode is not TextMode.OFF else ()
     return {"pixel_tolerance": cfg.pixel_tolerance, "max_pixels": cfg.max_pixels, "dicomimgcmp": __version__,
             "text_check": text.mode if text.mode is TextMode.OFF else [text.mode, text.modalities],
+            **({"recipe": repr(cfg.recipe), "deid": installed("deid")} if cfg.recipe else {}),
             **{name: installed(name) for name in ("pydicom", "numpy", "pylibjpeg", "pylibjpeg-libjpeg",
                                                   "pylibjpeg-openjpeg", "pylibjpeg-rle", "pyjpegls", *ocr)}}
 
 
-def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[int]:
+def index_trees(roots: list[Path], workers: Workers, state: RunState, attributes: tuple[str, ...] = ()) -> list[int]:
     """Read the header of every file below each root into the store; returns the number of files per root.
 
     The trees are walked as their files are read (the workers start on the first files while the main process
@@ -191,8 +196,9 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState) -> list[in
 
         read: list[tuple[IndexJob, RecordRow]] = []
         clock = _SaveClock()
-        for jobs, records in iter_batches(workers, index_batch, unread(), INDEX_BATCH, workers.isolated,
-                                          progress=progress, retry_args=(False,), on_failure=unreadable_file):
+        for jobs, records in iter_batches(workers, index_batch, unread(), INDEX_BATCH, workers.isolated, attributes,
+                                          progress=progress, retry_args=(False, attributes),
+                                          on_failure=unreadable_file):
             read += zip(jobs, records)
             if clock.due(read):
                 _save_records(state, read)
@@ -237,7 +243,7 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
     compared: list[ComparedRow] = []
     pairs = 0
     clock = _SaveClock()
-    compare_args = (cfg.pixel_tolerance, cfg.max_pixels, cfg.text_check)
+    compare_args = (cfg.pixel_tolerance, cfg.max_pixels, cfg.text_check, cfg.recipe)
 
     def pair_by_pair(batch: PairingBatch, _reason: str) -> BatchOutcome:
         return batch_outcome(batch, lambda to_compare: run_one_by_one(workers, compare_batch, to_compare,

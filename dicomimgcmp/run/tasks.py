@@ -6,11 +6,11 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from dicomimgcmp.compare.pair import compare_pair
 from dicomimgcmp.config import TextCheck
-from dicomimgcmp.enums import TextMode
+from dicomimgcmp.enums import Side, TextMode
 from dicomimgcmp.model import FileRecord, Pair, PairResult, Status
 from dicomimgcmp.output.pdf.plan import Summary, load_plan
 from dicomimgcmp.output.pdf.write import write_pdf
@@ -21,6 +21,9 @@ from dicomimgcmp.read.readahead import read_ahead
 from dicomimgcmp.read.walk import relative_path, stamp
 from dicomimgcmp.run.store.lookups import PairingBatch
 from dicomimgcmp.run.store.rows import ComparedRow, RecordRow, RowValues, compared_row, record_row, row_values
+
+if TYPE_CHECKING:
+    from dicomimgcmp.checks.recipe import Recipe
 
 
 class IndexJob(NamedTuple):
@@ -42,8 +45,9 @@ class BatchOutcome(NamedTuple):
 
 
 def pair_and_compare_batches(batches: list[PairingBatch], tolerance: float, max_pixels: int,
-                            text: TextCheck) -> list[BatchOutcome]:
-    return [batch_outcome(batch, lambda pairs: compare_batch(pairs, tolerance, max_pixels, text)) for batch in batches]
+                             text: TextCheck, recipe: Recipe | None) -> list[BatchOutcome]:
+    return [batch_outcome(batch, lambda pairs: compare_batch(pairs, tolerance, max_pixels, text, recipe))
+            for batch in batches]
 
 
 def batch_outcome(batch: PairingBatch, compare_pairs: Callable[[list[Pair]], list[ComparedRow]]) -> BatchOutcome:
@@ -75,9 +79,12 @@ def records_in(batches: list[PairingBatch]) -> int:
     return sum(len(batch.texts) for batch in batches)
 
 
-def index_batch(jobs: list[IndexJob], fast: bool) -> list[RecordRow]:
+def index_batch(jobs: list[IndexJob], fast: bool, attributes: tuple[str, ...]) -> list[RecordRow]:
+    """The jobs' records; the source files' with the ``attributes`` a recipe reads."""
     read_ahead((job.path, 0, HEADER_PREFIX) for job in jobs)
-    return [record_row(read_record(job.path, job.root, fast=fast)) for job in jobs]
+    return [record_row(read_record(job.path, job.root, fast=fast,
+                                   attributes=attributes if job.tree == Side.SOURCE else ()))
+            for job in jobs]
 
 
 def unreadable_file(job: IndexJob, reason: str) -> RecordRow:
@@ -85,7 +92,8 @@ def unreadable_file(job: IndexJob, reason: str) -> RecordRow:
                                  stamp=stamp(job.path)))
 
 
-def compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, text: TextCheck) -> list[ComparedRow]:
+def compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, text: TextCheck,
+                  recipe: Recipe | None) -> list[ComparedRow]:
     """The pairs' comparisons as the store saves them (encoded here, in the worker)."""
     read_ahead((rec.path, rec.pixel_offset or 0, None) for pair in pairs for rec in (pair.deid, pair.source))
     results = [compare_pair(p.deid, p.source, tolerance, max_pixels) for p in pairs]
@@ -93,6 +101,11 @@ def compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, text: Te
         from dicomimgcmp.checks.text import check_pair  # only now: the text check's libraries load only when it is on
 
         results = [check_pair(result, text) for result in results]
+    if recipe is not None:
+        from dicomimgcmp.checks.recipe import expectation
+        from dicomimgcmp.checks.recipe.verdict import judge
+
+        results = [judge(result, expectation(recipe, pair.source.attributes)) for pair, result in zip(pairs, results)]
     return [compared_row(pair, result) for pair, result in zip(pairs, results)]
 
 

@@ -9,6 +9,7 @@ import textwrap
 
 import numpy as np
 
+from dicomimgcmp.checks.recipe.regions import clamped_boxes, regions_from_text
 from dicomimgcmp.compare.diff import changed_mask
 from dicomimgcmp.compare.groups import unpack_mask
 from dicomimgcmp.model import PairResult, slice_text
@@ -40,7 +41,26 @@ def pair_drawing(page: Page, tolerance: float, footer: str) -> PairDrawing:
                      if line.matches and (line.layer or line.frame == item.shown_frame))
     return PairDrawing(_header(page), footer, panels, changed_box=_maybe_box(item.bbox, step),
                        kept_box=_maybe_box(kept, step),
-                       identity=identity)
+                       identity=identity, expected=_expected(item, step))
+
+
+def _expected(item: PairResult, step: int) -> tuple[tuple[Box | None, Box, bool], ...]:
+    """The recipe's regions on the source panel and, moved by a crop, on the de-identified one."""
+    if not item.recipe_boxes:
+        return ()
+    source = item.files[1].pixels
+    crop = item.crop
+    drawn = []
+    for (r0, r1, c0, c1), keep in clamped_boxes(regions_from_text(item.recipe_boxes), source.rows or 0,
+                                                  source.columns or 0):
+        on_deid: Box | None = _box((r0, r1, c0, c1), step)
+        if crop is not None:
+            inside = (max(r0, crop.row0), min(r1, crop.row0 + crop.rows), max(c0, crop.col0),
+                      min(c1, crop.col0 + crop.columns))
+            on_deid = (_box((inside[0] - crop.row0, inside[1] - crop.row0, inside[2] - crop.col0,
+                             inside[3] - crop.col0), step) if inside[1] > inside[0] and inside[3] > inside[2] else None)
+        drawn.append((on_deid, _box((r0, r1, c0, c1), step), keep))
+    return tuple(drawn)
 
 
 def _maybe_box(box: tuple[int, int, int, int] | None, step: int) -> Box | None:
@@ -75,6 +95,9 @@ def _header(page: Page) -> str:
              f"Series {d.series_description or '-'}", metrics, f"Changed box (source coordinates, half-open): {box}"]
     if item.change_group:
         lines.append(_group_line(page))
+    if item.recipe_verdict:
+        lines.append(f"Recipe: {item.recipe_verdict.upper()}   rule: {item.recipe_rule or 'none matched'}   "
+                     f"regions x0,y0,x1,y1 (dashed: blanked orange, kept blue): {item.recipe_boxes or 'none'}")
     if item.reason:
         lines.append(f"Note: {item.reason}")
     if item.hidden_content:

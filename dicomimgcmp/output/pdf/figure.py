@@ -14,8 +14,10 @@ from dicomimgcmp.output.pdf.layout import (
     GRID,
     LABEL_SIZE,
     MAGENTA,
+    ORANGE,
     PAGE_SIZE,
     RED,
+    SKY,
     STYLES,
     TEXT_LEFT,
     TITLES,
@@ -84,6 +86,12 @@ class PageFigure:
         for artist in self.marks:
             artist.remove()
         self.marks = []
+        for on_deid, on_source, keep in drawing.expected:
+            for ax, box in ((self.axes[0], on_deid), (self.axes[1], on_source)):
+                if box is not None:
+                    self.marks.append(ax.add_patch(Rectangle(
+                        (box.x - 0.5, box.y - 0.5), box.width, box.height, fill=False, lw=1.0, linestyle="--",
+                        edgecolor=SKY if keep else ORANGE)))
         for box, label in drawing.identity:
             self.marks.append(self.axes[0].add_patch(Rectangle(
                 (box.x - 0.5, box.y - 0.5), box.width, box.height, fill=False, lw=1.5, edgecolor=MAGENTA)))

@@ -27,6 +27,8 @@ HEADER_SIZE, TITLE_SIZE, FOOTER_SIZE, ERROR_SIZE, LABEL_SIZE = 9, 11, 8, 12, 7  
 LINE_SPACING = 1.2  # baseline to baseline, in font sizes (matplotlib's default)
 #: Colours (RGB, 0-1): overlay planes, changed pixels, the changed box, the kept crop, identity read in the image.
 GREEN, RED, YELLOW, CYAN, MAGENTA = (0, 1, 0), (1, 0, 0), (1, 1, 0), (0, 1, 1), (1, 0, 1)
+#: The recipe's expected regions: blanked (orange) and kept (light blue), dashed.
+ORANGE, SKY = (1, 0.55, 0), (0.45, 0.75, 1)
 #: Deflate level of the images, with ISA-L (0-3): a 512x512 CT panel in 0.5 ms, as small as zlib's level 6 makes
 #: it in 6 ms (matplotlib's palette PNG took 15 ms).
 COMPRESSION = 1
@@ -145,6 +147,8 @@ class PairDrawing:
     changed_box: Box | None = None  # on the changed-area panel, in yellow
     kept_box: Box | None = None  # the crop's kept region, on the changed-area panel, dashed cyan
     identity: tuple[tuple[Box, str], ...] = ()  # text matching the source's identity, on the first panel
+    #: The recipe's regions (blanked, or kept: True) on the de-identified and the source panels, dashed.
+    expected: tuple[tuple[Box | None, Box, bool], ...] = ()
 
     def text(self) -> list[str]:
         return [self.header, self.footer, self.error, *TITLES, *(label for _box, label in self.identity)]
@@ -238,6 +242,10 @@ class _Page:
         for box, colour, dashed in ((drawing.changed_box, YELLOW, False), (drawing.kept_box, CYAN, True)):
             if box is not None:
                 self.rect(box, rects[2], scales[2], colour, 1.2, dashed)
+        for on_deid, on_source, keep in drawing.expected:
+            for k, box in ((0, on_deid), (1, on_source)):
+                if box is not None:
+                    self.rect(box, rects[k], scales[k], SKY if keep else ORANGE, 1.0, dashed=True)
         for box, label in drawing.identity:
             self.rect(box, rects[0], scales[0], MAGENTA, 1.5)
             x, y0, w, h = rects[0]

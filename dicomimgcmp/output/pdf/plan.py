@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from dicomimgcmp.model import NOTHING_PAIRED, PairResult, Status, nothing_paired
+from dicomimgcmp.model import NOTHING_PAIRED, PairResult, RecipeTally, Status, nothing_paired
 from dicomimgcmp.output.pdf.layout import STYLES, TEXT_BOTTOM, TEXT_TOP, Line
 from dicomimgcmp.output.review import share_text
 
@@ -32,6 +32,8 @@ class Summary:
     changed_total: int
     per_group: bool = False  # pages: "per_group"
     phi_total: int = 0  # images of the run whose pixels show text matching the source's identity
+    recipe_name: str = ""  # config key recipe, as given
+    recipe: RecipeTally | None = None  # the run's recipe verdicts
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,15 @@ class Listed(NamedTuple):
     series_label: str
     modality: str
     pdf_page: int | None
+    recipe_verdict: str
+    recipe_rule: str
 
     @classmethod
     def of(cls, m: PairResult) -> Listed:
         deid, source = m.files
         return cls(deid.rel_path, m.status, m.changed_pixels, m.change_group, m.reason, m.phi_match,
                    m.group_size, m.change, source.series_instance_uid, source.series_label, source.modality,
-                   m.pdf_page)
+                   m.pdf_page, m.recipe_verdict, m.recipe_rule)
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,12 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
                          "Check uid_mapping_file and the input folders.", "warn"))
     if summary.phi_total:
         head.insert(1, Line(f"Identity found in pixels: {summary.phi_total} images", "warn"))
+    head += _recipe_lines(summary)
     members = [m for page in pages for m in page if m.status is Status.CHANGED]
+    missed = [page[0] for page in pages if page[0].status is not Status.CHANGED and not page[0].phi_match]
+    if missed:
+        head.append(Line("Unchanged, but the recipe expects a region blanked (page, de-identified file, rule):"))
+        head += [Line(f"{m.rel_path}   {m.recipe_rule}", "mono", m.pdf_page) for m in missed]
     found = [page[0] for page in pages if page[0].phi_match]
     if found:
         head.append(Line("Identity found in pixels (page, de-identified file, attributes matched, status):"))
@@ -200,6 +209,20 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
         lines.append(Line("Changed images (page, de-identified file, changed pixels, change group, note):"))
         lines += [Line(f"{m.rel_path}   {m.changed_pixels} px   group {m.change_group}"
                        f"{'   ' + m.reason if m.reason else ''}", "mono", m.pdf_page) for m in members]
+    return lines
+
+
+def _recipe_lines(summary: Summary) -> list[Line]:
+    """The recipe verdicts of the run, and a line per rule (images it named, as the recipe says, failing)."""
+    tally = summary.recipe
+    if tally is None:
+        return []
+    lines = [Line(f"Recipe {summary.recipe_name}: {tally.counts_text()} (pages of pairs that fail it come first)",
+                  "warn" if tally.failing else "text")]
+    if tally.rules:
+        lines.append(Line("Per rule (images named, as the recipe says, failing: rule):"))
+        lines += [Line(f"{rule.images:>7} {rule.as_recipe:>7} {rule.failing:>7}   {rule.rule}", "mono")
+                  for rule in tally.rules]
     return lines
 
 

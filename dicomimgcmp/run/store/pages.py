@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from dicomimgcmp.model import CSV_COLUMNS, PairResult, Status, SummaryRow
+from dicomimgcmp.enums import RecipeVerdict
+from dicomimgcmp.model import CSV_COLUMNS, PairResult, RecipeTally, RuleTally, Status, SummaryRow
 from dicomimgcmp.run.store.base import _BATCH, _PAGES_READ, DEID, StoreBase
 from dicomimgcmp.run.store.rows import _row_from_json
 from dicomimgcmp.run.workers import chunks
@@ -16,8 +17,13 @@ from dicomimgcmp.run.workers import chunks
 _PAGE_ORDER = "patient_id, study, series_number, instance_number, rel_path"
 
 
-#: The rows that get a page: changed, or showing the source's identity in their pixels (the text check).
-_ON_A_PAGE = "(status = ? OR phi = 1)"
+#: Pages of pairs that fail the recipe come before those that conform (after those showing identity).
+_FAILS_RECIPE = f"(recipe_verdict IS NOT NULL AND recipe_verdict != '{RecipeVerdict.AS_RECIPE.value}')"
+
+
+#: The rows that get a page: changed, showing the source's identity in their pixels (the text check), or
+#: unchanged where the recipe expected a region blanked (identity may be left there).
+_ON_A_PAGE = f"(status = ? OR phi = 1 OR recipe_verdict = '{RecipeVerdict.MISSED_REGION.value}')"
 
 
 #: The changed rows of a row's change group (NULL for a row with none).
@@ -91,9 +97,20 @@ class ReportQueries(StoreBase):
             "CREATE TEMP TABLE page_rows AS SELECT side, rel_path, n, DENSE_RANK() OVER (ORDER BY first) - 1 AS unit "
             "FROM (SELECT side, rel_path, n, MIN(n) OVER (PARTITION BY unit_id) AS first FROM "
             f"(SELECT side, rel_path, {_unit(per_group)} AS unit_id, ROW_NUMBER() OVER (ORDER BY phi DESC, "
-            f"{_PAGE_ORDER}) AS n FROM rows WHERE {_ON_A_PAGE}))", (Status.CHANGED.value,))
+            f"{_FAILS_RECIPE} DESC, {_PAGE_ORDER}) AS n FROM rows WHERE {_ON_A_PAGE}))", (Status.CHANGED.value,))
         self._db.execute("CREATE INDEX temp.page_rows_by_unit ON page_rows (unit, n)")
         self._paged = per_group
+
+    def recipe_tally(self) -> RecipeTally | None:
+        """The recipe verdicts of the run: per verdict, and per rule (None when no pair has one)."""
+        verdicts = dict(self._db.execute("SELECT recipe_verdict, COUNT(*) FROM rows WHERE recipe_verdict IS NOT NULL "
+                                         "GROUP BY recipe_verdict").fetchall())
+        if not verdicts:
+            return None
+        rules = tuple(RuleTally(*row) for row in self._db.execute(
+            f"SELECT recipe_rule, COUNT(*), SUM(NOT {_FAILS_RECIPE}) FROM rows WHERE recipe_verdict IS NOT NULL "
+            "AND recipe_rule != '' GROUP BY recipe_rule ORDER BY COUNT(*) DESC, recipe_rule"))
+        return RecipeTally({v.value: verdicts.get(v.value, 0) for v in RecipeVerdict}, rules)
 
     def group_leaders(self) -> set[str]:
         """The de-identified rel_path of each change group's first member in page order (whose page gives the

@@ -12,7 +12,8 @@ from dicomimgcmp.model import CSV_COLUMNS, Crop, FileRecord, Pair, PairResult, P
 _RECORD_FIELDS = tuple(FileRecord.__dataclass_fields__)
 
 
-_RESCALE, _FORMAT, _LAYERS = (_RECORD_FIELDS.index(name) for name in ("rescale", "format", "layers"))
+_RESCALE, _FORMAT, _LAYERS, _ATTRIBUTES = (_RECORD_FIELDS.index(name) for name in
+                                          ("rescale", "format", "layers", "attributes"))
 
 
 def _pair_key(pair: Pair) -> str:
@@ -38,6 +39,8 @@ class RowValues(NamedTuple):
     deid_path: str | None
     source_path: str | None
     summary: str  # JSON: the CSV cells (CSV_COLUMNS order) and the series label (SummaryRow), made where the row is
+    recipe_verdict: str | None  # None without a recipe, or for a pair not compared
+    recipe_rule: str | None
 
 
 def row_values(r: PairResult, result: str | None = None) -> RowValues:
@@ -49,7 +52,8 @@ def row_values(r: PairResult, result: str | None = None) -> RowValues:
                      (r.source or rec).series_instance_uid, r.change_group or None, int(bool(r.phi_match)),
                      result or json.dumps(result_to_json(r)), r.deid.path if r.deid else None,
                      r.source.path if r.source else None,
-                     json.dumps([*map(r.csv_row().__getitem__, CSV_COLUMNS), r.series_label]))  # read by position
+                     json.dumps([*map(r.csv_row().__getitem__, CSV_COLUMNS), r.series_label]),  # read by position
+                     r.recipe_verdict or None, r.recipe_verdict and r.recipe_rule)
 
 
 class ComparedRow(NamedTuple):
@@ -95,6 +99,7 @@ def record_to_json(rec: FileRecord) -> list:
 def record_from_json(data: list) -> FileRecord:
     values = list(data)
     values[_RESCALE], values[_LAYERS] = tuple(data[_RESCALE]), tuple(data[_LAYERS])
+    values[_ATTRIBUTES] = tuple(data[_ATTRIBUTES])
     values[_FORMAT] = None if data[_FORMAT] is None else PixelFormat(*data[_FORMAT])
     return FileRecord(*values)
 
