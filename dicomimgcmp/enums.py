@@ -46,6 +46,11 @@ class RecipeVerdict(Word):
     RULE_FLAGS_ONLY = "rule_flags_only"
     AS_RECIPE = "as_recipe"
 
+    @property
+    def fails(self) -> bool:
+        """Whether the pixels were not changed as the recipe says (a flag for a person is not a failure)."""
+        return self in (RecipeVerdict.MISSED_REGION, RecipeVerdict.CHANGED_OUTSIDE, RecipeVerdict.NOT_IN_RECIPE)
+
 
 class PageMode(Word):
     """Config key ``pages``: a PDF page per changed image, or per change group."""

@@ -93,7 +93,9 @@ def _compare_regions(result: PairResult, mask: np.ndarray) -> _Found:
     missed = np.zeros_like(mask)
     outside = ~window & ~mask  # what a crop lost outside the regions
     region_changed, uniform = False, True
-    for d, s in zip(iter_frames(deid), iter_frames(source)):
+    frames = (((s, s) for s in iter_frames(source)) if result.status is Status.IDENTICAL  # equal: decoded once
+              else zip(iter_frames(deid), iter_frames(source)))
+    for d, s in frames:
         if s.shape[:2] != (rows, columns):
             raise ValueError(f"the source's frames are {s.shape[0]}x{s.shape[1]}, the header says {rows}x{columns}")
         placed = _in_source(d, s, crop)

@@ -220,7 +220,8 @@ def _recipe_lines(summary: Summary) -> list[Line]:
     lines = [Line(f"Recipe {summary.recipe_name}: {tally.counts_text()} (pages of pairs that fail it come first)",
                   "warn" if tally.failing else "text")]
     if tally.rules:
-        lines.append(Line("Per rule (images named, as the recipe says, failing: rule):"))
+        lines.append(Line("Per rule (images named, as the recipe says, failing it, then the rule; the others are "
+                          "flagged for a person):"))
         lines += [Line(f"{rule.images:>7} {rule.as_recipe:>7} {rule.failing:>7}   {rule.rule}", "mono")
                   for rule in tally.rules]
     return lines

@@ -18,7 +18,8 @@ _PAGE_ORDER = "patient_id, study, series_number, instance_number, rel_path"
 
 
 #: Pages of pairs that fail the recipe come before those that conform (after those showing identity).
-_FAILS_RECIPE = f"(recipe_verdict IS NOT NULL AND recipe_verdict != '{RecipeVerdict.AS_RECIPE.value}')"
+_FAILS_RECIPE = "(COALESCE(recipe_verdict, '') IN ({}))".format(
+    ", ".join(f"'{v.value}'" for v in RecipeVerdict if v.fails))
 
 
 #: The rows that get a page: changed, showing the source's identity in their pixels (the text check), or
@@ -108,8 +109,9 @@ class ReportQueries(StoreBase):
         if not verdicts:
             return None
         rules = tuple(RuleTally(*row) for row in self._db.execute(
-            f"SELECT recipe_rule, COUNT(*), SUM(NOT {_FAILS_RECIPE}) FROM rows WHERE recipe_verdict IS NOT NULL "
-            "AND recipe_rule != '' GROUP BY recipe_rule ORDER BY COUNT(*) DESC, recipe_rule"))
+            f"SELECT recipe_rule, COUNT(*), SUM(recipe_verdict = '{RecipeVerdict.AS_RECIPE.value}'), "
+            f"SUM({_FAILS_RECIPE}) FROM rows WHERE recipe_verdict IS NOT NULL AND recipe_rule != '' "
+            "GROUP BY recipe_rule ORDER BY COUNT(*) DESC, recipe_rule"))
         return RecipeTally({v.value: verdicts.get(v.value, 0) for v in RecipeVerdict}, rules)
 
     def group_leaders(self) -> set[str]:
