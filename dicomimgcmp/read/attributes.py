@@ -7,6 +7,7 @@ Read once per file by the index (both readers), so that a recipe is evaluated wi
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ _TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN
                        "UT"})
 
 
+@functools.lru_cache(maxsize=1024)  # read for every file of a run: a recipe names a few dozen
 def attribute_tags(spec: str) -> tuple[int, ...]:
     """The tags of an attribute path: a keyword or a tag (``[gggg,eeee]``, ``(gggg,eeee)``, ``ggggeeee``,
     ``0xggggeeee``), items of sequences separated by ``::`` (the first item is read, as CTP does)."""
@@ -81,32 +83,42 @@ def element_text(elem) -> str:
 
 def scanned_texts(dataset, specs: Sequence[str]) -> tuple[str, ...] | None:
     """The text of each attribute in a data set parsed by dicomsdl, or None when not sure (a path into a
-    sequence, a sequence, a value that is not printable text or a number): pydicom then reads the file."""
+    sequence, a sequence, a value that is not printable text or a number): pydicom then reads the file.
+
+    One ``getValues`` call for all (dicomsdl's fast path); a decimal string is read from its bytes, so that its
+    text is the file's ("400.0", not a float's)."""
+    tags = [attribute_tags(spec) for spec in specs]
+    try:
+        values = dataset.getValues([path[0] for path in tags])
+    except Exception:  # noqa: BLE001 - dicomsdl raises its own exception type
+        return None
     texts = []
-    for spec in specs:
-        tags = attribute_tags(spec)
-        elem = dataset.getDataElement(tags[0])
-        if elem.tag() != tags[0]:
+    for path, value in zip(tags, values):
+        if value is None:
             texts.append("")  # absent at the top level: absent whatever the path
             continue
-        vr = str(elem.vr()).removeprefix("type.")
-        if len(tags) > 1 or vr == "SQ":
+        if len(path) > 1:
             return None
-        if vr in _TEXT_VRS:
-            raw = elem.toBytes()
-            try:
-                text = raw.decode("ascii")
-            except UnicodeDecodeError:
-                return None
-            text = "\\".join(v.strip(" \x00") for v in text.split("\\"))
-        elif vr in ("US", "SS", "UL", "SL") and elem.length():
-            value = elem.value()
-            text = "\\".join(str(v) for v in value) if isinstance(value, list) else str(value)
-        elif not elem.length():
-            text = ""
+        if isinstance(value, float) or (isinstance(value, list) and any(isinstance(v, float) for v in value)):
+            text = _raw_text(dataset, path[0])
+        elif isinstance(value, (str, int)):
+            text = str(value).strip()
+        elif isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+            text = "\\".join(str(v).strip() for v in value)
         else:
             return None
-        if not text.isprintable():
+        if text is None or not text.isprintable():
             return None
         texts.append(text)
     return tuple(texts)
+
+
+def _raw_text(dataset, tag: int) -> str | None:
+    elem = dataset.getDataElement(tag)
+    if str(elem.vr()).removeprefix("type.") not in _TEXT_VRS:
+        return None
+    try:
+        text = elem.toBytes().decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return "\\".join(v.strip(" \x00") for v in text.split("\\"))
