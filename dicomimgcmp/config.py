@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from dicomimgcmp.enums import ExecutorKind, PageMode, TextMode, Word
+from dicomimgcmp.enums import ExecutorKind, HeaderMode, PageMode, TextMode, Word
 from dicomimgcmp.errors import ConfigError, MissingDependency
 from dicomimgcmp.model import DEFAULT_MAX_PIXELS, PairResult, Status
 from dicomimgcmp.optional import install_hint, installed
@@ -69,6 +69,9 @@ CONFIG_KEYS: dict[str, str] = {
                   "values (needs pip install -r requirements-text.txt)",
     "text_modalities": "optional, with text_check: the modalities read, a list or \"US,SC\" (default "
                        "US SC OT XA RF ES XC GM SM DX CR MG; \"*\" for every modality)",
+    "header_check": "optional: \"on\" (default) or \"off\": look for the source's identity values (names, "
+                    "IDs, dates, UIDs, the Confidentiality Profile's attributes) anywhere in the de-identified file "
+                    "(CSV columns header_identity, date_shift_days)",
     "recipe": "optional: the pixel de-identification recipe to judge the changes against (CSV column "
               "recipe_verdict): \"deid:default\", \"deid:ultrasound\" (deid's shipped recipes), or the path of "
               "a deid recipe, a CTP DicomPixelAnonymizer.script or a CSV table of boxes",
@@ -97,6 +100,7 @@ class Config:
     pages: PageMode = PageMode.ALL
     review_decisions: Path | None = None
     text_check: TextCheck = TextCheck()
+    header_check: HeaderMode = HeaderMode.ON
     #: The recipe the changes are judged against (:mod:`.checks.recipe`), None without one.
     recipe: Recipe | None = None
     #: Keys in the file that this tool does not use (a typo is worth a warning, not a failure).
@@ -150,6 +154,7 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         pages=_choice(values, "pages", PageMode),
         review_decisions=_optional_file(values, "review_decisions", base),
         text_check=_text_check(values),
+        header_check=_choice(values, "header_check", HeaderMode),
         recipe=_recipe(values, base),
         unused_keys=tuple(k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS),
     )

@@ -10,7 +10,7 @@ import enum
 
 #: Photometric interpretations are pydicom's enum (``pydicom.pixels.common.PhotometricInterpretation``), imported
 #: where images are read: this module is imported by the command line, which starts without pydicom.
-__all__ = ["ExecutorKind", "PageMode", "RecipeVerdict", "Side", "Status", "TextMode", "Word"]
+__all__ = ["ExecutorKind", "HeaderMode", "PageMode", "RecipeVerdict", "Side", "Status", "TextMode", "Word"]
 
 
 class Word(str, enum.Enum):
@@ -65,6 +65,14 @@ class TextMode(Word):
     OFF = "off"
     CHANGED = "changed"
     ALL = "all"
+
+
+class HeaderMode(Word):
+    """Config key ``header_check``: whether the source's identity values are looked for in the whole
+    de-identified file."""
+
+    ON = "on"
+    OFF = "off"
 
 
 class ExecutorKind(Word):

@@ -19,13 +19,18 @@ CSV_COLUMNS: tuple[str, ...] = (
     "changed_pixels", "changed_fraction", "changed_frames",
     "bbox_row0", "bbox_row1", "bbox_col0", "bbox_col1",
     "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page", "change_group", "group_size", "hidden_content",
-    "text_found", "phi_match", "text_boxes", "recipe_verdict", "recipe_rule", "recipe_boxes",
+    "text_found", "phi_match", "text_boxes", "recipe_verdict", "recipe_rule", "recipe_boxes", "header_identity",
+    "date_shift_days",
 )
+HEADER_FOUND_CAP = 20  # header findings written in a CSV cell
 TEXT_FOUND_CAP = 20  # text lines written in a CSV cell
 
 #: Default limit on the values an image may declare (rows x columns x frames x samples) to be decoded:
 #: a 1000-frame 1024x1024 cine and any mammogram pass, a header claiming 10^12 does not.
 DEFAULT_MAX_PIXELS = 2 ** 32
+
+#: The dates the index reads from every header: a pair's date shift is measured on the first that both have.
+DATE_KEYWORDS = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate", "PatientBirthDate")
 
 SUMMARY_CSV = "comparison_summary.csv"
 #: Said loudly by the console and every PDF when :func:`nothing_paired` (a wrong mapping file, most often).
@@ -136,6 +141,8 @@ class FileRecord:
     #: The text of the header attributes the configured recipe reads (:mod:`.read.attributes`; source files
     #: only, empty without a recipe).
     attributes: tuple[str, ...] = ()
+    #: The values of :data:`DATE_KEYWORDS` ("" when absent).
+    dates: tuple[str, ...] = ()
 
     @property
     def series_label(self) -> str:
@@ -233,6 +240,10 @@ class PairResult:
     recipe_verdict: str = ""
     recipe_rule: str = ""
     recipe_boxes: str = ""
+    #: The source's identity values found in the de-identified file (:mod:`.checks.header`), each
+    #: "SourceAttribute@tag path", and its dates' shift from the source's, in days (None: not measured).
+    header_identity: tuple[str, ...] = ()
+    date_shift_days: int | None = None
     pdf_file: str = ""
     pdf_page: int | None = None
     #: Changed pairs in this pair's group (the run's, set when the rows are read back).
@@ -289,6 +300,10 @@ class PairResult:
             "recipe_verdict": self.recipe_verdict,
             "recipe_rule": self.recipe_rule,
             "recipe_boxes": self.recipe_boxes,
+            "header_identity": "; ".join(self.header_identity[:HEADER_FOUND_CAP]) + (
+                f"; ... ({len(self.header_identity) - HEADER_FOUND_CAP} more)"
+                if len(self.header_identity) > HEADER_FOUND_CAP else ""),
+            "date_shift_days": self.date_shift_days,
         }
         return row
 
@@ -345,6 +360,17 @@ class RecipeTally(NamedTuple):
 
     def counts_text(self) -> str:
         return ", ".join(f"{verdict} {n}" for verdict, n in self.verdicts.items() if n)
+
+
+class HeaderTally(NamedTuple):
+    """The header check over a run: files with findings; (source attribute, where found, files), most files
+    first; the first files found, (path, findings as JSON, page or None); patients whose date shifts differ,
+    (source PatientID, the shifts in days, comma-separated)."""
+
+    files: int
+    table: tuple[tuple[str, str, int], ...]
+    listed: tuple[tuple[str, str, int | None], ...]
+    shifts: tuple[tuple[str, str], ...]
 
 
 class Pair(NamedTuple):

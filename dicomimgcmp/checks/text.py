@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from itertools import zip_longest
 from pathlib import Path
 from typing import NamedTuple
@@ -22,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pydicom
 
+from dicomimgcmp.checks.identity import MIN_VALUE, normalise, written_dates
 from dicomimgcmp.config import TextCheck
 from dicomimgcmp.model import PairResult, TextLine
 from dicomimgcmp.optional import install_hint, require
@@ -30,14 +30,12 @@ from dicomimgcmp.pixels.layers import overlay_name, read_overlays
 from dicomimgcmp.read.dicomfile import read_dataset
 
 DETECTION_SIDE = 1024  # longest side text is detected at: larger images are reduced, smaller ones never enlarged
-MIN_VALUE = 3  # characters: a shorter value never matches on its own
 CHARS_PER_ERROR = 6
 
 #: Source attributes whose values count as identity, as pydicom keywords.
 NAME_ATTRIBUTES = ("PatientName", "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName")
 ID_ATTRIBUTES = ("PatientID", "OtherPatientIDs", "AccessionNumber", "InstitutionName", "StationName")
 DATE_ATTRIBUTES = ("PatientBirthDate", "StudyDate", "SeriesDate", "AcquisitionDate")
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
 def check_pair(result: PairResult, check: TextCheck) -> PairResult:
@@ -172,25 +170,8 @@ def _multi(value) -> list:
 
 
 def date_forms(value: str) -> list[IdentityValue]:
-    """A DA value (YYYYMMDD) in the forms it is written on images: 20190304, 04032019, 03042019, 04MAR2019,
-    MAR042019, and with the month's name a two-digit year too (04MAR19, MAR0419: an ultrasound scanner writes
-    24-MAY-02), those matched exactly (one error would let 14-MAR-1975 read as 04-MAR-19)."""
-    match = re.fullmatch(r"\s*(\d{4})(\d{2})(\d{2})\s*", value)
-    if not match:
-        return [identity_value(value)]
-    year, month, day = match.groups()
-    forms = [identity_value(form) for form in (year + month + day, day + month + year, month + day + year)]
-    if 1 <= int(month) <= 12:
-        name = _MONTHS[int(month) - 1]
-        forms += [identity_value(day + name + year), identity_value(name + day + year),
-                  identity_value(day + name + year[2:], exact=True), identity_value(name + day + year[2:], exact=True)]
-    return forms
-
-
-def normalise(text: str) -> str:
-    """Upper case letters and digits only (accents dropped): what OCR and headers agree on."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Z0-9]", "", plain.upper())
+    """A DA value in the forms it is written on images (:func:`.identity.written_dates`)."""
+    return [IdentityValue(text, 0 if exact else len(text) // CHARS_PER_ERROR) for text, exact in written_dates(value)]
 
 
 def matching_attributes(line: str, values: dict[str, list[IdentityValue]]) -> tuple[str, ...]:

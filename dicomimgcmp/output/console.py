@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from dicomimgcmp.model import NOTHING_PAIRED, RecipeTally, nothing_paired
+from dicomimgcmp.model import NOTHING_PAIRED, HeaderTally, RecipeTally, nothing_paired
 
 
 def incomplete_outputs(failed: list[str], complete: list[str], log_path: Path) -> str:
@@ -22,7 +22,7 @@ def _and(items: list[str]) -> str:
 
 def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = (),
                     reused: dict[str, int] | None = None, identity_found: int = 0,
-                    recipe: RecipeTally | None = None) -> str:
+                    recipe: RecipeTally | None = None, header: HeaderTally | None = None) -> str:
     """The closing lines printed to the console; ``notes`` say how the mapping was read, ``reused`` how much
     was taken from the saved state of an earlier run, ``identity_found`` how many images show the source's
     identity in their pixels (the text check), ``recipe`` the recipe verdicts."""
@@ -34,6 +34,12 @@ def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path,
     lines += ["Files per status:"] + [f"  {k:<{width}}  {v}" for k, v in counts.items()]
     if identity_found:
         lines.append(f"IDENTITY FOUND IN PIXELS: {identity_found} images (their pages come first in the PDF)")
+    if header is not None:
+        lines.append(f"{'IDENTITY FOUND IN HEADERS' if header.files else 'Identity found in headers'}: "
+                     f"{header.files} files" + (" (CSV column header_identity)" if header.files else ""))
+        if header.shifts:
+            lines.append(f"DATE SHIFTS DIFFER within {len(header.shifts)} patients: "
+                         + "; ".join(f"{p or '(no ID)'}: {s} days" for p, s in header.shifts[:10]))
     if recipe is not None:
         lines.append(f"{'RECIPE NOT FOLLOWED' if recipe.failing else 'Recipe'}: {recipe.counts_text()} "
                      "(CSV column recipe_verdict)")

@@ -25,7 +25,7 @@ import struct
 
 from pydicom.datadict import tag_for_keyword
 
-from dicomimgcmp.model import FileRecord, PixelFormat
+from dicomimgcmp.model import DATE_KEYWORDS, FileRecord, PixelFormat
 from dicomimgcmp.optional import optional
 from dicomimgcmp.pixels.layers import LAYER_TAGS, header_layers
 from dicomimgcmp.read.attributes import scanned_texts
@@ -50,7 +50,7 @@ FIELDS = (("SOPInstanceUID", str), ("PatientID", str), ("Modality", str), ("Seri
           ("BitsAllocated", int), ("BitsStored", int), ("HighBit", int), ("PixelRepresentation", int),
           ("Rows", int), ("Columns", int), ("NumberOfFrames", int), ("SamplesPerPixel", int),
           ("PlanarConfiguration", int), ("TransferSyntaxUID", str), ("SpecificCharacterSet", str),
-          ("BurnedInAnnotation", str))
+          ("BurnedInAnnotation", str), *((keyword, str) for keyword in DATE_KEYWORDS))
 _TAGS = [tag_for_keyword(keyword) for keyword, _ in FIELDS]  # dicomsdl finds tags faster than keywords
 _UIDS = [keyword for keyword, _ in FIELDS if keyword.endswith("UID")]
 _ROWS = [keyword for keyword, _ in FIELDS].index("Rows")
@@ -117,7 +117,8 @@ def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str,
         instance_number=values["InstanceNumber"],
         rescale=(_or(values["RescaleSlope"], 1.0), _or(values["RescaleIntercept"], 0.0)),
         has_pixel_data=True, pixel_offset=offset, format=fmt,
-        layers=header_layers(_layer_tags(dataset, head, offset), values["BurnedInAnnotation"]), attributes=texts)
+        layers=header_layers(_layer_tags(dataset, head, offset), values["BurnedInAnnotation"]), attributes=texts,
+        dates=tuple(values[keyword] for keyword in DATE_KEYWORDS))
 
 
 def _open(head: bytes):

@@ -19,7 +19,7 @@ from pydicom.tag import Tag
 from pydicom.uid import DeflatedExplicitVRLittleEndian, MediaStorageDirectoryStorage
 
 from dicomimgcmp.errors import HeaderError, NotDicomError
-from dicomimgcmp.model import FileRecord, PixelFormat
+from dicomimgcmp.model import DATE_KEYWORDS, FileRecord, PixelFormat
 from dicomimgcmp.pixels.layers import LAYER_TAGS, header_layers
 from dicomimgcmp.read.dicomfile import (
     HEADER_PREFIX,
@@ -40,7 +40,7 @@ _FORMAT_KEYWORDS = ("PhotometricInterpretation", "BitsAllocated", "BitsStored", 
 #: Every attribute the index reads (pydicom then converts only these: a third faster on rich headers).
 _HEADER_KEYWORDS = ["SOPInstanceUID", "PatientID", "Modality", "SeriesDescription", "StudyInstanceUID",
                     "SeriesInstanceUID", "SeriesNumber", "InstanceNumber", "RescaleSlope", "RescaleIntercept",
-                    *_FORMAT_KEYWORDS, "BurnedInAnnotation", *(Tag(tag) for tag in LAYER_TAGS)]
+                    *_FORMAT_KEYWORDS, "BurnedInAnnotation", *DATE_KEYWORDS, *(Tag(tag) for tag in LAYER_TAGS)]
 
 
 
@@ -151,7 +151,7 @@ def _record(header: Header, path: str, rel: str, file_stamp: str, attributes: tu
         has_pixel_data=header.has_pixel_data, pixel_offset=header.pixel_offset,
         format=_pixel_format(ds, bool(header.implicit_vr)),
         layers=header_layers({int(tag) for tag in ds.keys()}, _text(ds, "BurnedInAnnotation")),
-        attributes=attributes,
+        attributes=attributes, dates=tuple(_text(ds, keyword) for keyword in DATE_KEYWORDS),
     )
 
 

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from dicomimgcmp.config import Config
 from dicomimgcmp.enums import PageMode
-from dicomimgcmp.model import REVIEW_HTML, SUMMARY_CSV, RecipeTally, Status, pdf_name
+from dicomimgcmp.model import REVIEW_HTML, SUMMARY_CSV, HeaderTally, RecipeTally, Status, pdf_name
 from dicomimgcmp.output.csvfile import log, logged, summary_csv
 from dicomimgcmp.output.pdf.plan import Summary, plan_pdf, save_plan
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, GroupView, write_review
@@ -31,6 +31,7 @@ class RunReport:
     date: str
     carried: dict[str, Decision]
     recipe: RecipeTally | None = None
+    header: HeaderTally | None = None
 
 
 @dataclass
@@ -121,7 +122,7 @@ def _write_review(path: Path, run_name: str, state: RunState, report: RunReport)
     write_review(path, run_name=run_name, date=report.date, counts=report.counts,
                         rows=state.summary_rows(), carried=report.carried,
                         groups=(GroupView(*group) for group in state.groups()),
-                        phi_total=report.identity_found, recipe=report.recipe)
+                        phi_total=report.identity_found, recipe=report.recipe, header=report.header)
 
 
 def _plan_pdfs(cfg: Config, parts: int | None, state: RunState, report: RunReport) -> list[PdfJob]:
@@ -137,7 +138,7 @@ def _plan_pdfs(cfg: Config, parts: int | None, state: RunState, report: RunRepor
             summary = Summary(cfg.run_name, report.date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
                                      str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED.value],
                                      per_group, report.identity_found, cfg.recipe.name if cfg.recipe else "",
-                                     report.recipe)
+                                     report.recipe, report.header)
             jobs.append(_plan_part(cfg, state, summary, pdf_name(None if parts is None else part), first, size,
                                    leaders))
     except BaseException:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dicomimgcmp.model import RecipeTally
+from dicomimgcmp.model import HeaderTally, RecipeTally
 from dicomimgcmp.config import Config
-from dicomimgcmp.enums import TextMode
+from dicomimgcmp.enums import HeaderMode, TextMode
 from dicomimgcmp.errors import ConfigError
 from dicomimgcmp.output.csvfile import log
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, read_decisions
@@ -34,6 +34,7 @@ from dicomimgcmp.run.tasks import (
     BatchOutcome,
     IndexJob,
     batch_outcome,
+    Checks,
     compare_batch,
     index_batch,
     pair_and_compare_batches,
@@ -76,6 +77,7 @@ class RunOutcome:
     reused: dict[str, int] = field(default_factory=dict)
     identity_found: int = 0  # images whose pixels show text matching the source's identity (the text check)
     recipe: RecipeTally | None = None  # the recipe verdicts (config key recipe)
+    header: HeaderTally | None = None  # identity found in headers (config key header_check)
     failed: tuple[str, ...] = ()  # the outputs that could not be written (why is in the log), in words ...
     complete: tuple[str, ...] = ()  # ... and the ones written
 
@@ -134,12 +136,13 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
         counts = state.status_counts()
         identity_found = state.count_phi()
         recipe = state.recipe_tally()
+        header = state.header_tally() if cfg.header_check is HeaderMode.ON else None
         written = write_outputs(cfg, parts, workers, state, RunReport(counts, identity_found, date, carried,
-                                                                      recipe), progress, clock)
+                                                                      recipe, header), progress, clock)
         reused = dict(state.reused)
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
-    return RunOutcome(counts, written.paths, clock.laps, notes, reused, identity_found, recipe,
+    return RunOutcome(counts, written.paths, clock.laps, notes, reused, identity_found, recipe, header,
                       tuple(written.failed), tuple(written.complete))
 
 
@@ -167,6 +170,7 @@ def _settings(cfg: Config) -> dict[str, object]:
     ocr = ("rapidocr", "onnxruntime") if text.mode is not TextMode.OFF else ()
     return {"pixel_tolerance": cfg.pixel_tolerance, "max_pixels": cfg.max_pixels, "dicomimgcmp": __version__,
             "text_check": text.mode if text.mode is TextMode.OFF else [text.mode, text.modalities],
+            "header_check": cfg.header_check,
             **({"recipe": repr(cfg.recipe), "deid": installed("deid")} if cfg.recipe else {}),
             **{name: installed(name) for name in ("pydicom", "numpy", "pylibjpeg", "pylibjpeg-libjpeg",
                                                   "pylibjpeg-openjpeg", "pylibjpeg-rle", "pyjpegls", *ocr)}}
@@ -243,7 +247,9 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
     compared: list[ComparedRow] = []
     pairs = 0
     clock = _SaveClock()
-    compare_args = (cfg.pixel_tolerance, cfg.max_pixels, cfg.text_check, cfg.recipe)
+    checks = Checks(cfg.text_check, cfg.recipe, cfg.header_check is HeaderMode.ON,
+                    state.kept_uids() if cfg.header_check is HeaderMode.ON else frozenset())
+    compare_args = (cfg.pixel_tolerance, cfg.max_pixels, checks)
 
     def pair_by_pair(batch: PairingBatch, _reason: str) -> BatchOutcome:
         return batch_outcome(batch, lambda to_compare: run_one_by_one(workers, compare_batch, to_compare,

@@ -44,9 +44,19 @@ class BatchOutcome(NamedTuple):
     reused: int
 
 
+class Checks(NamedTuple):
+    """The checks that run with the comparison, in the workers: the text check, the recipe (None without one),
+    and the header check (``header``; ``kept_uids`` the UIDs the mapping keeps, which may stay)."""
+
+    text: TextCheck
+    recipe: Recipe | None
+    header: bool
+    kept_uids: frozenset[str] = frozenset()
+
+
 def pair_and_compare_batches(batches: list[PairingBatch], tolerance: float, max_pixels: int,
-                             text: TextCheck, recipe: Recipe | None) -> list[BatchOutcome]:
-    return [batch_outcome(batch, lambda pairs: compare_batch(pairs, tolerance, max_pixels, text, recipe))
+                             checks: Checks) -> list[BatchOutcome]:
+    return [batch_outcome(batch, lambda pairs: compare_batch(pairs, tolerance, max_pixels, checks))
             for batch in batches]
 
 
@@ -92,20 +102,24 @@ def unreadable_file(job: IndexJob, reason: str) -> RecordRow:
                                  stamp=stamp(job.path)))
 
 
-def compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, text: TextCheck,
-                  recipe: Recipe | None) -> list[ComparedRow]:
+def compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, checks: Checks) -> list[ComparedRow]:
     """The pairs' comparisons as the store saves them (encoded here, in the worker)."""
     read_ahead((rec.path, rec.pixel_offset or 0, None) for pair in pairs for rec in (pair.deid, pair.source))
     results = [compare_pair(p.deid, p.source, tolerance, max_pixels) for p in pairs]
-    if text.mode is not TextMode.OFF:
+    if checks.text.mode is not TextMode.OFF:
         from dicomimgcmp.checks.text import check_pair  # only now: the text check's libraries load only when it is on
 
-        results = [check_pair(result, text) for result in results]
-    if recipe is not None:
+        results = [check_pair(result, checks.text) for result in results]
+    if checks.recipe is not None:
         from dicomimgcmp.checks.recipe import expectation
         from dicomimgcmp.checks.recipe.verdict import judge
 
-        results = [judge(result, expectation(recipe, pair.source.attributes)) for pair, result in zip(pairs, results)]
+        results = [judge(result, expectation(checks.recipe, pair.source.attributes))
+                   for pair, result in zip(pairs, results)]
+    if checks.header:
+        from dicomimgcmp.checks.header import check_headers
+
+        results = [check_headers(result, checks.kept_uids) for result in results]
     return [compared_row(pair, result) for pair, result in zip(pairs, results)]
 
 

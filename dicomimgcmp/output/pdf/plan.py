@@ -3,6 +3,8 @@ group) and write the summary's lines; a plan is saved a page at a time and read 
 
 from __future__ import annotations
 
+import json
+
 import pickle
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Set
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from dicomimgcmp.model import NOTHING_PAIRED, PairResult, RecipeTally, Status, nothing_paired
+from dicomimgcmp.model import NOTHING_PAIRED, HeaderTally, PairResult, RecipeTally, Status, nothing_paired
 from dicomimgcmp.output.pdf.layout import STYLES, TEXT_BOTTOM, TEXT_TOP, Line
 from dicomimgcmp.output.review import share_text
 
@@ -34,6 +36,7 @@ class Summary:
     phi_total: int = 0  # images of the run whose pixels show text matching the source's identity
     recipe_name: str = ""  # config key recipe, as given
     recipe: RecipeTally | None = None  # the run's recipe verdicts
+    header: HeaderTally | None = None  # identity found in the run's headers (None: the check is off)
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
                          "Check uid_mapping_file and the input folders.", "warn"))
     if summary.phi_total:
         head.insert(1, Line(f"Identity found in pixels: {summary.phi_total} images", "warn"))
+    if summary.header is not None:
+        head[1:1] = _header_lines(summary.header)
     head += _recipe_lines(summary)
     members = [m for page in pages for m in page if m.status is Status.CHANGED]
     missed = [page[0] for page in pages if page[0].status is not Status.CHANGED and not page[0].phi_match]
@@ -209,6 +214,24 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
         lines.append(Line("Changed images (page, de-identified file, changed pixels, change group, note):"))
         lines += [Line(f"{m.rel_path}   {m.changed_pixels} px   group {m.change_group}"
                        f"{'   ' + m.reason if m.reason else ''}", "mono", m.pdf_page) for m in members]
+    return lines
+
+
+def _header_lines(header: HeaderTally) -> list[Line]:
+    """Identity found in headers: the count (in red when any), the table (files, source attribute, where), the
+    files (with their page, when they have one), and the patients whose date shifts differ."""
+    lines = [Line(f"Identity found in headers: {header.files} files", "warn" if header.files else "text")]
+    if header.table:
+        lines.append(Line("Source attribute found in the de-identified files (files, attribute @ where):"))
+        lines += [Line(f"{files:>7}   {attribute} @ {place}", "mono") for attribute, place, files in header.table]
+        lines.append(Line(f"Files with identity in their headers (the first {len(header.listed)}; all in the "
+                          "CSV column header_identity):" if len(header.listed) < header.files else
+                          "Files with identity in their headers:"))
+        lines += [Line(f"{path}   {'; '.join(json.loads(found))}", "mono", page) for path, found, page in header.listed]
+    if header.shifts:
+        lines.append(Line(f"Date shifts differ within {len(header.shifts)} patients (intervals between their "
+                          "studies are lost): " + "; ".join(f"{patient or '(no ID)'}: {shifts} days"
+                                                            for patient, shifts in header.shifts), "warn"))
     return lines
 
 

@@ -8,6 +8,7 @@ An SQLite file under the run folder (``<run_dir>/.dicomimgcmp/state.sqlite``), i
 - :mod:`.lookups`: the UID mapping and pairing's questions, answered for a batch of records at once;
 - :mod:`.results`: the last comparison made of each de-identified file, and this run's rows (one per file);
 - :mod:`.pages`: the report's questions: counts, change groups, and which rows get a PDF page, in what order;
+- :mod:`.findings`: the checks' questions: recipe verdicts, identity found in headers, date shifts;
 - :mod:`.rows`: records, comparisons and rows encoded as the store saves them (where they are made: a worker).
 
 Records and results are committed as they are made (every 2,000, or every half second), so a run killed at any
@@ -19,6 +20,7 @@ what an uninterrupted one would.
 from __future__ import annotations
 
 from dicomimgcmp.run.store.base import DEID, SOURCE, STATE_DIR
+from dicomimgcmp.run.store.findings import FindingQueries
 from dicomimgcmp.run.store.lookups import PairingBatch, PairingLookups
 from dicomimgcmp.run.store.pages import ReportQueries
 from dicomimgcmp.run.store.results import Results
@@ -26,5 +28,5 @@ from dicomimgcmp.run.store.results import Results
 __all__ = ["DEID", "SOURCE", "STATE_DIR", "PairingBatch", "RunState"]
 
 
-class RunState(PairingLookups, Results, ReportQueries):
+class RunState(PairingLookups, Results, ReportQueries, FindingQueries):
     """The state of one run_name; open it as a context manager."""

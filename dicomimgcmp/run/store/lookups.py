@@ -85,6 +85,10 @@ class PairingLookups(RecordsCache):
                 self._db.execute("INSERT INTO settings VALUES ('mapping', ?)", (source,))
         return self._one("SELECT COUNT(*) FROM mapping")
 
+    def kept_uids(self) -> frozenset[str]:
+        """The UIDs the mapping keeps (id_old equal to id_new): these may stay in a de-identified file."""
+        return frozenset(row[0] for row in self._db.execute("SELECT id_old FROM mapping WHERE id_old = id_new"))
+
     def pairing_batches(self, tree: int, size: int = _BATCH) -> Iterator[PairingBatch]:
         """The records of ``tree``, in path order, ``size`` at a time, each batch with the answers pairing asks
         about its files (:class:`~.pairing.Lookups`): the pairing is a join in the store, a few queries a batch

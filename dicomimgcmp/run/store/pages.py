@@ -8,18 +8,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from dicomimgcmp.enums import RecipeVerdict
-from dicomimgcmp.model import CSV_COLUMNS, PairResult, RecipeTally, RuleTally, Status, SummaryRow
+from dicomimgcmp.model import CSV_COLUMNS, PairResult, Status, SummaryRow
 from dicomimgcmp.run.store.base import _BATCH, _PAGES_READ, DEID, StoreBase
+from dicomimgcmp.run.store.findings import FAILS_RECIPE as _FAILS_RECIPE
 from dicomimgcmp.run.store.rows import _row_from_json
 from dicomimgcmp.run.workers import chunks
 
 #: The report's order, the one home of it: PatientID, StudyInstanceUID, SeriesNumber, InstanceNumber, path.
 _PAGE_ORDER = "patient_id, study, series_number, instance_number, rel_path"
-
-
-#: Pages of pairs that fail the recipe come before those that conform (after those showing identity).
-_FAILS_RECIPE = "(COALESCE(recipe_verdict, '') IN ({}))".format(
-    ", ".join(f"'{v.value}'" for v in RecipeVerdict if v.fails))
 
 
 #: The rows that get a page: changed, showing the source's identity in their pixels (the text check), or
@@ -101,18 +97,6 @@ class ReportQueries(StoreBase):
             f"{_FAILS_RECIPE} DESC, {_PAGE_ORDER}) AS n FROM rows WHERE {_ON_A_PAGE}))", (Status.CHANGED.value,))
         self._db.execute("CREATE INDEX temp.page_rows_by_unit ON page_rows (unit, n)")
         self._paged = per_group
-
-    def recipe_tally(self) -> RecipeTally | None:
-        """The recipe verdicts of the run: per verdict, and per rule (None when no pair has one)."""
-        verdicts = dict(self._db.execute("SELECT recipe_verdict, COUNT(*) FROM rows WHERE recipe_verdict IS NOT NULL "
-                                         "GROUP BY recipe_verdict").fetchall())
-        if not verdicts:
-            return None
-        rules = tuple(RuleTally(*row) for row in self._db.execute(
-            f"SELECT recipe_rule, COUNT(*), SUM(recipe_verdict = '{RecipeVerdict.AS_RECIPE.value}'), "
-            f"SUM({_FAILS_RECIPE}) FROM rows WHERE recipe_verdict IS NOT NULL AND recipe_rule != '' "
-            "GROUP BY recipe_rule ORDER BY COUNT(*) DESC, recipe_rule"))
-        return RecipeTally({v.value: verdicts.get(v.value, 0) for v in RecipeVerdict}, rules)
 
     def group_leaders(self) -> set[str]:
         """The de-identified rel_path of each change group's first member in page order (whose page gives the

@@ -28,8 +28,9 @@ class Results(StoreBase):
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO rows (side, rel_path, status, patient_id, study, "
                                  "series_number, instance_number, series, change_group, phi, result, deid_path, "
-                                 "source_path, summary, recipe_verdict, recipe_rule) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                                 "source_path, summary, recipe_verdict, recipe_rule, header_items, date_shift, "
+                                 "source_patient) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 rows)
 
     def index_rows(self) -> None:
         """Build the indexes the rows are read by, once they are all saved."""

@@ -12,8 +12,8 @@ from dicomimgcmp.model import CSV_COLUMNS, Crop, FileRecord, Pair, PairResult, P
 _RECORD_FIELDS = tuple(FileRecord.__dataclass_fields__)
 
 
-_RESCALE, _FORMAT, _LAYERS, _ATTRIBUTES = (_RECORD_FIELDS.index(name) for name in
-                                          ("rescale", "format", "layers", "attributes"))
+_RESCALE, _FORMAT, _LAYERS, _ATTRIBUTES, _DATES = (_RECORD_FIELDS.index(name) for name in
+                                                  ("rescale", "format", "layers", "attributes", "dates"))
 
 
 def _pair_key(pair: Pair) -> str:
@@ -41,6 +41,9 @@ class RowValues(NamedTuple):
     summary: str  # JSON: the CSV cells (CSV_COLUMNS order) and the series label (SummaryRow), made where the row is
     recipe_verdict: str | None  # None without a recipe, or for a pair not compared
     recipe_rule: str | None
+    header_items: str | None  # JSON: the header check's findings (None: none)
+    date_shift: int | None  # days
+    source_patient: str | None  # the source's PatientID (date shifts must agree within a patient)
 
 
 def row_values(r: PairResult, result: str | None = None) -> RowValues:
@@ -53,7 +56,9 @@ def row_values(r: PairResult, result: str | None = None) -> RowValues:
                      result or json.dumps(result_to_json(r)), r.deid.path if r.deid else None,
                      r.source.path if r.source else None,
                      json.dumps([*map(r.csv_row().__getitem__, CSV_COLUMNS), r.series_label]),  # read by position
-                     r.recipe_verdict or None, r.recipe_verdict and r.recipe_rule)
+                     r.recipe_verdict or None, r.recipe_verdict and r.recipe_rule,
+                     json.dumps(r.header_identity) if r.header_identity else None, r.date_shift_days,
+                     r.source.patient_id if r.source else None)
 
 
 class ComparedRow(NamedTuple):
@@ -99,7 +104,7 @@ def record_to_json(rec: FileRecord) -> list:
 def record_from_json(data: list) -> FileRecord:
     values = list(data)
     values[_RESCALE], values[_LAYERS] = tuple(data[_RESCALE]), tuple(data[_LAYERS])
-    values[_ATTRIBUTES] = tuple(data[_ATTRIBUTES])
+    values[_ATTRIBUTES], values[_DATES] = tuple(data[_ATTRIBUTES]), tuple(data[_DATES])
     values[_FORMAT] = None if data[_FORMAT] is None else PixelFormat(*data[_FORMAT])
     return FileRecord(*values)
 
@@ -119,6 +124,7 @@ def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | N
     return PairResult(**{**data, "status": Status(data["status"]),
                          "crop": None if data["crop"] is None else Crop(*data["crop"]),
                          "changed_frames": tuple(data["changed_frames"]),
+                         "header_identity": tuple(data["header_identity"]),
                          "text_lines": tuple(TextLine(text, tuple(box), frame, tuple(matches), layer)
                                              for text, box, frame, matches, layer in data["text_lines"]),
                          "bbox": None if data["bbox"] is None else tuple(data["bbox"])},

@@ -1,0 +1,56 @@
+"""The checks' questions over the whole run: the recipe verdicts and the header check's findings."""
+
+from __future__ import annotations
+
+import re
+
+from dicomimgcmp.enums import RecipeVerdict
+from dicomimgcmp.model import HeaderTally, RecipeTally, RuleTally
+from dicomimgcmp.run.store.base import StoreBase
+
+#: Pages of pairs that fail the recipe come before those that conform (after those showing identity).
+FAILS_RECIPE = "(COALESCE(recipe_verdict, '') IN ({}))".format(
+    ", ".join(f"'{v.value}'" for v in RecipeVerdict if v.fails))
+
+LISTED = 200  # files with header findings the summary lists (the CSV has them all)
+
+
+class FindingQueries(StoreBase):
+    def recipe_tally(self) -> RecipeTally | None:
+        """The recipe verdicts of the run: per verdict, and per rule (None when no pair has one)."""
+        verdicts = dict(self._db.execute("SELECT recipe_verdict, COUNT(*) FROM rows WHERE recipe_verdict IS NOT NULL "
+                                         "GROUP BY recipe_verdict").fetchall())
+        if not verdicts:
+            return None
+        rules = tuple(RuleTally(*row) for row in self._db.execute(
+            f"SELECT recipe_rule, COUNT(*), SUM(recipe_verdict = '{RecipeVerdict.AS_RECIPE.value}'), "
+            f"SUM({FAILS_RECIPE}) FROM rows WHERE recipe_verdict IS NOT NULL AND recipe_rule != '' "
+            "GROUP BY recipe_rule ORDER BY COUNT(*) DESC, recipe_rule"))
+        return RecipeTally({v.value: verdicts.get(v.value, 0) for v in RecipeVerdict}, rules)
+
+    def header_tally(self) -> HeaderTally:
+        """The header check over the run: files with findings, (source attribute, where, files) largest first
+        (item numbers of sequences as [*]), the first :data:`LISTED` files with their findings and page, and the
+        patients whose date shifts differ."""
+        files = self._one("SELECT COUNT(*) FROM rows WHERE header_items IS NOT NULL")
+        table = tuple(self._db.execute(
+            "SELECT attribute, place, COUNT(DISTINCT rel_path) AS n FROM (SELECT rel_path, "
+            "substr(value, 1, instr(value, '@') - 1) AS attribute, substr(value, instr(value, '@') + 1) AS place "
+            "FROM rows, json_each(rows.header_items) WHERE header_items IS NOT NULL) "
+            "GROUP BY attribute, place ORDER BY n DESC, attribute, place").fetchall())
+        merged: dict[tuple[str, str], int] = {}
+        for attribute, place, n in table:  # the same place in every item of a sequence is one place
+            key = (attribute, _any_item(place))
+            merged[key] = merged.get(key, 0) + n
+        listed = tuple(self._db.execute(
+            "SELECT rel_path, header_items, pdf_page FROM rows WHERE header_items IS NOT NULL "
+            "ORDER BY patient_id, study, series_number, instance_number, rel_path LIMIT ?", (LISTED,)).fetchall())
+        shifts = tuple(self._db.execute(
+            "SELECT source_patient, GROUP_CONCAT(DISTINCT date_shift) FROM rows WHERE date_shift IS NOT NULL "
+            "GROUP BY source_patient HAVING COUNT(DISTINCT date_shift) > 1 ORDER BY source_patient").fetchall())
+        return HeaderTally(files, tuple((a, p, n) for (a, p), n in sorted(merged.items(), key=lambda kv: -kv[1])),
+                           listed, shifts)
+
+
+def _any_item(place: str) -> str:
+    return re.sub(r"\[\d+\]", "[*]", place)

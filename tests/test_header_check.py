@@ -1,0 +1,161 @@
+"""The header check on real headers: pydicom's and pydicom-data's files de-identified by a cleaner made of pydicom's
+own functions (private tags removed, every attribute of the Confidentiality Profile removed, person names
+blanked, UIDs replaced through a mapping, dates removed) give no finding; each fault planted on top of it is found
+where it was planted; the date shift is measured and a patient whose shifts differ is listed."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pydicom
+import pytest
+from conftest import run_script
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import UID_dictionary, generate_uid
+
+from dicomimgcmp.checks.header import identity_found
+from dicomimgcmp.checks.profile import ATTRIBUTES
+from dicomimgcmp.read.dicomfile import quiet_pydicom
+from dicomimgcmp.sampledata import TEST_FILES, load_source, save
+
+BIRTH = "19620524"
+INSTITUTION = "St Elsewhere General Hospital"
+
+
+def _real_files() -> list[Path]:
+    files = sorted(TEST_FILES.glob("*.dcm"))
+    try:
+        import data_store  # pydicom-data's package
+
+        files += sorted((Path(data_store.__file__).parent / "data").rglob("*.dcm"))
+    except ImportError:
+        pass
+    return files
+
+
+def clean(ds: Dataset, mapping: dict[str, str]) -> Dataset:
+    """A de-identified copy made with pydicom's own functions: private tags removed; at any depth every attribute
+    of the profile removed (UIDs apart), person names blanked, dates removed, UIDs replaced (``mapping``)."""
+    out = copy.deepcopy(ds)
+    out.remove_private_tags()
+
+    def callback(dataset: Dataset, elem) -> None:
+        if elem.VR == "UI" and elem.value and str(elem.value) not in UID_dictionary:
+            values = elem.value if isinstance(elem.value, list) or elem.VM > 1 else [elem.value]
+            new = [mapping.setdefault(str(v), generate_uid(entropy_srcs=["clean", str(v)])) for v in values]
+            elem.value = new if len(new) > 1 else new[0]
+        elif elem.VR in ("DA", "DT") or (int(elem.tag) in ATTRIBUTES and elem.VR != "SQ"):
+            del dataset[elem.tag]
+        elif elem.VR == "PN":
+            elem.value = "ANONYMOUS"
+
+    with quiet_pydicom():
+        out.walk(callback)
+        for elem in out.file_meta or []:
+            if elem.VR == "UI" and str(elem.value) not in UID_dictionary:
+                elem.value = mapping.setdefault(str(elem.value), generate_uid(entropy_srcs=["clean", str(elem.value)]))
+    return out
+
+
+@pytest.mark.parametrize("path", _real_files(), ids=lambda p: p.name)
+def test_a_clean_deidentification_has_no_finding(path, tmp_path):
+    with quiet_pydicom():
+        try:
+            ds = pydicom.dcmread(path, force=True)
+            if "SOPClassUID" not in ds and "PatientName" not in ds:
+                pytest.skip("no header to de-identify (a fragment or a DICOMDIR-like file)")
+            cleaned = clean(ds, {})
+            cleaned.save_as(tmp_path / "deid.dcm", enforce_file_format=False)
+        except Exception as exc:  # noqa: BLE001 - files pydicom cannot rewrite are not this test's subject
+            pytest.skip(f"pydicom cannot rewrite it: {type(exc).__name__}")
+    assert identity_found(str(tmp_path / "deid.dcm"), str(path)) == ()
+
+
+def _source(name: str, seed: str, **attrs) -> Dataset:
+    return load_source(name, seed, **{"PatientName": "KOWALCZYK^ANNA^MARIA", "PatientID": "PID-778812",
+                                      "PatientBirthDate": BIRTH, "InstitutionName": INSTITUTION, **attrs})
+
+
+def _pair(tree, name: str, src: Dataset, plant=None) -> Dataset:
+    save(src, tree.source / name)
+    mapping: dict[str, str] = {}
+    deid = clean(src, mapping)
+    for old in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        tree.mapping[str(src[old].value)] = mapping[str(src[old].value)]
+    deid.PatientName = "ANONYMOUS"
+    if plant is not None:
+        plant(deid, src)
+    save(deid, tree.deid / name)
+    return deid
+
+
+def _name_in_sequence(deid, src):
+    item = Dataset()
+    item.PatientName = src.PatientName
+    deid.ReferencedPatientSequence = Sequence([Dataset(), item])
+
+
+def _id_in_private(deid, src):
+    block = deid.private_block(0x0011, "ACME 1.0", create=True)
+    block.add_new(0x10, "LO", f"mrn {src.PatientID}")
+
+
+def _study_in_references(deid, src):
+    item = Dataset()
+    item.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"
+    item.ReferencedSOPInstanceUID = src.StudyInstanceUID
+    deid.ReferencedStudySequence = Sequence([item])
+
+
+def _birth_in_comments(deid, src):
+    deid.PatientComments = "follow-up; born 24-MAY-1962, seen twice"
+
+
+def _institution_in_un(deid, src):
+    deid.add_new(0x00131010, "UN", b"\x01\x00" + INSTITUTION.encode() + b"\x00")
+
+
+def _short_and_anonymous(deid, src):
+    deid.OperatorsName = "AB"
+    deid.ImageComments = "ANONYMOUS"
+
+
+FAULTS = {
+    "name_in_sequence": (_name_in_sequence, {"PatientName@(0008,1120)[1]/(0010,0010)"}),
+    "id_in_private": (_id_in_private, {"PatientID@(0011,1010)"}),
+    "study_in_references": (_study_in_references, {"StudyInstanceUID@(0008,1110)[0]/(0008,1155)"}),
+    "birth_in_comments": (_birth_in_comments, {"PatientBirthDate@(0010,4000)"}),
+    "institution_in_un": (_institution_in_un, {"InstitutionName@(0013,1010)"}),
+}
+
+
+def test_each_planted_fault_is_found_where_it_was_planted(tree):
+    for k, (name, (plant, _)) in enumerate(FAULTS.items()):
+        _pair(tree, name, _source("CT_small.dcm", f"fault-{k}", OperatorsName="AB^CD"), plant)
+    _pair(tree, "clean", _source("MR_small.dcm", "clean"))
+    _pair(tree, "short_and_anonymous", _source("MR_small.dcm", "short", OperatorsName="AB"), _short_and_anonymous)
+    run = run_script(tree.config())
+    for name, (_, expected) in FAULTS.items():
+        assert set(run.row(name).header_identity.split("; ")) == expected, name
+    assert run.row("clean").header_identity == run.row("short_and_anonymous").header_identity == ""
+    assert f"IDENTITY FOUND IN HEADERS: {len(FAULTS)} files" in run.proc.stdout
+    review = (run.run_dir / "review.html").read_text()
+    assert 'id="header-filter"' in review and "PatientBirthDate" in review
+    off = run_script(tree.config(header_check="off", run_name="off"))
+    assert set(off.csv.header_identity) == {""} and "HEADERS" not in off.proc.stdout
+
+
+def test_date_shifts_are_measured_and_a_patient_with_two_shifts_is_listed(tree):
+    for k, (study_date, shifted) in enumerate((("20200110", "20200201"), ("20200310", "20200402"),
+                                               ("20210505", "20210601"))):
+        src = _source("CT_small.dcm", f"shift-{k}", StudyDate=study_date,
+                      **({"PatientID": "OTHER-PATIENT"} if k == 2 else {}))
+
+        def plant(deid, _src, shifted=shifted):
+            deid.StudyDate = shifted
+        _pair(tree, f"s{k}", src, plant)
+    run = run_script(tree.config())
+    assert [run.row(f"s{k}").date_shift_days for k in range(3)] == ["22", "23", "27"]
+    assert "DATE SHIFTS DIFFER within 1 patients: PID-778812: 22,23 days" in run.proc.stdout
