@@ -134,14 +134,15 @@ def time_cat(folder: Path, cold: bool) -> float:
 
 
 def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, kill_after: float | None = None,
-               pages: str = "all", text_check: str = "off", recipe: str = "") -> dict:
+               pages: str = "all", text_check: str = "off", recipe: str = "", header_check: str = "on") -> dict:
     """Run a script on the corpus; wall time, stage times and the largest process's peak RSS. ``kill_after``
     seconds: SIGKILL the script and its workers then (nothing is returned)."""
     cfg = folder / "config.json"
     cfg.write_text(json.dumps({"run_name": "bench", "input_data_path": "deid", "pre_deID_data_path": "source",
                                "uid_mapping_file": "map.csv", "output_data_path": "out",
                                "log_path": "out/logs", "multiprocessing_cpus": str(cpus), "pages": pages,
-                               "text_check": text_check, "text_modalities": "*", "recipe": recipe}))
+                               "text_check": text_check, "text_modalities": "*", "recipe": recipe,
+                               "header_check": header_check}))
     log = folder / "out" / "logs" / "imgCmpLog.log"
     log.unlink(missing_ok=True)
     script = REPO / ("run_DICOMImgCmp_multiT.py" if multi else "run_DICOMImgCmp.py")
@@ -232,6 +233,7 @@ def main() -> None:
     parser.add_argument("--text-check", choices=("off", "changed", "all"), default="off",
                         help="the config key text_check (every modality read); the corpus then has text written "
                              "in every image")
+    parser.add_argument("--header-check", choices=("on", "off"), default="on", help="the config key header_check")
     parser.add_argument("--recipe", default="",
                         help="the config key recipe (deid:default names none of the corpus's GE CT images; a table "
                              "of boxes, e.g. bench/boxes_any.csv, names them all)")
@@ -253,7 +255,7 @@ def main() -> None:
             drop_caches()
         result = run_script(folder, not args.single, args.cpus, pages=args.pages, text_check=args.text_check,
                             recipe=str(Path(args.recipe).resolve()) if args.recipe and not args.recipe.startswith(
-                                "deid:") else args.recipe)
+                                "deid:") else args.recipe, header_check=args.header_check)
         wall = result["wall"]
         walls.append(wall)
         pages = pdf_navigation(folder / "out" / "bench")

@@ -115,6 +115,14 @@ def pdf_pages(path: Path) -> int:
     return len(re.findall(rb"/Type\s*/Page\b", path.read_bytes()))
 
 
+def summary_pages(csv: pd.DataFrame, pdf_file: str) -> int:
+    """The summary pages a PDF opens with: those before its first pair page (the summary's length depends on
+    what the run found: header findings, recipe tables)."""
+    pages = [int(p) for p in csv[csv.pdf_file == pdf_file].pdf_page if p != ""]
+    assert pages, f"no pair page in {pdf_file}"
+    return min(pages) - 1
+
+
 def tree_digest(root: Path) -> dict[str, str]:
     """Path -> sha256 and mode of every file below root (to prove inputs were not touched)."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() + oct(p.stat().st_mode)

@@ -33,7 +33,7 @@ from pydicom.uid import UID_dictionary
 from dicomimgcmp.checks.identity import MIN_VALUE, fold, folded_words, written_dates
 from dicomimgcmp.checks.profile import ATTRIBUTES, REPEATING
 from dicomimgcmp.model import PairResult, Status
-from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, read_dataset
+from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, quiet_pydicom, read_dataset
 
 #: Values that are not identity on their own, normalised (modality codes are under 3 characters or listed here).
 NOT_IDENTITY = frozenset({"anonymous", "anonymized", "anonymised", "anon", "removed", "none", "unknown", "yes",
@@ -68,7 +68,8 @@ def check_headers(result: PairResult, kept_uids: frozenset[str]) -> PairResult:
     deid, source = result.deid, result.source
     unchanged = {deid.sop_instance_uid} if deid.sop_instance_uid == source.sop_instance_uid else set()
     try:
-        found = identity_found(deid.path, source.path, kept_uids | unchanged)
+        with quiet_pydicom():  # values are converted as they are searched: their warnings are pydicom's
+            found = identity_found(deid.path, source.path, kept_uids | unchanged)
     except Exception as exc:  # the comparison's row must survive a header that cannot be searched  # noqa: BLE001
         return result.with_note(f"header check failed: {type(exc).__name__}: {exc}")
     return result.replace(header_identity=found, date_shift_days=date_shift(source.dates, deid.dates))
