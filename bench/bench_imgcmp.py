@@ -39,15 +39,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int, text: bool = False) -> Path:
+def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int, text: bool = False,
+                clean_headers: bool = False) -> Path:
     """Write (or reuse) the corpus for these parameters; returns its folder. ``text``: the patient's ID and a
-    date written into every image (where the changed ones are blanked), for the text check."""
+    date written into every image (where the changed ones are blanked), for the text check. ``clean_headers``:
+    the de-identified headers hold none of the source's identity (the header check's usual case); otherwise
+    they keep all of it but the UIDs and the patient's ID (its worst case: every file has findings)."""
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     from dicomimgcmp.sampledata import load_source
 
-    folder = root / f"corpus2_{pairs}p_{changed:g}c_{frames}f_{size}px{'_text' if text else ''}"
+    folder = root / (f"corpus2_{pairs}p_{changed:g}c_{frames}f_{size}px{'_text' if text else ''}"
+                     f"{'_cleanhdr' if clean_headers else ''}")
     if (folder / "done").exists():
         return folder
     shutil.rmtree(folder, ignore_errors=True)
@@ -67,6 +71,7 @@ def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int, 
     template.RescaleSlope, template.RescaleIntercept = 1, 0  # the values are HU: the window shows the phantom
     if frames > 1:
         template.NumberOfFrames = frames
+    deid_template = _without_identity(template) if clean_headers else template
     n_changed = round(pairs * changed)
     changed_ids = set(np.linspace(0, pairs - 1, n_changed).astype(int)) if n_changed else set()
     lines = ["id_old,id_new"]
@@ -87,7 +92,7 @@ def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int, 
         _write(template, folder / "source" / rel, stack, uids, f"P{patient:04d}", i)
         if i in changed_ids:
             stack[frames // 2, 20:60, 20:240] = -1000  # a burned-in name blanked
-        _write(template, folder / "deid" / rel, stack, deid_uids, f"ANON{patient:04d}", i)
+        _write(deid_template, folder / "deid" / rel, stack, deid_uids, f"ANON{patient:04d}", i)
     (folder / "map.csv").write_text("\n".join(lines) + "\n")
     os.sync()  # written pages must not be flushed to disk while the run is timed
     (folder / "done").write_text(json.dumps(dict(pairs=pairs, changed=n_changed, frames=frames, size=size)))
@@ -110,6 +115,23 @@ def _write(template, path: Path, stack: np.ndarray, uids: dict, patient: str, i:
     template.PixelData = stack.astype("<i2").tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     template.save_as(path, enforce_file_format=True)
+
+
+def _without_identity(template):
+    """A copy of the template as a de-identification leaves it: the Confidentiality Profile's attributes, the
+    person names, dates and private elements removed (UIDs are set per file)."""
+    import copy
+
+    from dicomimgcmp.checks.profile import ATTRIBUTES
+
+    clean = copy.deepcopy(template)
+    clean.remove_private_tags()
+
+    def callback(dataset, elem):
+        if elem.VR in ("DA", "DT", "PN") or (int(elem.tag) in ATTRIBUTES and elem.VR not in ("SQ", "UI")):
+            del dataset[elem.tag]
+    clean.walk(callback)
+    return clean
 
 
 def drop_caches() -> None:
@@ -234,6 +256,8 @@ def main() -> None:
                         help="the config key text_check (every modality read); the corpus then has text written "
                              "in every image")
     parser.add_argument("--header-check", choices=("on", "off"), default="on", help="the config key header_check")
+    parser.add_argument("--clean-headers", action="store_true",
+                        help="de-identified headers without the source's identity (else they keep all but UIDs)")
     parser.add_argument("--recipe", default="",
                         help="the config key recipe (deid:default names none of the corpus's GE CT images; a table "
                              "of boxes, e.g. bench/boxes_any.csv, names them all)")
@@ -241,7 +265,8 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    folder = make_corpus(args.workdir, args.pairs, args.changed, args.frames, args.size, args.text_check != "off")
+    folder = make_corpus(args.workdir, args.pairs, args.changed, args.frames, args.size, args.text_check != "off",
+                         args.clean_headers)
     info = json.loads((folder / "done").read_text())
     print(f"corpus: {folder} ({info['pairs']} pairs, {info['changed']} changed, {args.frames} frame(s) of "
           f"{args.size}x{args.size}; ready in {time.perf_counter() - start:.1f} s)")

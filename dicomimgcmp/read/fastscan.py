@@ -58,7 +58,7 @@ _ROWS = [keyword for keyword, _ in FIELDS].index("Rows")
 _dicomsdl = None
 
 
-def _library():
+def dicomsdl_library():
     """dicomsdl, told to keep quiet (it prints its errors; the report gives reasons), or None when missing."""
     global _dicomsdl
     if _dicomsdl is None:
@@ -73,7 +73,7 @@ def _library():
 
 def scan_record(path: str, rel_path: str, attributes: tuple[str, ...] = ()) -> FileRecord | None:
     """The record of a standard file as :func:`.index.read_record` would make it, or None when not sure."""
-    if _library() is None:
+    if dicomsdl_library() is None:
         return None
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -125,7 +125,7 @@ def _open(head: bytes):
     """The data set of a file that starts with ``head``, parsed by dicomsdl up to the pixel data (in place: the
     caller holds ``head`` until the record is made), or None."""
     try:  # the bytes read, in place: no second open, no copy
-        return _library().open_memory(head, copy_data=False, load_until=_BEFORE_PIXEL_DATA)
+        return dicomsdl_library().open_memory(head, copy_data=False, load_until=_BEFORE_PIXEL_DATA)
     except Exception:  # dicomsdl raises its own exception type for a header it cannot read  # noqa: BLE001
         return None
 

@@ -1,0 +1,131 @@
+"""Every element of a header, at any depth, as the header check reads it: where it is (a tag path such as
+``(0008,1120)[1]/(0010,0010)``), its tag and VR, and its values as text.
+
+dicomsdl walks the header's bytes (about 10 times faster than converting pydicom's elements: a header is walked
+for every pair); pydicom reads what dicomsdl cannot parse, or every header when dicomsdl is not installed. Text
+values are decoded in the data set's character set (UTF-8 for ISO_IR 192, else Latin-1: the check folds case and
+compares letters and digits); UN, OB and OW values are read as their runs of printable bytes; numbers are not
+read. Pixel data is never read."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+from pydicom.multival import MultiValue
+
+from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, quiet_pydicom, read_dataset
+from dicomimgcmp.read.fastscan import dicomsdl_library
+
+TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
+                      "UT"})
+BYTES_VRS = frozenset({"UN", "OB", "OW"})
+MAX_BYTES = 1 << 20  # a header longer than this is read no further; a longer UN/OB/OW value is data
+_NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e\xa0-\xff]+")
+_BEFORE_PIXEL_DATA = 0x7FDFFFFF
+
+
+class Element(NamedTuple):
+    path: str
+    tag: int
+    vr: str
+    texts: tuple[str, ...]
+
+
+def header_bytes(path: str) -> bytes:
+    """The file's bytes before its pixel data (the first :data:`MAX_BYTES` of a file without)."""
+    with open(path, "rb") as fh:
+        head = fh.read(MAX_BYTES)
+    for tag in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):  # (7FE0,0010) little and big endian
+        at = head.rfind(tag)
+        if at > 0:
+            return head[:at]
+    return head
+
+
+def header_elements(path: str, head: bytes | None = None, wanted: Callable[[int, str], bool] | None = None
+                    ) -> list[Element]:
+    """Every text and bytes element of the file's header (``head``: its bytes, when already read); with
+    ``wanted``, only those it accepts by tag and VR (the others are not decoded)."""
+    head = header_bytes(path) if head is None else head
+    dicomsdl = dicomsdl_library()
+    if dicomsdl is not None:
+        try:
+            dataset = dicomsdl.open_memory(head, copy_data=False, load_until=_BEFORE_PIXEL_DATA)
+            return list(_sdl_elements(dataset, "", _encoding_of(dataset), _vr_names(), wanted))
+        except Exception:  # noqa: BLE001 - dicomsdl's own exception type: pydicom reads it
+            pass
+    with quiet_pydicom():
+        return [e for e in _pydicom_elements(read_dataset(path), "", None) if wanted is None or wanted(e.tag, e.vr)]
+
+
+@functools.cache
+def _vr_names() -> dict:
+    """The name of each of dicomsdl's VRs the check reads (its enum values are the keys: no string is made)."""
+    vr_type = dicomsdl_library().VR
+    return {getattr(vr_type, name): name for name in TEXT_VRS | BYTES_VRS | {"SQ"} if hasattr(vr_type, name)}
+
+
+def _encoding_of(dataset) -> str:
+    charset = dataset.getValues([0x00080005])[0]
+    return "utf-8" if "192" in str(charset or "") else "latin-1"
+
+
+def _sdl_elements(dataset, prefix: str, encoding: str, names: dict,
+                  wanted: Callable[[int, str], bool] | None) -> Iterator[Element]:
+    for elem in dataset:
+        vr = names.get(elem.vr())
+        if vr is None:
+            continue
+        tag = elem.tag()
+        if vr == "SQ":
+            path = f"{prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})"
+            for k, item in enumerate(elem.toSequence()):
+                yield from _sdl_elements(item, f"{path}[{k}]/", encoding, names, wanted)
+        elif (wanted is None or wanted(tag, vr)) and tag not in PIXEL_DATA_TAGS:
+            raw = elem.toBytes() if elem.length() <= MAX_BYTES else b""
+            yield Element(f"{prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})", tag, vr, texts_of(raw, vr, encoding))
+
+
+def _pydicom_elements(ds, prefix: str, encoding: str | None) -> Iterator[Element]:
+    """The same from pydicom's raw elements (values not converted; sequences are)."""
+    from pydicom.datadict import dictionary_VR
+
+    if encoding is None:
+        charset = ds.get("SpecificCharacterSet", "")
+        encoding = "utf-8" if "192" in str(charset) else "latin-1"
+    meta = getattr(ds, "file_meta", None) if not prefix else None
+    for part in ((meta,) if meta is not None else ()) + (ds,):
+        for tag in map(int, list(part.keys())):
+            if tag in PIXEL_DATA_TAGS:
+                continue
+            raw = part.get_item(tag)
+            vr = raw.VR
+            if not vr:
+                try:
+                    vr = dictionary_VR(tag).split(" or ")[0]
+                except KeyError:
+                    vr = "UN"  # a private element of an implicit VR file: its bytes are searched
+            path = f"{prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})"
+            if vr == "SQ":
+                for k, item in enumerate(part[tag].value or []):
+                    yield from _pydicom_elements(item, f"{path}[{k}]/", encoding)
+            elif vr in TEXT_VRS or vr in BYTES_VRS:
+                value = raw.value
+                if not isinstance(value, (bytes, bytearray)):  # converted already: back to its text
+                    value = ("\\".join(map(str, value)) if isinstance(value, (list, tuple, MultiValue))
+                             else str(value or ""))
+                    yield Element(path, tag, vr, tuple(value.split("\\")) if value else ())
+                else:
+                    yield Element(path, tag, vr, texts_of(bytes(value), vr, encoding))
+
+
+def texts_of(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
+    """A stored value as text: text values one by one, bytes (UN, OB, OW) as their runs of printable bytes."""
+    if not raw:
+        return ()
+    if vr in BYTES_VRS:
+        return tuple(part.decode("latin-1") for part in _NOT_PRINTABLE.split(raw[:MAX_BYTES]) if part)
+    return tuple(v.strip(" \0") for v in raw.decode(encoding, "replace").split("\\"))
