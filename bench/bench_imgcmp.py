@@ -119,7 +119,8 @@ def _write(template, path: Path, stack: np.ndarray, uids: dict, patient: str, i:
 
 def _without_identity(template):
     """A copy of the template as a de-identification leaves it: the Confidentiality Profile's attributes, the
-    person names, dates and private elements removed (UIDs are set per file)."""
+    person names, dates, private elements and instance UIDs removed (the study's, series' and image's are set
+    per file)."""
     import copy
 
     from dicomimgcmp.checks.profile import ATTRIBUTES
@@ -128,7 +129,9 @@ def _without_identity(template):
     clean.remove_private_tags()
 
     def callback(dataset, elem):
-        if elem.VR in ("DA", "DT", "PN") or (int(elem.tag) in ATTRIBUTES and elem.VR not in ("SQ", "UI")):
+        kept = ("SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+        if (elem.VR in ("DA", "DT", "PN") or (elem.VR == "UI" and elem.keyword not in kept)
+                or (int(elem.tag) in ATTRIBUTES and elem.VR not in ("SQ", "UI"))):
             del dataset[elem.tag]
     clean.walk(callback)
     return clean

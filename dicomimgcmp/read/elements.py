@@ -54,7 +54,7 @@ def header_elements(path: str, head: bytes | None = None, wanted: Callable[[int,
     if dicomsdl is not None:
         try:
             dataset = dicomsdl.open_memory(head, copy_data=False, load_until=_BEFORE_PIXEL_DATA)
-            return list(_sdl_elements(dataset, "", _encoding_of(dataset), _vr_names(), wanted))
+            return _sdl_elements(dataset, "", _encoding_of(dataset), _vr_names(), wanted, [])
         except Exception:  # noqa: BLE001 - dicomsdl's own exception type: pydicom reads it
             pass
     with quiet_pydicom():
@@ -62,10 +62,10 @@ def header_elements(path: str, head: bytes | None = None, wanted: Callable[[int,
 
 
 @functools.cache
-def _vr_names() -> dict:
-    """The name of each of dicomsdl's VRs the check reads (its enum values are the keys: no string is made)."""
+def _vr_names() -> dict[int, str]:
+    """The name of each of dicomsdl's VRs the check reads, by the enum's integer (no string is made per element)."""
     vr_type = dicomsdl_library().VR
-    return {getattr(vr_type, name): name for name in TEXT_VRS | BYTES_VRS | {"SQ"} if hasattr(vr_type, name)}
+    return {int(getattr(vr_type, name)): name for name in TEXT_VRS | BYTES_VRS | {"SQ"} if hasattr(vr_type, name)}
 
 
 def _encoding_of(dataset) -> str:
@@ -73,20 +73,22 @@ def _encoding_of(dataset) -> str:
     return "utf-8" if "192" in str(charset or "") else "latin-1"
 
 
-def _sdl_elements(dataset, prefix: str, encoding: str, names: dict,
-                  wanted: Callable[[int, str], bool] | None) -> Iterator[Element]:
+def _sdl_elements(dataset, prefix: str, encoding: str, names: dict[int, str],
+                  wanted: Callable[[int, str], bool] | None, out: list[Element]) -> list[Element]:
+    """``out`` with the data set's elements (a list filled in place: a generator per element costs a third)."""
     for elem in dataset:
-        vr = names.get(elem.vr())
+        vr = names.get(int(elem.vr()))
         if vr is None:
             continue
         tag = elem.tag()
         if vr == "SQ":
             path = f"{prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})"
             for k, item in enumerate(elem.toSequence()):
-                yield from _sdl_elements(item, f"{path}[{k}]/", encoding, names, wanted)
+                _sdl_elements(item, f"{path}[{k}]/", encoding, names, wanted, out)
         elif (wanted is None or wanted(tag, vr)) and tag not in PIXEL_DATA_TAGS:
             raw = elem.toBytes() if elem.length() <= MAX_BYTES else b""
-            yield Element(f"{prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})", tag, vr, texts_of(raw, vr, encoding))
+            out.append(Element(f"{prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})", tag, vr, texts_of(raw, vr, encoding)))
+    return out
 
 
 def _pydicom_elements(ds, prefix: str, encoding: str | None) -> Iterator[Element]:
