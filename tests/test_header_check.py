@@ -70,7 +70,7 @@ def test_a_clean_deidentification_has_no_finding(path, tmp_path):
             cleaned.save_as(tmp_path / "deid.dcm", enforce_file_format=False)
         except Exception as exc:  # noqa: BLE001 - files pydicom cannot rewrite are not this test's subject
             pytest.skip(f"pydicom cannot rewrite it: {type(exc).__name__}")
-    assert identity_found(str(tmp_path / "deid.dcm"), str(path)) == ()
+    assert identity_found((str(tmp_path / "deid.dcm"), None), (str(path), None)) == ()
 
 
 def _source(name: str, seed: str, **attrs) -> Dataset:

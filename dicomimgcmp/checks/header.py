@@ -45,6 +45,10 @@ NOT_IDENTITY = frozenset({"anonymous", "anonymized", "anonymised", "anon", "remo
 _NOT_ALNUM = bytes(b for b in range(256) if not (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122))
 
 
+#: A file as the check reads it: its path and the offset of its pixel data element (None: not known).
+Located = tuple[str, "int | None"]
+
+
 class Needle(NamedTuple):
     """A source value to look for: its normalised text, whether it is a UID (matched whole), and the source
     attribute it came from."""
@@ -64,18 +68,21 @@ def check_headers(result: PairResult, kept_uids: frozenset[str]) -> PairResult:
     unchanged = {deid.sop_instance_uid} if deid.sop_instance_uid == source.sop_instance_uid else set()
     try:
         with quiet_pydicom():  # sequences are converted as they are searched: their warnings are pydicom's
-            found = identity_found(deid.path, source.path, kept_uids | unchanged)
+            found = identity_found((deid.path, deid.pixel_offset), (source.path, source.pixel_offset),
+                                   kept_uids | unchanged)
     except Exception as exc:  # the comparison's row must survive a header that cannot be searched  # noqa: BLE001
         return result.with_note(f"header check failed: {type(exc).__name__}: {exc}")
     return result.replace(header_identity=found, date_shift_days=date_shift(source.dates, deid.dates))
 
 
-def identity_found(deid_path: str, source_path: str, kept_uids: Iterable[str] = ()) -> tuple[str, ...]:
-    """The source's identity values found in the de-identified file, each "SourceAttribute@tag path", sorted."""
+def identity_found(deid: Located, source: Located, kept_uids: Iterable[str] = ()) -> tuple[str, ...]:
+    """The source's identity values found in the de-identified file, each "SourceAttribute@tag path", sorted.
+    Each file is given as (path, pixel data offset or None)."""
     kept = {fold(uid) for uid in kept_uids if uid}
-    source = header_elements(source_path, wanted=_may_hold_identity)
-    needles = [n for n in set(source_needles(source)) if not (n.uid and n.text in kept)]
-    head = header_bytes(deid_path)
+    source_head = header_bytes(*source)
+    needles = [n for n in set(source_needles(header_elements(source[0], source_head, _may_hold_identity)))
+               if not (n.uid and n.text in kept)]
+    head = header_bytes(*deid)
     ascii_words = head.lower().translate(None, _NOT_ALNUM)
     other = [n for n in needles if not n.text.isascii()]
     if other:  # names in other scripts: in the header's text as UTF-8 or as a single-byte character set
@@ -83,7 +90,7 @@ def identity_found(deid_path: str, source_path: str, kept_uids: Iterable[str] = 
     candidates = [n for n in needles if (n.text.encode() in ascii_words if n.text.isascii() else n.text in text)]
     if not candidates:
         return ()
-    return _locate(header_elements(deid_path, head), candidates, header_elements(source_path))
+    return _locate(header_elements(deid[0], head), candidates, header_elements(source[0], source_head))
 
 
 def source_needles(source: Iterable[Element]) -> Iterator[Needle]:

@@ -34,9 +34,12 @@ class Element(NamedTuple):
     texts: tuple[str, ...]
 
 
-def header_bytes(path: str) -> bytes:
-    """The file's bytes before its pixel data (the first :data:`MAX_BYTES` of a file without)."""
+def header_bytes(path: str, pixel_offset: int | None = None) -> bytes:
+    """The file's bytes before its pixel data (``pixel_offset``, when the index found it; else up to the last
+    Pixel Data tag in the first :data:`MAX_BYTES`)."""
     with open(path, "rb") as fh:
+        if pixel_offset:
+            return fh.read(pixel_offset)
         head = fh.read(MAX_BYTES)
     for tag in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):  # (7FE0,0010) little and big endian
         at = head.rfind(tag)
@@ -45,11 +48,9 @@ def header_bytes(path: str) -> bytes:
     return head
 
 
-def header_elements(path: str, head: bytes | None = None, wanted: Callable[[int, str], bool] | None = None
-                    ) -> list[Element]:
-    """Every text and bytes element of the file's header (``head``: its bytes, when already read); with
+def header_elements(path: str, head: bytes, wanted: Callable[[int, str], bool] | None = None) -> list[Element]:
+    """Every text and bytes element of a file's header (``head``: its bytes, :func:`header_bytes`); with
     ``wanted``, only those it accepts by tag and VR (the others are not decoded)."""
-    head = header_bytes(path) if head is None else head
     dicomsdl = dicomsdl_library()
     if dicomsdl is not None:
         try:
