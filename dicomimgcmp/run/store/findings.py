@@ -31,7 +31,7 @@ class FindingQueries(StoreBase):
     def header_tally(self) -> HeaderTally:
         """The header check over the run: files with findings, (source attribute, where, files) largest first
         (item numbers of sequences as [*]), the first :data:`LISTED` files with their findings and page, and the
-        patients whose date shifts differ."""
+        patients (source PatientID) whose date shifts differ."""
         files = self._one("SELECT COUNT(*) FROM rows WHERE header_items IS NOT NULL")
         table = tuple(self._db.execute(
             "SELECT attribute, place, COUNT(DISTINCT rel_path) AS n FROM (SELECT rel_path, "
@@ -47,6 +47,7 @@ class FindingQueries(StoreBase):
             "ORDER BY patient_id, study, series_number, instance_number, rel_path LIMIT ?", (LISTED,)).fetchall())
         shifts = tuple(self._db.execute(
             "SELECT source_patient, GROUP_CONCAT(DISTINCT date_shift) FROM rows WHERE date_shift IS NOT NULL "
+            "AND COALESCE(source_patient, '') != '' "  # files without a PatientID are not one patient
             "GROUP BY source_patient HAVING COUNT(DISTINCT date_shift) > 1 ORDER BY source_patient").fetchall())
         return HeaderTally(files, tuple((a, p, n) for (a, p), n in sorted(merged.items(), key=lambda kv: -kv[1])),
                            listed, shifts)
