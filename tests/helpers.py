@@ -3,6 +3,7 @@ running the scripts with an environment, reading pages back."""
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pikepdf
 from conftest import REPO
-from pydicom.uid import generate_uid
+from pydicom.dataset import Dataset
+from pydicom.uid import UID_dictionary, generate_uid
 
+from dicomimgcmp.checks.profile import ATTRIBUTES
+from dicomimgcmp.read.dicomfile import quiet_pydicom
 from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels
 
 BAND = (slice(0, 20), slice(None))  # rows 0:20, every column: where a CT's burned-in text would be
@@ -122,3 +126,56 @@ def grouped_tree(tree):
     series(tree, "ct2", 2)
     add(tree, "us.dcm", load_source("examples_rgb_color.dcm", "us"), blank)
     return tree
+
+
+# The header check's de-identifier and identity (tests/test_header_check.py, tests/test_review.py).
+BIRTH = "19620524"
+INSTITUTION = "St Elsewhere General Hospital"
+
+
+def clean(ds: Dataset, mapping: dict[str, str]) -> Dataset:
+    """A de-identified copy made with pydicom's own functions: private tags removed; at any depth every attribute
+    of the profile removed (UIDs apart), person names blanked, dates removed, UIDs replaced (``mapping``)."""
+    out = copy.deepcopy(ds)
+    out.remove_private_tags()
+
+    def callback(dataset: Dataset, elem) -> None:
+        if elem.VR == "UI" and elem.value and str(elem.value) not in UID_dictionary:
+            values = elem.value if isinstance(elem.value, list) or elem.VM > 1 else [elem.value]
+            new = [mapping.setdefault(str(v), generate_uid(entropy_srcs=["clean", str(v)])) for v in values]
+            elem.value = new if len(new) > 1 else new[0]
+        elif elem.VR in ("DA", "DT") or (int(elem.tag) in ATTRIBUTES and elem.VR != "SQ"):
+            del dataset[elem.tag]
+        elif elem.VR == "PN":
+            elem.value = "ANONYMOUS"
+
+    with quiet_pydicom():
+        out.walk(callback)
+        for elem in out.file_meta or []:
+            if elem.VR == "UI" and str(elem.value) not in UID_dictionary:
+                elem.value = mapping.setdefault(str(elem.value), generate_uid(entropy_srcs=["clean", str(elem.value)]))
+    return out
+
+
+def source_with_identity(name: str, seed: str, **attrs) -> Dataset:
+    return load_source(name, seed, **{"PatientName": "KOWALCZYK^ANNA^MARIA", "PatientID": "PID-778812",
+                                      "PatientBirthDate": BIRTH, "InstitutionName": INSTITUTION, **attrs})
+
+
+def pair_cleaned(tree, name: str, src: Dataset, plant=None) -> Dataset:
+    """Source and its copy de-identified by :func:`clean` under ``name``; ``plant(deid, src)`` then edits it."""
+    save(src, tree.source / name)
+    mapping: dict[str, str] = {}
+    deid = clean(src, mapping)
+    for old in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        tree.mapping[str(src[old].value)] = mapping[str(src[old].value)]
+    deid.PatientName = "ANONYMOUS"
+    if plant is not None:
+        plant(deid, src)
+    save(deid, tree.deid / name)
+    return deid
+
+
+def id_in_private(deid, src):
+    block = deid.private_block(0x0011, "ACME 1.0", create=True)
+    block.add_new(0x10, "LO", f"mrn {src.PatientID}")

@@ -5,23 +5,19 @@ where it was planted; the date shift is measured and a patient whose shifts diff
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pydicom
 import pytest
 from conftest import run_script
+from helpers import INSTITUTION, clean, id_in_private, pair_cleaned, source_with_identity
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import UID_dictionary, generate_uid
 
 from dicomimgcmp.checks.header import identity_found
-from dicomimgcmp.checks.profile import ATTRIBUTES
 from dicomimgcmp.read.dicomfile import quiet_pydicom
-from dicomimgcmp.sampledata import TEST_FILES, load_source, save
+from dicomimgcmp.sampledata import TEST_FILES
 
-BIRTH = "19620524"
-INSTITUTION = "St Elsewhere General Hospital"
 
 
 def _real_files() -> list[Path]:
@@ -33,30 +29,6 @@ def _real_files() -> list[Path]:
     except ImportError:
         pass
     return files
-
-
-def clean(ds: Dataset, mapping: dict[str, str]) -> Dataset:
-    """A de-identified copy made with pydicom's own functions: private tags removed; at any depth every attribute
-    of the profile removed (UIDs apart), person names blanked, dates removed, UIDs replaced (``mapping``)."""
-    out = copy.deepcopy(ds)
-    out.remove_private_tags()
-
-    def callback(dataset: Dataset, elem) -> None:
-        if elem.VR == "UI" and elem.value and str(elem.value) not in UID_dictionary:
-            values = elem.value if isinstance(elem.value, list) or elem.VM > 1 else [elem.value]
-            new = [mapping.setdefault(str(v), generate_uid(entropy_srcs=["clean", str(v)])) for v in values]
-            elem.value = new if len(new) > 1 else new[0]
-        elif elem.VR in ("DA", "DT") or (int(elem.tag) in ATTRIBUTES and elem.VR != "SQ"):
-            del dataset[elem.tag]
-        elif elem.VR == "PN":
-            elem.value = "ANONYMOUS"
-
-    with quiet_pydicom():
-        out.walk(callback)
-        for elem in out.file_meta or []:
-            if elem.VR == "UI" and str(elem.value) not in UID_dictionary:
-                elem.value = mapping.setdefault(str(elem.value), generate_uid(entropy_srcs=["clean", str(elem.value)]))
-    return out
 
 
 @pytest.mark.parametrize("path", _real_files(), ids=lambda p: p.name)
@@ -73,33 +45,10 @@ def test_a_clean_deidentification_has_no_finding(path, tmp_path):
     assert identity_found((str(tmp_path / "deid.dcm"), None), (str(path), None)) == ()
 
 
-def _source(name: str, seed: str, **attrs) -> Dataset:
-    return load_source(name, seed, **{"PatientName": "KOWALCZYK^ANNA^MARIA", "PatientID": "PID-778812",
-                                      "PatientBirthDate": BIRTH, "InstitutionName": INSTITUTION, **attrs})
-
-
-def _pair(tree, name: str, src: Dataset, plant=None) -> Dataset:
-    save(src, tree.source / name)
-    mapping: dict[str, str] = {}
-    deid = clean(src, mapping)
-    for old in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
-        tree.mapping[str(src[old].value)] = mapping[str(src[old].value)]
-    deid.PatientName = "ANONYMOUS"
-    if plant is not None:
-        plant(deid, src)
-    save(deid, tree.deid / name)
-    return deid
-
-
 def _name_in_sequence(deid, src):
     item = Dataset()
     item.PatientName = src.PatientName
     deid.ReferencedPatientSequence = Sequence([Dataset(), item])
-
-
-def _id_in_private(deid, src):
-    block = deid.private_block(0x0011, "ACME 1.0", create=True)
-    block.add_new(0x10, "LO", f"mrn {src.PatientID}")
 
 
 def _study_in_references(deid, src):
@@ -124,7 +73,7 @@ def _short_and_anonymous(deid, src):
 
 FAULTS = {
     "name_in_sequence": (_name_in_sequence, {"PatientName@(0008,1120)[1]/(0010,0010)"}),
-    "id_in_private": (_id_in_private, {"PatientID@(0011,1010)"}),
+    "id_in_private": (id_in_private, {"PatientID@(0011,1010)"}),
     "study_in_references": (_study_in_references, {"StudyInstanceUID@(0008,1110)[0]/(0008,1155)"}),
     "birth_in_comments": (_birth_in_comments, {"PatientBirthDate@(0010,4000)"}),
     "institution_in_un": (_institution_in_un, {"InstitutionName@(0013,1010)"}),
@@ -133,9 +82,10 @@ FAULTS = {
 
 def test_each_planted_fault_is_found_where_it_was_planted(tree):
     for k, (name, (plant, _)) in enumerate(FAULTS.items()):
-        _pair(tree, name, _source("CT_small.dcm", f"fault-{k}", OperatorsName="AB^CD"), plant)
-    _pair(tree, "clean", _source("MR_small.dcm", "clean"))
-    _pair(tree, "short_and_anonymous", _source("MR_small.dcm", "short", OperatorsName="AB"), _short_and_anonymous)
+        pair_cleaned(tree, name, source_with_identity("CT_small.dcm", f"fault-{k}", OperatorsName="AB^CD"), plant)
+    pair_cleaned(tree, "clean", source_with_identity("MR_small.dcm", "clean"))
+    pair_cleaned(tree, "short_and_anonymous", source_with_identity("MR_small.dcm", "short", OperatorsName="AB"),
+                 _short_and_anonymous)
     run = run_script(tree.config())
     for name, (_, expected) in FAULTS.items():
         assert set(run.row(name).header_identity.split("; ")) == expected, name
@@ -150,12 +100,12 @@ def test_each_planted_fault_is_found_where_it_was_planted(tree):
 def test_date_shifts_are_measured_and_a_patient_with_two_shifts_is_listed(tree):
     for k, (study_date, shifted) in enumerate((("20200110", "20200201"), ("20200310", "20200402"),
                                                ("20210505", "20210601"))):
-        src = _source("CT_small.dcm", f"shift-{k}", StudyDate=study_date,
+        src = source_with_identity("CT_small.dcm", f"shift-{k}", StudyDate=study_date,
                       **({"PatientID": "OTHER-PATIENT"} if k == 2 else {}))
 
         def plant(deid, _src, shifted=shifted):
             deid.StudyDate = shifted
-        _pair(tree, f"s{k}", src, plant)
+        pair_cleaned(tree, f"s{k}", src, plant)
     run = run_script(tree.config())
     assert [run.row(f"s{k}").date_shift_days for k in range(3)] == ["22", "23", "27"]
     assert "DATE SHIFTS DIFFER within 1 patients: PID-778812: 22,23 days" in run.proc.stdout

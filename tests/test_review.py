@@ -148,3 +148,34 @@ def test_long_archive_paths_wrap_inside_their_cards_and_a_missing_thumbnail_says
     assert review.page.evaluate("document.documentElement.scrollWidth") <= page_width  # nothing runs off the page
     assert not review.errors
     review.context.close()
+
+
+def test_recipe_verdict_and_header_identity_columns_filter_the_table(tree, browser, tmp_path):
+    """With a recipe and the header check, the table has both columns and both filters, and they filter it."""
+    from helpers import id_in_private, pair_cleaned, source_with_identity
+
+    (tree.root / "boxes.csv").write_text('Manufacturer,ManufacturerModelName,Rows,Columns,box\n,,,,"0,0,128,8"\n')
+    for k in range(3):  # CT_small: the band blanked as the table says; the third also a pixel outside it
+        def plant(deid, src, k=k):
+            arr = src.pixel_array.copy()
+            arr[:8] = 0
+            arr[50, 50] += 1 if k == 2 else 0
+            deid.PixelData = arr.tobytes()
+            if k == 1:
+                id_in_private(deid, src)
+        pair_cleaned(tree, f"p{k}", source_with_identity("CT_small.dcm", f"review-{k}"), plant)
+    run = run_script(tree.config(recipe="boxes.csv"))
+    review = Review(browser, run.run_dir, tmp_path)
+    page = review.page
+    assert review.errors == []
+    verdicts = dict(zip(review.column("file"), review.column("recipe verdict")))
+    assert verdicts == dict(zip(run.csv.deid_file, run.csv.recipe_verdict))
+    assert set(verdicts.values()) == {"as_recipe", "changed_outside"}
+    page.select_option("#verdict-filter", "changed_outside")
+    assert review.column("file") == ["p2"]
+    page.select_option("#verdict-filter", "")
+    page.select_option("#header-filter", "found")
+    assert review.column("file") == ["p1"] and "PatientID@(0011,1010)" in review.column("identity in header")[0]
+    page.select_option("#header-filter", "none")
+    assert sorted(review.column("file")) == ["p0", "p2"]
+    assert "Identity found in headers: 1 files" in page.inner_text("body")
