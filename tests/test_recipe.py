@@ -248,3 +248,22 @@ def test_ctp_regions_between_signatures():
     sigs = parse_signatures(CTP_SCRIPT)
     assert [s.regions for s in sigs] == [((0, 0, 1024, 49, False),), ((0, 0, 10, 10, False), (-10, 0, 0, 10, False))]
     assert copy.deepcopy(sigs) == sigs
+
+
+def test_a_recipe_that_fails_on_a_header_leaves_the_row_and_says_why(tree):
+    """A recipe that raises for a header (deid on an odd value) costs the pair its verdict, not its comparison."""
+    from dicomimgcmp.checks.recipe.verdict import check_recipe
+    from dicomimgcmp.compare.pair import compare_pair
+    from dicomimgcmp.read.header import read_record
+
+    class Broken:
+        name, attributes = "broken", ("Manufacturer",)
+
+        def expect(self, values):
+            raise KeyError("a value deid cannot read")
+
+    tree.add("a.dcm", "CT_small.dcm")
+    pair = [read_record(root / "a.dcm", root) for root in (tree.deid, tree.source)]
+    result = check_recipe(compare_pair(*pair), Broken())
+    assert result.status.value == "identical" and result.recipe_verdict == ""
+    assert "recipe check failed: KeyError" in result.reason

@@ -111,11 +111,9 @@ def compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, checks: 
 
         results = [check_pair(result, checks.text) for result in results]
     if checks.recipe is not None:
-        from dicomimgcmp.checks.recipe import expectation
-        from dicomimgcmp.checks.recipe.verdict import judge
+        from dicomimgcmp.checks.recipe.verdict import check_recipe
 
-        results = [judge(result, expectation(checks.recipe, pair.source.attributes))
-                   for pair, result in zip(pairs, results)]
+        results = [check_recipe(result, checks.recipe) for result in results]
     if checks.header:
         from dicomimgcmp.checks.header import check_headers
 

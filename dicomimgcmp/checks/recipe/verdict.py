@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dicomimgcmp.checks.recipe import Recipe, expectation
 from dicomimgcmp.checks.recipe.regions import Expectation, blank_mask
 from dicomimgcmp.compare.diff import box_from
 from dicomimgcmp.compare.groups import group_id
@@ -33,6 +34,17 @@ class _Found(NamedTuple):
     outside: np.ndarray  # pixels changed outside the expected regions (some frame)
     region_changed: bool  # any pixel of the expected regions changed
     region_uniform: bool  # the source's pixels in the expected regions are one value (every frame)
+
+
+def check_recipe(result: PairResult, recipe: Recipe) -> PairResult:
+    """The result judged against the recipe's answer for its source header; a failure to judge is said in the
+    reason (the verdict left empty), never raised: the comparison's row must survive it."""
+    if result.status not in (Status.IDENTICAL, Status.CHANGED):
+        return result
+    try:
+        return judge(result, expectation(recipe, result.files[1].attributes))
+    except Exception as exc:  # noqa: BLE001
+        return result.with_note(f"recipe check failed: {type(exc).__name__}: {exc}")
 
 
 def judge(result: PairResult, expected: Expectation) -> PairResult:
