@@ -10,7 +10,8 @@ import enum
 
 #: Photometric interpretations are pydicom's enum (``pydicom.pixels.common.PhotometricInterpretation``), imported
 #: where images are read: this module is imported by the command line, which starts without pydicom.
-__all__ = ["ExecutorKind", "HeaderMode", "PageMode", "RecipeVerdict", "Side", "Status", "TextMode", "Word"]
+__all__ = ["ChangeKind", "ExecutorKind", "HeaderMode", "PageMode", "RecipeVerdict", "Side", "Status", "TextMode",
+           "Word"]
 
 
 class Word(str, enum.Enum):
@@ -34,6 +35,21 @@ class Status(Word):
     DUPLICATE_UID = "duplicate_uid"
     UNREADABLE = "unreadable"
     SOURCE_ONLY = "source_only"
+
+
+class ChangeKind(Word):
+    """CSV column ``change_kind``: what kind of change a changed pair received (:mod:`.compare.kinds`), in the
+    order they are tried (first match wins)."""
+
+    BLANKED = "blanked"
+    CROPPED = "cropped"
+    LOSSY = "lossy"
+    COLOUR_SPACE = "colour_space"
+    INVERTED = "inverted"
+    RESCALED = "rescaled"
+    GEOMETRIC = "geometric"
+    FRAMES = "frames"
+    OTHER = "other"
 
 
 class RecipeVerdict(Word):

@@ -20,7 +20,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "bbox_row0", "bbox_row1", "bbox_col0", "bbox_col1",
     "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page", "change_group", "group_size", "hidden_content",
     "text_found", "phi_match", "text_boxes", "recipe_verdict", "recipe_rule", "recipe_boxes", "header_identity",
-    "date_shift_days",
+    "date_shift_days", "change_kind", "display_changes",
 )
 HEADER_FOUND_CAP = 20  # header findings written in a CSV cell
 TEXT_FOUND_CAP = 20  # text lines written in a CSV cell
@@ -226,6 +226,10 @@ class PairResult:
     #: whose changed pixels differ (see :class:`~.compare.FrameChange`).
     change: str = ""
     change_group: str = ""
+    #: What kind of change (:class:`~.enums.ChangeKind` word; empty when not changed), and the display
+    #: attributes that differ between the two files, whatever the pixels (:func:`~.compare.kinds.display_changes`).
+    change_kind: str = ""
+    display_changes: str = ""
     mask_digest: str = ""
     #: The shown frame's changed pixels inside its change's box (:func:`~.compare.pack_mask`).
     shown_mask: str = ""
@@ -304,6 +308,8 @@ class PairResult:
                 f"; ... ({len(self.header_identity) - HEADER_FOUND_CAP} more)"
                 if len(self.header_identity) > HEADER_FOUND_CAP else ""),
             "date_shift_days": self.date_shift_days,
+            "change_kind": self.change_kind,
+            "display_changes": self.display_changes,
         }
         return row
 

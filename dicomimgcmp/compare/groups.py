@@ -101,9 +101,11 @@ def _fill_text(value: np.ndarray) -> str:
     return values[0] if len(values) == 1 else f"({', '.join(values)})"
 
 
-def group_fields(source: FileRecord, crop: Crop | None, changes: list[FrameChange | None], shown: int) -> dict:
+def group_fields(source: FileRecord, crop: Crop | None, changes: list[FrameChange | None], shown: int,
+                 kind: str = "") -> dict:
     """The change group of a changed pair and what its page and the summary say of it: the crop and the
-    distinct frame changes (a cine with the same band on every frame has one), not which frames or how many."""
+    distinct frame changes (a cine with the same band on every frame has one) and the kind of change, not which
+    frames or how many."""
     distinct = sorted({c.key: c for c in changes if c is not None}.values(), key=lambda c: c.key)
     parts = [f"cropped to {box_text(crop.box)}"] if crop else []
     shown_change = changes[shown] if shown < len(changes) else None
@@ -113,7 +115,7 @@ def group_fields(source: FileRecord, crop: Crop | None, changes: list[FrameChang
     if others > 0:
         parts.append(f"{others} other change{'s' * (others > 1)} in other frames")
     change = "; ".join(parts)
-    key = "|".join([str(crop)] + [repr(c.key) for c in distinct])
+    key = "|".join([str(crop)] + [repr(c.key) for c in distinct] + ([kind] if kind else []))
     return {"change": change, "change_group": group_id(source, key),
             "mask_digest": _digest(*(c.mask.encode() for c in changes if c is not None)),
             "shown_mask": shown_change.mask if shown_change is not None else ""}

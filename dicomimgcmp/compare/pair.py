@@ -7,6 +7,7 @@ lost count as changed. All coordinates are source coordinates; boxes are half-op
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from dicomimgcmp.compare.crop import locate_crop
 from dicomimgcmp.compare.diff import box_from, cropped_view, frame_diff
 from dicomimgcmp.compare.fastpath import same_stored_bytes
 from dicomimgcmp.compare.groups import FrameChange, frame_change, group_fields, group_id, shape_text
+from dicomimgcmp.compare.kinds import display_changes, frame_kind, frames_kind
 from dicomimgcmp.compare.metrics import ssim
+from dicomimgcmp.enums import ChangeKind
 from dicomimgcmp.errors import DecodeError
 from dicomimgcmp.model import DEFAULT_MAX_PIXELS, Crop, FileRecord, PairResult, Status, slice_text
 from dicomimgcmp.pixels.decode import dynamic_range, iter_frames
@@ -36,6 +39,8 @@ def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0,
     """
     result = _compare(deid, source, tolerance, max_pixels).with_note("; ".join(interpretation_notes(deid, source)))
     if result.status in (Status.IDENTICAL, Status.CHANGED):
+        result = result.replace(display_changes=display_changes(deid, source))
+    if result.status in (Status.IDENTICAL, Status.CHANGED):
         result = _with_layers(result, layer_findings(deid, source))
     return result
 
@@ -51,7 +56,8 @@ def _with_layers(result: PairResult, found: LayerFindings) -> PairResult:
     overlays = "; ".join(found.changes)
     change = "; ".join(text for text in (result.change, overlays) if text)
     return result.replace(status=Status.CHANGED, reason="; ".join(t for t in (result.reason, overlays) if t),
-                          change=change, change_group=group_id(result.files[1], f"{result.change_group}|{overlays}"))
+                          change=change, change_group=group_id(result.files[1], f"{result.change_group}|{overlays}"),
+                          change_kind=result.change_kind or ChangeKind.OTHER.value)
 
 
 def _compare(deid: FileRecord, source: FileRecord, tolerance: float, max_pixels: int) -> PairResult:
@@ -112,12 +118,18 @@ class _Tally:
     ssim_frames: int = 0
     #: The change of each frame (None for an unchanged one, or one whose only change is the crop).
     changes: list[FrameChange | None] = field(default_factory=list)
+    #: The kind of change of the frame with most changed pixels so far, and that count.
+    kind: tuple[ChangeKind, str] | None = None
+    kind_pixels: int = 0
+    #: A digest of each frame of a multi-frame pair, de-identified and source (frames reordered, added, removed).
+    digests: tuple[list[bytes], list[bytes]] = field(default_factory=lambda: ([], []))
 
     def add(self, deid: np.ndarray, source: np.ndarray, crop: Crop | None, tolerance: float) -> None:
         """Account one frame pair."""
         found = frame_diff(deid, source, crop, tolerance)
         self.values += deid.size
         self._add_mask(found.mask)
+        self._note_kind(deid, source, crop, found.changed)
         changed, abs_diff, per_pixel = found.changed, found.abs_diff, found.per_pixel
         if found.box is None or changed is None or abs_diff is None or per_pixel is None:  # all set, or none
             self.changes.append(None)
@@ -131,6 +143,19 @@ class _Tally:
         if not math.isnan(score):
             self.ssim_sum += score
             self.ssim_frames += 1
+
+    def _note_kind(self, deid: np.ndarray, source: np.ndarray, crop: Crop | None, changed: np.ndarray | None) -> None:
+        """The frame's kind of change, when it has more changed pixels than any frame before (the shown one)."""
+        pixels = self.changed_per_frame[-1]
+        if pixels > self.kind_pixels:
+            self.kind_pixels = pixels
+            mask = changed if changed is not None else np.zeros(deid.shape[:2], dtype=bool)
+            self.kind = frame_kind(deid, cropped_view(source, crop), mask, crop is not None, self.data_range)
+
+    def add_digests(self, deid: np.ndarray | None, source: np.ndarray | None) -> None:
+        for digests, frame in zip(self.digests, (deid, source)):
+            if frame is not None:
+                digests.append(hashlib.blake2b(frame.tobytes(), digest_size=16).digest())
 
     def add_unmatched(self) -> None:
         """A frame only one file has: every pixel of it counts as changed."""
@@ -167,9 +192,12 @@ def _compare_frames(base: PairResult, tolerance: float) -> PairResult:
     rows, cols = first_s.shape[:2]
     tally = _Tally(np.zeros(rows, bool), np.zeros(cols, bool), dynamic_range(first_s, source.pixels.bits_stored))
     counts = {"deid": 0, "source": 0}
+    multi = max(deid.pixels.frames or 1, source.pixels.frames or 1) > 1
     for d, s in _zip_frames(first_d, deid_frames, first_s, source_frames):
         counts["deid"] += d is not None
         counts["source"] += s is not None
+        if multi:
+            tally.add_digests(d, s)
         if d is None or s is None:
             tally.add_unmatched()
         elif d.shape != first_d.shape or s.shape != first_s.shape:
@@ -177,6 +205,7 @@ def _compare_frames(base: PairResult, tolerance: float) -> PairResult:
         else:
             tally.add(d, s, crop, tolerance)
     result = _result(base, tally, crop, rows * cols * len(tally.changed_per_frame))
+    reasons.append(result.reason)
     if counts["deid"] != counts["source"]:
         common = min(counts.values())
         reasons.append(f"frame count differs: source {counts['source']}, de-identified {counts['deid']}; the "
@@ -184,13 +213,14 @@ def _compare_frames(base: PairResult, tolerance: float) -> PairResult:
         in_common = tally.changed_per_frame[:common]
         result = result.replace(max_abs_diff=None, mse=None, psnr=None, ssim=None,
                                 shown_frame=int(np.argmax(in_common)) if any(in_common) else 0)
-    return result.replace(reason="; ".join(reasons))
+    return result.replace(reason="; ".join(r for r in reasons if r))
 
 
 def _result(base: PairResult, tally: _Tally, crop: Crop | None, pixels: int) -> PairResult:
     changed = sum(tally.changed_per_frame)
     mse = tally.sse / tally.values if tally.values else 0.0
     shown = int(np.argmax(tally.changed_per_frame)) if changed else 0
+    kind = _pair_kind(tally) if changed else None
     return base.replace(
         status=Status.CHANGED if changed else Status.IDENTICAL,
         changed_pixels=changed,
@@ -203,8 +233,21 @@ def _result(base: PairResult, tally: _Tally, crop: Crop | None, pixels: int) -> 
         ssim=tally.ssim_sum / tally.ssim_frames if tally.ssim_frames else None,
         crop=crop,
         shown_frame=shown,
-        **(group_fields(base.files[1], crop, tally.changes, shown) if changed else {}),
+        change_kind=kind[0].value if kind else "",
+        reason=f"kind: {kind[0].value}{f' ({kind[1]})' if kind[1] else ''}" if kind else "",
+        **(group_fields(base.files[1], crop, tally.changes, shown, kind[0].value if kind else "") if changed else {}),
     )
+
+
+def _pair_kind(tally: _Tally) -> tuple[ChangeKind, str]:
+    """The shown frame's kind, unless the frames say more: counts that differ; frames reordered, or only some
+    changed, where the shown frame's change is of no other kind."""
+    frames = frames_kind(*tally.digests, tuple(i for i, n in enumerate(tally.changed_per_frame) if n)) \
+        if tally.digests[0] else None
+    kind = tally.kind or (ChangeKind.OTHER, "")
+    if frames is not None and (frames[1].startswith("source ") or kind[0] is ChangeKind.OTHER):
+        return frames
+    return kind
 
 
 def _identical(base: PairResult) -> PairResult:
@@ -223,6 +266,7 @@ def _not_comparable(base: PairResult, deid_shape: tuple, source_shape: tuple) ->
         status=Status.CHANGED, reason=change,
         changed_pixels=rows * cols * frames, changed_fraction=1.0, changed_frames=tuple(range(frames)),
         bbox=(0, rows, 0, cols), change=change, change_group=group_id(source, change),
+        change_kind=ChangeKind.OTHER.value,
     )
 
 

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from markupsafe import Markup
 
+from dicomimgcmp.enums import ChangeKind
 from dicomimgcmp.model import HeaderTally, PairResult, RecipeTally, SummaryRow, box_text
 from dicomimgcmp.run.atomic import atomic_output
 from dicomimgcmp.run.workers import chunks
@@ -110,7 +111,8 @@ def write_review(path: Path, *, run_name: str, date: str, counts: dict[str, int]
                                       recipe=recipe, header=header,
                                       groups=(_group_json(g, path.parent, carried) for g in groups),
                                       row_pieces=_rows_json(rows, recipe is not None, header is not None),
-                                      decisions=DECISIONS, storage_key=f"dicomimgcmp:{run_name}:"):
+                                      decisions=DECISIONS, kinds=[kind.value for kind in ChangeKind],
+                                      storage_key=f"dicomimgcmp:{run_name}:"):
             fh.write(text)
 
 
@@ -121,7 +123,7 @@ def _group_json(group: GroupView, run_dir: Path, carried: dict[str, Decision]) -
     decision = carried.get(item.change_group)
     return {"id": item.change_group, "share": share_text(group.size, group.series_size),
             "series": rec.series_label,
-            "modality": rec.modality, "patient": deid.patient_id, "change": item.change,
+            "modality": rec.modality, "patient": deid.patient_id, "change": item.change, "kind": item.change_kind,
             "first_file": deid.rel_path, "pdf": f"{item.pdf_file}#page={item.pdf_page}",
             # drawn with the group's first page, after this page is written: named when that page is numbered
             "page": item.pdf_page, "thumbnail": thumb.relative_to(run_dir).as_posix() if item.pdf_page else "",
@@ -147,4 +149,4 @@ def _row_json(summary: SummaryRow, with_recipe: bool, with_header: bool) -> list
             row["modality"], row["changed_pixels"], box, row["change_group"], row["group_size"],
             f"{row['pdf_file']}#page={row['pdf_page']}" if row["pdf_page"] else "", row["pdf_page"], row["reason"],
             row["phi_match"].replace(";", ", "), row["hidden_content"], row["recipe_verdict"] if with_recipe else None,
-            row["header_identity"] if with_header else None]
+            row["header_identity"] if with_header else None, row["change_kind"]]

@@ -119,7 +119,8 @@ def _group_line(page: Page) -> str:
     """What the page says of its change group: how many images share the change and, on a page that stands
     for them all, how many of them changed other pixels than the one shown."""
     item = page.shown
-    line = f"Change: {item.change}   group {item.change_group}"
+    kind = f" ({item.change_kind})" if item.change_kind else ""
+    line = f"Change: {item.change}{kind}   group {item.change_group}"
     if (item.group_size or 1) > 1:
         line += f", shared by {item.group_size} images of this series"
     if len(page.members) > 1:

@@ -77,13 +77,14 @@ class Listed(NamedTuple):
     pdf_page: int | None
     recipe_verdict: str
     recipe_rule: str
+    change_kind: str
 
     @classmethod
     def of(cls, m: PairResult) -> Listed:
         deid, source = m.files
         return cls(deid.rel_path, m.status, m.changed_pixels, m.change_group, m.reason, m.phi_match,
                    m.group_size, m.change, source.series_instance_uid, source.series_label, source.modality,
-                   m.pdf_page, m.recipe_verdict, m.recipe_rule)
+                   m.pdf_page, m.recipe_verdict, m.recipe_rule, m.change_kind)
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,8 @@ def _shared_changes(members: list[Listed], series_sizes: dict[str, int]) -> list
     lines = []
     for size, m in sorted(first.values(), key=lambda entry: (-entry[0], entry[1].pdf_page or 0)):
         in_series = series_sizes.get(m.series, size)
-        lines.append(Line(f"series {m.series_label} ({m.modality or '-'}, {in_series} images): {m.change} on "
+        lines.append(Line(f"series {m.series_label} ({m.modality or '-'}, {in_series} images): {m.change}"
+                          f"{f' ({m.change_kind})' if m.change_kind else ''} on "
                           f"{share_text(size, in_series)}   [group {m.change_group}]", "mono", m.pdf_page))
     return lines
 
