@@ -32,6 +32,12 @@ DEFAULT_MAX_PIXELS = 2 ** 32
 #: The dates the index reads from every header: a pair's date shift is measured on the first that both have.
 DATE_KEYWORDS = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate", "PatientBirthDate")
 
+#: How stored values become a picture, beyond the Image Pixel attributes: values read as text ...
+DISPLAY_VALUES = ("WindowCenter", "WindowWidth", "VOILUTFunction", "LossyImageCompression",
+                  "LossyImageCompressionRatio")
+#: ... and tables whose presence is read ("present"): the palette, the modality and VOI LUTs.
+DISPLAY_TABLES = ("RedPaletteColorLookupTableData", "ModalityLUTSequence", "VOILUTSequence")
+
 SUMMARY_CSV = "comparison_summary.csv"
 #: Said loudly by the console and every PDF when :func:`nothing_paired` (a wrong mapping file, most often).
 NOTHING_PAIRED = "no de-identified file was paired with a source file"
@@ -143,6 +149,8 @@ class FileRecord:
     attributes: tuple[str, ...] = ()
     #: The values of :data:`DATE_KEYWORDS` ("" when absent).
     dates: tuple[str, ...] = ()
+    #: :data:`DISPLAY_VALUES` as text, then :data:`DISPLAY_TABLES` as "present" ("" when absent).
+    display: tuple[str, ...] = ()
 
     @property
     def series_label(self) -> str:

@@ -107,7 +107,11 @@ def run_script(config: Path, *, multi: bool = False, check: bool = True, restart
         assert "Traceback" not in proc.stderr
     cfg = json.loads(config.read_text())
     run_name = cfg.get("run_name")
-    return Run(proc, (config.parent / cfg.get("output_data_path", "out") / str(run_name or "run")).resolve())
+    run = Run(proc, (config.parent / cfg.get("output_data_path", "out") / str(run_name or "run")).resolve())
+    if check and (run.run_dir / "comparison_summary.csv").exists():  # every changed pair of the suite has a kind
+        csv = run.csv
+        assert (csv[csv.status == "changed"].change_kind != "").all(), "a changed pair without a change_kind"
+    return run
 
 
 def pdf_pages(path: Path) -> int:

@@ -113,3 +113,19 @@ def _set(ds, **values):
     for keyword, value in values.items():
         setattr(ds, keyword, value)
     return ds
+
+
+def test_a_palette_removed_and_a_window_changed_are_named_for_identical_values(tree):
+    def without_palette(ds):
+        for keyword in ("RedPaletteColorLookupTableData", "GreenPaletteColorLookupTableData",
+                        "BluePaletteColorLookupTableData"):
+            delattr(ds, keyword)
+        return ds
+
+    tree.add("palette", "examples_palette.dcm", without_palette)
+    tree.add("window", "CT_small.dcm", lambda ds: _set(ds, WindowCenter="40", WindowWidth="80"))
+    results = {name: compare_pair(*(read_record(root / name, root, fast=True) for root in (tree.deid, tree.source)))
+               for name in ("palette", "window")}
+    assert results["palette"].status.value == "identical"
+    assert results["palette"].display_changes == "RedPaletteColorLookupTableData removed"
+    assert "WindowWidth" in results["window"].display_changes and "-> 80" in results["window"].display_changes

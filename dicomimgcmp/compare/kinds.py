@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from dicomimgcmp.enums import ChangeKind
-from dicomimgcmp.model import FileRecord
+from dicomimgcmp.model import DISPLAY_TABLES, DISPLAY_VALUES, FileRecord
 
 LOSSY_SHARE = 0.5  # lossy: changed on over half of the pixels ...
 LOSSY_RANGE = 0.05  # ... by at most this share of the value range
@@ -144,7 +144,9 @@ _DISPLAY_FIELDS = ("photometric_interpretation", "bits_stored", "high_bit", "pix
 
 def display_changes(deid: FileRecord, source: FileRecord) -> str:
     """The attributes that decide how stored values become a picture, where the two files differ (whatever
-    the pixels): identical values that render differently are a fault too. "; "-separated, "" when none."""
+    the pixels): the Image Pixel attributes, the rescale, a lossy transfer syntax, the window, the VOI function,
+    LossyImageCompression and its ratio, and the palette, modality and VOI tables. Identical values that render
+    differently are a fault too. "; "-separated, "" when none."""
     found = [f"{name} {getattr(source.pixels, name)} -> {getattr(deid.pixels, name)}" for name in _DISPLAY_FIELDS
              if getattr(source.pixels, name) != getattr(deid.pixels, name)]
     if source.rescale != deid.rescale:
@@ -152,4 +154,8 @@ def display_changes(deid: FileRecord, source: FileRecord) -> str:
     lossy = [s.pixels.transfer_syntax_uid in LOSSY_SYNTAXES for s in (source, deid)]
     if lossy[0] != lossy[1]:
         found.append(f"transfer syntax {'lossy' if lossy[0] else 'lossless'} -> {'lossy' if lossy[1] else 'lossless'}")
+    for name, was, now in zip(DISPLAY_VALUES + DISPLAY_TABLES, source.display, deid.display):
+        if was != now:
+            found.append(f"{name} {'removed' if not now else 'added' if not was else f'{was} -> {now}'}"
+                         if name in DISPLAY_TABLES else f"{name} {was or 'absent'} -> {now or 'absent'}")
     return "; ".join(found)

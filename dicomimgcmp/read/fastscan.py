@@ -25,7 +25,7 @@ import struct
 
 from pydicom.datadict import tag_for_keyword
 
-from dicomimgcmp.model import DATE_KEYWORDS, FileRecord, PixelFormat
+from dicomimgcmp.model import DATE_KEYWORDS, DISPLAY_TABLES, DISPLAY_VALUES, FileRecord, PixelFormat
 from dicomimgcmp.optional import optional
 from dicomimgcmp.pixels.layers import LAYER_TAGS, header_layers
 from dicomimgcmp.read.attributes import scanned_texts
@@ -53,6 +53,7 @@ FIELDS = (("SOPInstanceUID", str), ("PatientID", str), ("Modality", str), ("Seri
           ("BurnedInAnnotation", str), *((keyword, str) for keyword in DATE_KEYWORDS))
 _TAGS = [tag_for_keyword(keyword) for keyword, _ in FIELDS]  # dicomsdl finds tags faster than keywords
 _UIDS = [keyword for keyword, _ in FIELDS if keyword.endswith("UID")]
+_TABLE_TAGS = [tag_for_keyword(keyword) for keyword in DISPLAY_TABLES]
 _ROWS = [keyword for keyword, _ in FIELDS].index("Rows")
 
 _dicomsdl = None
@@ -107,8 +108,10 @@ def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str,
     fmt = _format(values)
     offset = _pixel_offset(head, size, fmt, fd)
     texts = scanned_texts(dataset, attributes) if attributes else ()
-    if offset is None or offset >= len(head) or texts is None:
+    display = scanned_texts(dataset, DISPLAY_VALUES)
+    if offset is None or offset >= len(head) or texts is None or display is None:
         return None
+    tables = tuple("present" if dataset.getDataElement(tag).tag() == tag else "" for tag in _TABLE_TAGS)
     return FileRecord(
         path=path, rel_path=rel_path, stamp=stamp, sop_instance_uid=values["SOPInstanceUID"],
         patient_id=values["PatientID"], modality=values["Modality"],
@@ -118,7 +121,7 @@ def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str,
         rescale=(_or(values["RescaleSlope"], 1.0), _or(values["RescaleIntercept"], 0.0)),
         has_pixel_data=True, pixel_offset=offset, format=fmt,
         layers=header_layers(_layer_tags(dataset, head, offset), values["BurnedInAnnotation"]), attributes=texts,
-        dates=tuple(values[keyword] for keyword in DATE_KEYWORDS))
+        dates=tuple(values[keyword] for keyword in DATE_KEYWORDS), display=display + tables)
 
 
 def _open(head: bytes):

@@ -19,7 +19,7 @@ from pydicom.tag import Tag
 from pydicom.uid import DeflatedExplicitVRLittleEndian, MediaStorageDirectoryStorage
 
 from dicomimgcmp.errors import HeaderError, NotDicomError
-from dicomimgcmp.model import DATE_KEYWORDS, FileRecord, PixelFormat
+from dicomimgcmp.model import DATE_KEYWORDS, DISPLAY_TABLES, DISPLAY_VALUES, FileRecord, PixelFormat
 from dicomimgcmp.pixels.layers import LAYER_TAGS, header_layers
 from dicomimgcmp.read.dicomfile import (
     HEADER_PREFIX,
@@ -40,7 +40,8 @@ _FORMAT_KEYWORDS = ("PhotometricInterpretation", "BitsAllocated", "BitsStored", 
 #: Every attribute the index reads (pydicom then converts only these: a third faster on rich headers).
 _HEADER_KEYWORDS = ["SOPInstanceUID", "PatientID", "Modality", "SeriesDescription", "StudyInstanceUID",
                     "SeriesInstanceUID", "SeriesNumber", "InstanceNumber", "RescaleSlope", "RescaleIntercept",
-                    *_FORMAT_KEYWORDS, "BurnedInAnnotation", *DATE_KEYWORDS, *(Tag(tag) for tag in LAYER_TAGS)]
+                    *_FORMAT_KEYWORDS, "BurnedInAnnotation", *DATE_KEYWORDS, *DISPLAY_VALUES, *DISPLAY_TABLES,
+                    *(Tag(tag) for tag in LAYER_TAGS)]
 
 
 
@@ -152,6 +153,7 @@ def _record(header: Header, path: str, rel: str, file_stamp: str, attributes: tu
         format=_pixel_format(ds, bool(header.implicit_vr)),
         layers=header_layers({int(tag) for tag in ds.keys()}, _text(ds, "BurnedInAnnotation")),
         attributes=attributes, dates=tuple(_text(ds, keyword) for keyword in DATE_KEYWORDS),
+        display=attribute_texts(ds, DISPLAY_VALUES) + tuple("present" if k in ds else "" for k in DISPLAY_TABLES),
     )
 
 

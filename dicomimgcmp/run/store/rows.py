@@ -12,8 +12,8 @@ from dicomimgcmp.model import CSV_COLUMNS, Crop, FileRecord, Pair, PairResult, P
 _RECORD_FIELDS = tuple(FileRecord.__dataclass_fields__)
 
 
-_RESCALE, _FORMAT, _LAYERS, _ATTRIBUTES, _DATES = (_RECORD_FIELDS.index(name) for name in
-                                                  ("rescale", "format", "layers", "attributes", "dates"))
+_RESCALE, _FORMAT, _LAYERS, _ATTRIBUTES, _DATES, _DISPLAY = (
+    _RECORD_FIELDS.index(name) for name in ("rescale", "format", "layers", "attributes", "dates", "display"))
 
 
 def _pair_key(pair: Pair) -> str:
@@ -104,7 +104,7 @@ def record_to_json(rec: FileRecord) -> list:
 def record_from_json(data: list) -> FileRecord:
     values = list(data)
     values[_RESCALE], values[_LAYERS] = tuple(data[_RESCALE]), tuple(data[_LAYERS])
-    values[_ATTRIBUTES], values[_DATES] = tuple(data[_ATTRIBUTES]), tuple(data[_DATES])
+    values[_ATTRIBUTES], values[_DATES], values[_DISPLAY] = (tuple(data[k]) for k in (_ATTRIBUTES, _DATES, _DISPLAY))
     values[_FORMAT] = None if data[_FORMAT] is None else PixelFormat(*data[_FORMAT])
     return FileRecord(*values)
 
