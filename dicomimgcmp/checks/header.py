@@ -33,8 +33,8 @@ from pydicom.uid import UID_dictionary
 from dicomimgcmp.checks.identity import MIN_VALUE, fold, folded_words, written_dates
 from dicomimgcmp.checks.profile import ATTRIBUTES, REPEATING
 from dicomimgcmp.model import PairResult, Status
-from dicomimgcmp.read.dicomfile import quiet_pydicom
-from dicomimgcmp.read.elements import BYTES_VRS, TEXT_VRS, Element, header_bytes, header_elements
+from dicomimgcmp.read.dicomfile import TEXT_VRS, quiet_pydicom
+from dicomimgcmp.read.elements import BYTES_VRS, Element, header_bytes, header_elements
 
 #: Values that are not identity on their own, normalised (modality codes are under 3 characters or listed here).
 NOT_IDENTITY = frozenset({"anonymous", "anonymized", "anonymised", "anon", "removed", "none", "unknown", "yes",

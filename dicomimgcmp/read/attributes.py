@@ -17,10 +17,9 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from dicomimgcmp.errors import ConfigError
+from dicomimgcmp.read.dicomfile import TEXT_VRS
 
 _HEX = re.compile(r"(?:0x)?([0-9A-Fa-f]{8})|[\[(]?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*[\])]?")
-_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
-                       "UT"})
 
 
 @functools.lru_cache(maxsize=1024)  # read for every file of a run: a recipe names a few dozen
@@ -115,7 +114,7 @@ def scanned_texts(dataset, specs: Sequence[str]) -> tuple[str, ...] | None:
 
 def _raw_text(dataset, tag: int) -> str | None:
     elem = dataset.getDataElement(tag)
-    if str(elem.vr()).removeprefix("type.") not in _TEXT_VRS:
+    if str(elem.vr()).removeprefix("type.") not in TEXT_VRS:
         return None
     try:
         text = elem.toBytes().decode("ascii")

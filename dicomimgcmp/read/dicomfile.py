@@ -18,6 +18,9 @@ PIXEL_DATA_KEYWORDS = {Tag(0x7FE0, 0x0010): "PixelData", Tag(0x7FE0, 0x0008): "F
                        Tag(0x7FE0, 0x0009): "DoubleFloatPixelData"}
 PIXEL_DATA_TAGS = frozenset(PIXEL_DATA_KEYWORDS)
 PIXEL_DATA_LE = struct.pack("<HH", 0x7FE0, 0x0010)  # (7FE0,0010) as it starts its element, little endian
+#: The value representations whose values are text (several separated by a backslash).
+TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
+                      "UT"})
 
 
 HEADER_PREFIX = 1 << 16  # bytes read at once to parse a header in memory

@@ -16,11 +16,9 @@ from typing import NamedTuple
 
 from pydicom.multival import MultiValue
 
-from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, quiet_pydicom, read_dataset
+from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, TEXT_VRS, quiet_pydicom, read_dataset
 from dicomimgcmp.read.fastscan import dicomsdl_library
 
-TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
-                      "UT"})
 BYTES_VRS = frozenset({"UN", "OB", "OW"})
 MAX_BYTES = 1 << 20  # a header longer than this is read no further; a longer UN/OB/OW value is data
 _NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e\xa0-\xff]+")
