@@ -245,7 +245,8 @@ def _pair_kind(tally: _Tally) -> tuple[ChangeKind, str]:
     frames = frames_kind(*tally.digests, tuple(i for i, n in enumerate(tally.changed_per_frame) if n)) \
         if tally.digests[0] else None
     kind = tally.kind or (ChangeKind.OTHER, "")
-    if frames is not None and (frames[1].startswith("source ") or kind[0] is ChangeKind.OTHER):
+    counts_differ = len(tally.digests[0]) != len(tally.digests[1])
+    if frames is not None and (counts_differ or kind[0] is ChangeKind.OTHER):
         return frames
     return kind
 

@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from dicomimgcmp.errors import ConfigError
-from dicomimgcmp.read.dicomfile import TEXT_VRS
+from dicomimgcmp.read.dicomfile import TEXT_VRS, text_values
 
 _HEX = re.compile(r"(?:0x)?([0-9A-Fa-f]{8})|[\[(]?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*[\])]?")
 
@@ -116,8 +116,5 @@ def _raw_text(dataset, tag: int) -> str | None:
     elem = dataset.getDataElement(tag)
     if str(elem.vr()).removeprefix("type.") not in TEXT_VRS:
         return None
-    try:
-        text = elem.toBytes().decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    return "\\".join(v.strip(" \x00") for v in text.split("\\"))
+    raw = elem.toBytes()
+    return "\\".join(text_values(raw, "ascii")) if raw.isascii() else None

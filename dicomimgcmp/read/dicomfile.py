@@ -23,6 +23,11 @@ TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN"
                       "UT"})
 
 
+def text_values(raw: bytes, encoding: str) -> tuple[str, ...]:
+    """A text element's stored value as its values: split on the backslash, padding (spaces, NUL) stripped."""
+    return tuple(v.strip(" \0") for v in raw.decode(encoding, "replace").split("\\")) if raw else ()
+
+
 HEADER_PREFIX = 1 << 16  # bytes read at once to parse a header in memory
 
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from pydicom.multival import MultiValue
 
-from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, TEXT_VRS, quiet_pydicom, read_dataset
+from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, TEXT_VRS, quiet_pydicom, read_dataset, text_values
 from dicomimgcmp.read.fastscan import dicomsdl_library
 
 BYTES_VRS = frozenset({"UN", "OB", "OW"})
@@ -129,4 +129,4 @@ def texts_of(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
         return ()
     if vr in BYTES_VRS:
         return tuple(part.decode("latin-1") for part in _NOT_PRINTABLE.split(raw[:MAX_BYTES]) if part)
-    return tuple(v.strip(" \0") for v in raw.decode(encoding, "replace").split("\\"))
+    return text_values(raw, encoding)

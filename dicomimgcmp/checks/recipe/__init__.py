@@ -59,12 +59,15 @@ def load_recipe(value: str, base: Path) -> Recipe:
 
 
 _answers: dict[tuple[str, tuple[str, ...]], Expectation] = {}
+ANSWERS_KEPT = 4096  # distinct combinations kept per process: a recipe keyed on a per-file value must not grow it
 
 
 def expectation(recipe: Recipe, values: tuple[str, ...]) -> Expectation:
     """The recipe's answer for a header's attribute values (in the order of ``recipe.attributes``), computed once
-    per process for each distinct combination."""
+    per process for each distinct combination (the first :data:`ANSWERS_KEPT` of them)."""
     key = (recipe.name, values)
     if key not in _answers:
+        if len(_answers) >= ANSWERS_KEPT:
+            _answers.clear()
         _answers[key] = recipe.expect(dict(zip(recipe.attributes, values)))
     return _answers[key]
