@@ -69,6 +69,7 @@ def _institution_in_un(deid, src):
 def _short_and_anonymous(deid, src):
     deid.OperatorsName = "AB"
     deid.ImageComments = "ANONYMOUS"
+    deid.PatientBirthDate = src.PatientBirthDate  # a placeholder date (the source's): not identity
 
 
 FAULTS = {
@@ -84,8 +85,8 @@ def test_each_planted_fault_is_found_where_it_was_planted(tree):
     for k, (name, (plant, _)) in enumerate(FAULTS.items()):
         pair_cleaned(tree, name, source_with_identity("CT_small.dcm", f"fault-{k}", OperatorsName="AB^CD"), plant)
     pair_cleaned(tree, "clean", source_with_identity("MR_small.dcm", "clean"))
-    pair_cleaned(tree, "short_and_anonymous", source_with_identity("MR_small.dcm", "short", OperatorsName="AB"),
-                 _short_and_anonymous)
+    pair_cleaned(tree, "short_and_anonymous", source_with_identity("MR_small.dcm", "short", OperatorsName="AB",
+                                                                    PatientBirthDate="19000101"), _short_and_anonymous)
     run = run_script(tree.config())
     for name, (_, expected) in FAULTS.items():
         assert set(run.row(name).header_identity.split("; ")) == expected, name

@@ -40,6 +40,9 @@ from dicomimgcmp.read.elements import BYTES_VRS, Element, header_bytes, header_e
 NOT_IDENTITY = frozenset({"anonymous", "anonymized", "anonymised", "anon", "removed", "none", "unknown", "yes",
                           "null", "deleted", "deidentified", "blank", "other", "derived", "primary", "original",
                           "secondary", "axial", "male", "female", "patient", "test"})
+#: Dates that scanners and de-identifiers write when there is none (deid-data's Philips cine has the birth date
+#: 19000101, and deid's default recipe writes it too): not identity.
+PLACEHOLDER_DATES = frozenset({"19000101", "00000000", "00010101", "18991230", "19700101"})
 #: Every byte that is not an ASCII letter or digit: the de-identified header's bytes without them, in lower case,
 #: are searched first (a value folded the same way is in them if it is in any element).
 _NOT_ALNUM = bytes(b for b in range(256) if not (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122))
@@ -103,7 +106,8 @@ def source_needles(source: Iterable[Element]) -> Iterator[Needle]:
                 yield from _needles(keyword, [" ".join(parts), *(word for part in parts for word in part.split())])
         elif elem.vr in ("DA", "DT"):
             for value in elem.texts:
-                yield from _needles(keyword, [text for text, _exact in written_dates(value[:8])])
+                if value[:8] not in PLACEHOLDER_DATES:
+                    yield from _needles(keyword, [text for text, _exact in written_dates(value[:8])])
         elif elem.vr == "UI":
             for uid in elem.texts:
                 if uid and uid not in UID_dictionary and not keyword.endswith("ClassUID") \
