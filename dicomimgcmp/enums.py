@@ -10,8 +10,8 @@ import enum
 
 #: Photometric interpretations are pydicom's enum (``pydicom.pixels.common.PhotometricInterpretation``), imported
 #: where images are read: this module is imported by the command line, which starts without pydicom.
-__all__ = ["ChangeKind", "ExecutorKind", "HeaderMode", "PageMode", "RecipeVerdict", "Side", "Status", "TextMode",
-           "Word"]
+__all__ = ["ChangeKind", "ExecutorKind", "HeaderMode", "NeedleKind", "PageMode", "RecipeVerdict", "Side", "Status",
+           "TextMode", "Word"]
 
 
 class Word(str, enum.Enum):
@@ -89,6 +89,16 @@ class HeaderMode(Word):
 
     ON = "on"
     OFF = "off"
+
+
+class NeedleKind(enum.Enum):
+    """How a source identity value is matched in the de-identified file (:mod:`.checks.header`)."""
+
+    WORDS = "words"  # as a run of whole words of an element's text
+    GIVEN_NAME = "given_name"  # the same, but not inside another person name
+    WHOLE = "whole"  # an identifier that is a plain word: only as an element's whole value
+    DATE = "date"  # a date in its DICOM form (YYYYMMDD), also glued to a time or to text
+    UID = "uid"  # as a whole value
 
 
 class ExecutorKind(Word):

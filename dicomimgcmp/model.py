@@ -29,8 +29,10 @@ TEXT_FOUND_CAP = 20  # text lines written in a CSV cell
 #: a 1000-frame 1024x1024 cine and any mammogram pass, a header claiming 10^12 does not.
 DEFAULT_MAX_PIXELS = 2 ** 32
 
-#: The dates the index reads from every header: a pair's date shift is measured on the first that both have.
-DATE_KEYWORDS = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate", "PatientBirthDate")
+#: The dates the index reads from every header, each with its time: a pair's date shift is measured on the first
+#: date that both have (with its time when both have it).
+DATE_KEYWORDS = ("StudyDate", "StudyTime", "SeriesDate", "SeriesTime", "AcquisitionDate", "AcquisitionTime",
+                 "ContentDate", "ContentTime", "PatientBirthDate", "PatientBirthTime")
 
 #: How stored values become a picture, beyond the Image Pixel attributes: values read as text ...
 DISPLAY_VALUES = ("WindowCenter", "WindowWidth", "VOILUTFunction", "LossyImageCompression",
@@ -43,6 +45,14 @@ SUMMARY_CSV = "comparison_summary.csv"
 NOTHING_PAIRED = "no de-identified file was paired with a source file"
 REVIEW_HTML = "review.html"
 LOG_FILE = "imgCmpLog.log"
+
+
+def days_text(days: float | None) -> str:
+    """A date shift as it is written (CSV, store, summary): whole days as an integer (-463), else up to 4
+    decimals (-463.25); "" when there is none."""
+    if days is None:
+        return ""
+    return str(int(days)) if days == int(days) else f"{days:.4f}".rstrip("0")
 
 
 def pdf_name(part: int | None) -> str:
@@ -255,7 +265,7 @@ class PairResult:
     #: The source's identity values found in the de-identified file (:mod:`.checks.header`), each
     #: "SourceAttribute@tag path", and its dates' shift from the source's, in days (None: not measured).
     header_identity: tuple[str, ...] = ()
-    date_shift_days: int | None = None
+    date_shift_days: float | None = None
     pdf_file: str = ""
     pdf_page: int | None = None
     #: Changed pairs in this pair's group (the run's, set when the rows are read back).
@@ -312,10 +322,10 @@ class PairResult:
             "recipe_verdict": self.recipe_verdict,
             "recipe_rule": self.recipe_rule,
             "recipe_boxes": self.recipe_boxes,
-            "header_identity": "; ".join(self.header_identity[:HEADER_FOUND_CAP]) + (
-                f"; ... ({len(self.header_identity) - HEADER_FOUND_CAP} more)"
+            "header_identity": ";".join(self.header_identity[:HEADER_FOUND_CAP]) + (
+                f";... ({len(self.header_identity) - HEADER_FOUND_CAP} more)"
                 if len(self.header_identity) > HEADER_FOUND_CAP else ""),
-            "date_shift_days": self.date_shift_days,
+            "date_shift_days": days_text(self.date_shift_days),
             "change_kind": self.change_kind,
             "display_changes": self.display_changes,
         }

@@ -89,7 +89,7 @@ def test_each_planted_fault_is_found_where_it_was_planted(tree):
                                                                     PatientBirthDate="19000101"), _short_and_anonymous)
     run = run_script(tree.config())
     for name, (_, expected) in FAULTS.items():
-        assert set(run.row(name).header_identity.split("; ")) == expected, name
+        assert set(run.row(name).header_identity.split(";")) == expected, name
     assert run.row("clean").header_identity == run.row("short_and_anonymous").header_identity == ""
     assert f"IDENTITY FOUND IN HEADERS: {len(FAULTS)} files" in run.proc.stdout
     review = (run.run_dir / "review.html").read_text()

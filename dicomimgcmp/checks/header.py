@@ -1,37 +1,40 @@
 """The header check: which of the source's own identity values survived anywhere in the de-identified file?
 
-What is looked for, from the whole source data set (sequences and private elements included):
+What is looked for (:mod:`.roles` says which attributes are identity), from the whole source data set (sequences
+and private elements included, VR UN read through the dictionary):
 - every Person Name, whole and by component (family, given, ...);
-- the values of the attributes of the Basic Application Level Confidentiality Profile (PS3.15 Table E.1-1,
-  :mod:`.profile`): IDs, accession numbers, institution, addresses, telephone numbers, station and device serial
-  numbers, physicians, operators, free-text comments;
-- dates (DA, DT, and the date part of birth dates) in the forms the text check knows (20190304, 04-MAR-2019, ...);
+- the values of the profile's identifying attributes (PS3.15 Table E.1-1): IDs, accession numbers, institution,
+  addresses, telephone numbers, station and device names and serial numbers; not the patient's characteristics
+  (age, sex, size, weight...) nor free text and descriptions, whose own words identify no one;
+- dates (DA, DT, placeholders aside) in the forms the text check knows (20190304, 04-MAR-2019, ...), and the
+  DICOM form also where it is glued to a time or to text (20190304101502.000000, 20190304AM);
 - every instance UID (standard UIDs and class UIDs aside), unless the mapping keeps it (``id_old`` equal to
   ``id_new``) or the pairing found it unchanged.
 
-Where: every element of the de-identified file at any depth, private ones and the file meta included, and the
-bytes of UN/OB/OW elements other than pixel data (read as text). Text matches as the text check matches it,
-exactly (case, spaces and punctuation aside) and on whole words: a value is found when a run of the element's
-words is the value; a UID only as a whole value. Values shorter than 3 characters and words that are not identity
-on their own (:data:`NOT_IDENTITY`) never match.
+Where: the elements of the de-identified file that are places (:func:`.roles.is_place`: the profile's attributes,
+private elements, anything changed), at any depth, and the bytes of UN/OB/OW elements other than pixel data (read
+as text, UTF-16 runs included). Text matches as the text check matches it, exactly (case, spaces and
+punctuation aside) and on whole words: a value is found when a run of the element's words is the value; a given
+name alone not inside another person's name; a value of one plain word ("NIH") only as an element's whole value
+(a department "RADIOLOGY" not at all: :data:`.roles.KINDS_OF_SERVICE`); a UID only as a whole value.
+Values shorter than 3 characters and words that are not identity on their own (:data:`NOT_IDENTITY`) never match.
 
-The de-identified file's bytes before its pixel data are searched first (one pass): a file that holds none of
-the values in any form is not parsed at all.
+The de-identified file's bytes before its pixel data are searched first (one pass; a deflated data set
+inflated): a file that holds none of the values in any form is not parsed at all.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date
 from typing import NamedTuple
 
-from pydicom.datadict import keyword_for_tag
 from pydicom.uid import UID_dictionary
 
+from dicomimgcmp.checks.dates import date_shift, real_date
 from dicomimgcmp.checks.identity import MIN_VALUE, fold, folded_words, written_dates
-from dicomimgcmp.checks.profile import ATTRIBUTES, REPEATING
+from dicomimgcmp.checks.roles import date_is_identity, is_place, keyword, plain_word_is_identity, text_is_identity
+from dicomimgcmp.enums import NeedleKind
 from dicomimgcmp.model import PairResult, Status
 from dicomimgcmp.read.dicomfile import TEXT_VRS, quiet_pydicom
 from dicomimgcmp.read.elements import BYTES_VRS, Element, header_bytes, header_elements
@@ -40,12 +43,11 @@ from dicomimgcmp.read.elements import BYTES_VRS, Element, header_bytes, header_e
 NOT_IDENTITY = frozenset({"anonymous", "anonymized", "anonymised", "anon", "removed", "none", "unknown", "yes",
                           "null", "deleted", "deidentified", "blank", "other", "derived", "primary", "original",
                           "secondary", "axial", "male", "female", "patient", "test"})
-#: Dates that scanners and de-identifiers write when there is none (deid-data's Philips cine has the birth date
-#: 19000101, and deid's default recipe writes it too): not identity.
-PLACEHOLDER_DATES = frozenset({"19000101", "00000000", "00010101", "18991230", "19700101"})
 #: Every byte that is not an ASCII letter or digit: the de-identified header's bytes without them, in lower case,
 #: are searched first (a value folded the same way is in them if it is in any element).
 _NOT_ALNUM = bytes(b for b in range(256) if not (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122))
+_NUMBER_VRS = frozenset({"TM", "DS", "IS"})
+MIN_NAME_PART = 4  # characters of a name's component looked for alone
 
 
 #: A file as the check reads it: its path and the offset of its pixel data element (None: not known).
@@ -53,11 +55,11 @@ Located = tuple[str, "int | None"]
 
 
 class Needle(NamedTuple):
-    """A source value to look for: its normalised text, whether it is a UID (matched whole), and the source
-    attribute it came from."""
+    """A source value to look for: its normalised text, how it matches (:class:`~.enums.NeedleKind`), and the
+    source attribute it came from."""
 
     text: str
-    uid: bool
+    kind: NeedleKind
     attribute: str
 
 
@@ -84,7 +86,7 @@ def identity_found(deid: Located, source: Located, kept_uids: Iterable[str] = ()
     kept = {fold(uid) for uid in kept_uids if uid}
     source_head = header_bytes(*source)
     needles = [n for n in set(source_needles(header_elements(source[0], source_head, _may_hold_identity)))
-               if not (n.uid and n.text in kept)]
+               if not (n.kind is NeedleKind.UID and n.text in kept)]
     head = header_bytes(*deid)
     ascii_words = head.lower().translate(None, _NOT_ALNUM)
     other = [n for n in needles if not n.text.isascii()]
@@ -99,22 +101,43 @@ def identity_found(deid: Located, source: Located, kept_uids: Iterable[str] = ()
 def source_needles(source: Iterable[Element]) -> Iterator[Needle]:
     """The identity values of a source data set's elements."""
     for elem in source:
-        keyword = _keyword(elem.tag) or elem.path.rsplit("/", 1)[-1]
+        attribute = keyword(elem.tag) or elem.path.rsplit("/", 1)[-1]
         if elem.vr == "PN":
             for person in elem.texts:
-                parts = [p for p in re.split(r"[\^=]", person) if p.strip()]
-                yield from _needles(keyword, [" ".join(parts), *(word for part in parts for word in part.split())])
+                yield from _name_needles(attribute, person)
         elif elem.vr in ("DA", "DT"):
-            for value in elem.texts:
-                if value[:8] not in PLACEHOLDER_DATES:
-                    yield from _needles(keyword, [text for text, _exact in written_dates(value[:8])])
+            for day in filter(None, map(real_date, elem.texts)):
+                yield Needle(day, NeedleKind.DATE, attribute)
+                yield from _needles(attribute, [text for text, _exact in written_dates(day)], NeedleKind.WORDS)
         elif elem.vr == "UI":
             for uid in elem.texts:
-                if uid and uid not in UID_dictionary and not keyword.endswith("ClassUID") \
-                        and keyword not in _NOT_INSTANCE_UIDS:
-                    yield Needle(fold(uid), True, keyword)
-        elif elem.vr not in ("UI", "TM", "DS", "IS") and elem.vr in TEXT_VRS and _in_profile(elem.tag):
-            yield from _needles(keyword, elem.texts)
+                if uid and uid not in UID_dictionary and not attribute.endswith("ClassUID") \
+                        and attribute not in _NOT_INSTANCE_UIDS:
+                    yield Needle(fold(uid), NeedleKind.UID, attribute)
+        else:
+            for value in elem.texts:
+                if not _plain_word(value):
+                    yield from _needles(attribute, [value], NeedleKind.WORDS)
+                elif plain_word_is_identity(elem.tag):
+                    yield from _needles(attribute, [value], NeedleKind.WHOLE)
+
+
+def _name_needles(attribute: str, person: str) -> Iterator[Needle]:
+    """A person name whole, and its components alone: family names anywhere, given and middle names not inside
+    another person's name (a replaced name that shares a given name with the source is someone else's). A lone
+    component shorter than :data:`MIN_NAME_PART` is not looked for ("RIS", "LEE" are words too)."""
+    groups = [[part for part in group.split("^") if part.strip()] for group in person.split("=")]
+    yield from _needles(attribute, [" ".join(part for group in groups for part in group)], NeedleKind.WORDS)
+    for group in groups:
+        for k, part in enumerate(group):
+            words = [word for word in part.split() if len(fold(word)) >= MIN_NAME_PART]
+            yield from _needles(attribute, words, NeedleKind.WORDS if k == 0 else NeedleKind.GIVEN_NAME)
+
+
+def _plain_word(value: str) -> bool:
+    """A value of one word of letters only ("NIH", "RADIOLOGY"): looked for only as an element's whole value (as a
+    word inside text it is too often another word: a BranchOfService "ABDOMEN" in a protocol)."""
+    return len(words := folded_words(value)) == 1 and words[0].isalpha()
 
 
 _NOT_INSTANCE_UIDS = frozenset({"TransferSyntaxUID", "ImplementationClassUID", "CodingSchemeUID",
@@ -122,22 +145,18 @@ _NOT_INSTANCE_UIDS = frozenset({"TransferSyntaxUID", "ImplementationClassUID", "
                                 "MappingResourceUID", "ContextUID"})
 
 
-@functools.lru_cache(maxsize=8192)
-def _keyword(tag: int) -> str:
-    """pydicom's keyword of a tag ("" for a private one), looked up once per tag (4 us each otherwise)."""
-    return keyword_for_tag(tag)
-
-
 def _may_hold_identity(tag: int, vr: str) -> bool:
-    """Whether a source element's values are looked for: names, dates, UIDs, the profile's text attributes."""
-    return vr in ("PN", "DA", "DT", "UI") or (vr not in ("TM", "DS", "IS") and _in_profile(tag))
+    """Whether a source element's values are looked for: names, dates, UIDs, the profile's identifying text."""
+    if vr in ("DA", "DT"):
+        return date_is_identity(tag)
+    return vr in ("PN", "UI") or (vr in TEXT_VRS and vr not in _NUMBER_VRS and text_is_identity(tag))
 
 
-def _needles(attribute: str, values: Iterable[str]) -> Iterator[Needle]:
+def _needles(attribute: str, values: Iterable[str], kind: NeedleKind) -> Iterator[Needle]:
     for value in values:
         text = fold(value)
         if len(text) >= MIN_VALUE and text not in NOT_IDENTITY and not _only_a_number(text):
-            yield Needle(text, False, attribute)
+            yield Needle(text, kind, attribute)
 
 
 def _only_a_number(text: str) -> bool:
@@ -145,46 +164,53 @@ def _only_a_number(text: str) -> bool:
     return text.isdigit() and (len(text) < 5 or len(set(text)) == 1)
 
 
-@functools.lru_cache(maxsize=4096)
-def _in_profile(tag: int) -> bool:
-    """Whether an attribute of the profile holds identity: descriptors of the procedure aside (the Clean
-    Descriptors Option's descriptions and labels, which pipelines keep on purpose)."""
-    entry = ATTRIBUTES.get(tag) or next((e for (mask, value), e in REPEATING.items() if tag & mask == value), None)
-    return entry is not None and not entry[2]
-
-
 def _locate(deid: Iterable[Element], needles: list[Needle], source: list[Element]) -> tuple[str, ...]:
-    """Each needle found in an element of the de-identified data set, as "attribute@path", sorted. Text is
-    found as a run of whole words (every run of an element's words is looked up once), a UID as a whole value.
-    Where values of several source attributes are found in one element (the same date in StudyDate and
-    ContentDate), the element's own attribute is named if it is one of them, else the first.
-
-    An element the standard does not count as identity (a public attribute outside the profile, Manufacturer),
-    holding what the source's element at the same place holds, is no finding: de-identification did not put
-    the value there (a test file's InstitutionName "GE MEDICAL SYSTEMS" is also its Manufacturer)."""
-    texts: dict[str, set[str]] = {}
-    uids: dict[str, set[str]] = {}
+    """Each needle found in a place of the de-identified data set (:func:`.roles.is_place`), as "attribute@path",
+    sorted. Text is found as a run of whole words (every run of an element's words is looked up once), a plain
+    word and a UID as a whole value, a date also glued to a time or text. Where values of several source
+    attributes are found in one element (the same date in StudyDate and ContentDate), the element's own
+    attribute is named if it is one of them, else the first."""
+    by_kind: dict[NeedleKind, dict[str, set[str]]] = {kind: {} for kind in NeedleKind}
     for needle in needles:
-        (uids if needle.uid else texts).setdefault(needle.text, set()).add(needle.attribute)
-    longest = max(map(len, texts), default=0)
-    unchanged = {e.path: e.texts for e in source if not _is_private(e.tag) and not _in_profile(e.tag)}
+        by_kind[needle.kind].setdefault(needle.text, set()).add(needle.attribute)
+    texts, given, uids, wholes, dates = (by_kind[k] for k in (NeedleKind.WORDS, NeedleKind.GIVEN_NAME,
+                                                             NeedleKind.UID, NeedleKind.WHOLE, NeedleKind.DATE))
+    glued = _glued_dates(dates)
+    longest = max(map(len, [*texts, *given]), default=0)
+    source_values = {e.path: e.texts for e in source if not is_place(e.tag, e.vr)}
     found = []
     for elem in deid:
-        if not elem.texts or unchanged.get(elem.path) == elem.texts:
+        if not elem.texts or not is_place(elem.tag, elem.vr) and (
+                elem.tag >> 16 == 0x0002 or source_values.get(elem.path) == elem.texts):
             continue
         names: set[str] = set()
         if uids and (elem.vr == "UI" or elem.vr in BYTES_VRS):
             for value in elem.texts:
                 for part in re.split(r"[\\\s\x00]+", value):
                     names |= uids.get(fold(part), set())
-        if texts and elem.vr != "UI":  # a date is no UID's digits
+        if elem.vr != "UI":  # a date is no UID's digits
             for value in elem.texts:
-                for run in _runs(folded_words(value), longest):
-                    names |= texts.get(run, set())
+                if texts or given:
+                    for run in _runs(folded_words(value), longest):
+                        names |= texts.get(run, set()) | (given.get(run, set()) if elem.vr != "PN" else set())
+                if wholes:
+                    names |= wholes.get(fold(value), set())
+                if glued is not None:
+                    for match in glued.finditer(value):
+                        names |= dates[match.group(1)]
         if names:
-            keyword = _keyword(elem.tag)
-            found.append(f"{keyword if keyword in names else min(names)}@{elem.path}")
+            own = keyword(elem.tag)
+            found.append(f"{own if own in names else min(names)}@{elem.path}")
     return tuple(sorted(found))
+
+
+def _glued_dates(dates: dict[str, set[str]]) -> re.Pattern | None:
+    """One pattern for the DICOM form of every date: not inside a longer number, but glued to letters or to a
+    time (20190304101502.000000, 2019030410:15)."""
+    if not dates:
+        return None
+    alternatives = "|".join(sorted(dates))
+    return re.compile(rf"(?<!\d)({alternatives})(?:(?!\d)|(?=(?:[01]\d|2[0-3])(?:[0-5]\d|\D|$)))")
 
 
 def _runs(words: list[str], longest: int) -> Iterator[str]:
@@ -196,26 +222,3 @@ def _runs(words: list[str], longest: int) -> Iterator[str]:
             if len(joined) > longest:
                 break
             yield joined
-
-
-def _is_private(tag: int) -> bool:
-    return bool((tag >> 16) & 1)
-
-
-def date_shift(source: tuple[str, ...], deid: tuple[str, ...]) -> int | None:
-    """The de-identified date minus the source date, in days, on the first of the records' dates
-    (:data:`~.model.DATE_KEYWORDS`) that both have."""
-    for a, b in zip(map(_date, source), map(_date, deid)):
-        if a is not None and b is not None:
-            return (b - a).days
-    return None
-
-
-def _date(value) -> date | None:
-    match = re.fullmatch(r"\s*(\d{4})(\d{2})(\d{2})\s*", str(value or ""))
-    if not match:
-        return None
-    try:
-        return date(*map(int, match.groups()))
-    except ValueError:
-        return None

@@ -81,7 +81,8 @@ def _read_pair(result: PairResult, d_ds, s_ds) -> list[TextLine]:
                 lines.append(line._replace(frame=index))
     shape = (deid.pixels.rows or 0, deid.pixels.columns or 0)
     for group, plane in read_overlays(deid).items():  # overlays carry annotations too: read as white on black
-        lines += [line._replace(layer=overlay_name(group)) for line in read_text(to_rgb8(plane.placed(shape)))]
+        if plane is not None:
+            lines += [line._replace(layer=overlay_name(group)) for line in read_text(to_rgb8(plane.placed(shape)))]
     return lines
 
 

@@ -22,10 +22,11 @@ def _and(items: list[str]) -> str:
 
 def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = (),
                     reused: dict[str, int] | None = None, identity_found: int = 0,
-                    recipe: RecipeTally | None = None, header: HeaderTally | None = None) -> str:
+                    recipe: RecipeTally | None = None, header: HeaderTally | None = None, unpaired: str = "") -> str:
     """The closing lines printed to the console; ``notes`` say how the mapping was read, ``reused`` how much
     was taken from the saved state of an earlier run, ``identity_found`` how many images show the source's
-    identity in their pixels (the text check), ``recipe`` the recipe verdicts."""
+    identity in their pixels (the text check), ``recipe`` the recipe verdicts, ``unpaired`` why nothing was
+    paired."""
     width = max(len(k) for k in counts)
     lines = [f"UID mapping: {note}" for note in notes]
     if reused and any(reused.values()):
@@ -44,7 +45,6 @@ def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path,
         lines.append(f"{'RECIPE NOT FOLLOWED' if recipe.failing else 'Recipe'}: {recipe.counts_text()} "
                      "(CSV column recipe_verdict)")
     if nothing_paired(counts):
-        lines.append(f"WARNING: {NOTHING_PAIRED}; check uid_mapping_file "
-                     "(the columns found are named above).")
+        lines.append(f"WARNING: {NOTHING_PAIRED}: {unpaired or 'check uid_mapping_file'}.")
     lines += ["Outputs:"] + [f"  {p}" for p in outputs] + [f"Log: {log_path}"]
     return "\n".join(lines)

@@ -7,6 +7,7 @@ whatever else happens to be installed.
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -61,6 +62,8 @@ def iter_frames(record: FileRecord, indices: list[int] | None = None) -> Iterato
             elif plugin == "" and record.pixel_offset is not None:
                 frames = _native_frames_in_place(record, indices)
             else:
+                if record.pixel_offset is not None:
+                    _check_fragments(record.path, record.pixel_offset, fmt is not None and fmt.implicit_vr)
                 frames = iter_pixels(record.path, decoding_plugin=plugin, indices=indices)
         while True:
             with quiet_pydicom():
@@ -98,6 +101,27 @@ def _native_frames_in_place(record: FileRecord, indices: list[int] | None) -> It
         for frame, _ in get_decoder(tsyntax).iter_array(f, indices=indices, validate=True, raw=False,
                                                          transfer_syntax_uid=tsyntax, **opts):
             yield frame
+
+
+_ITEM, _SEQUENCE_END = b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0"  # (FFFE,E000) and (FFFE,E0DD), little endian
+
+
+def _check_fragments(path: str, offset: int, implicit_vr: bool) -> None:
+    """Raise :class:`DecodeError` unless the encapsulated pixel data at ``offset`` ends with its sequence
+    delimiter: a file cut inside its compressed frames must not be decoded (JPEG and JPEG 2000 decoders return
+    part of an image without an error, which would compare as a change)."""
+    with open(path, "rb") as f:
+        f.seek(offset + element_header_length(implicit_vr))
+        while len(head := f.read(8)) == 8:
+            (length,) = struct.unpack("<L", head[4:])
+            if head[:4] == _SEQUENCE_END:
+                return
+            if head[:4] != _ITEM or length == 0xFFFFFFFF:
+                raise DecodeError("cannot decode pixel data: its compressed frames are not a sequence of items")
+            here = f.tell()
+            if f.seek(here + length) > os.fstat(f.fileno()).st_size:
+                break
+    raise DecodeError("cannot decode pixel data: the file ends inside its compressed frames (cut short?)")
 
 
 def read_frame(record: FileRecord, index: int) -> np.ndarray:

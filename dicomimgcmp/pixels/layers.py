@@ -78,14 +78,16 @@ class Overlay(NamedTuple):
         return out
 
 
-def read_overlays(record: FileRecord) -> dict[int, Overlay]:
+def read_overlays(record: FileRecord) -> dict[int, Overlay | None]:
     """Every overlay plane of the file, by group: Overlay Data through pydicom, planes in the pixel data's high
-    bits from the stored words of the first frame (native data only; a compressed image's high bits are gone)."""
+    bits from the stored words of the first frame (None when they cannot be read: compressed data keeps no high
+    bits). An overlay whose Overlay Data is gone and that does not declare itself in the pixel data's bits
+    (OverlayBitsAllocated 1, the value Overlay Data needs) is absent, whatever attributes of it remain."""
     if not has_overlays(record.layers):
         return {}
     ds = read_dataset(record.path)
     words: np.ndarray | None = None  # the first frame's stored words, read once for the overlays kept there
-    found = {}
+    found: dict[int, Overlay | None] = {}
     for group in OVERLAY_GROUPS:
         if Tag(group, 0x0010) not in ds:
             continue
@@ -97,11 +99,22 @@ def read_overlays(record: FileRecord) -> dict[int, Overlay]:
             found[group] = Overlay(group, origin, (plane[0] if plane.ndim == 3 else plane).astype(bool))
             continue
         position = ds.get(Tag(group, 0x0102))  # an overlay in bit OverlayBitPosition (retired, still written)
+        if position is None or position.value is None or not _in_pixel_data(ds, group, int(position.value)):
+            continue
         words = stored_words(record, 0) if words is None else words
-        if position is not None and words is not None and words.ndim == 2:
-            bit = int(position.value)
-            found[group] = Overlay(group, origin, ((words >> bit) & 1).astype(bool), bit)
+        bit = int(position.value)
+        found[group] = (Overlay(group, origin, ((words >> bit) & 1).astype(bool), bit)
+                        if words is not None and words.ndim == 2 else None)
     return found
+
+
+def _in_pixel_data(ds, group: int, bit: int) -> bool:
+    """Whether an overlay without Overlay Data is kept in the pixel data's bits: OverlayBitsAllocated equal to the
+    image's BitsAllocated, at a bit above BitsStored (PS3.3 C.9.2, retired usage)."""
+    allocated = ds.get(Tag(group, 0x0100))
+    image_bits = int(ds.get("BitsAllocated", 0) or 0)
+    stored = int(ds.get("BitsStored", image_bits) or image_bits)
+    return allocated is not None and int(allocated.value or 0) == image_bits > 1 and stored <= bit < image_bits
 
 
 def stored_words(record: FileRecord, frame: int) -> np.ndarray | None:
@@ -166,22 +179,23 @@ class LayerFindings(NamedTuple):
 
 def layer_findings(deid: FileRecord, source: FileRecord) -> LayerFindings:
     """Compare the overlay planes of a pair and list the de-identified file's hidden content."""
-    hidden = list(deid.layers)
     try:
         d_planes, s_planes = read_overlays(deid), read_overlays(source)
     except Exception as exc:  # a damaged overlay must not lose the pair's row  # noqa: BLE001
-        return LayerFindings(tuple(hidden + [f"overlay planes unreadable: {type(exc).__name__}: {exc}"]), ())
-    d_groups, s_groups = (_declared_overlays(rec) for rec in (deid, source))
+        return LayerFindings((*deid.layers, f"overlay planes unreadable: {type(exc).__name__}: {exc}"), ())
+    absent = {overlay_name(group) for group in _declared_overlays(deid) - set(d_planes)}
+    hidden = [layer for layer in deid.layers if layer not in absent]
     changes = []
-    for group in sorted(d_groups | s_groups):
+    for group in sorted(set(d_planes) | set(s_planes)):
         name = overlay_name(group)
-        if group not in d_groups:
+        d_plane, s_plane = d_planes.get(group), s_planes.get(group)
+        if group not in d_planes:
             changes.append(f"{name} removed")
-        elif group not in s_groups:
+        elif group not in s_planes:
             changes.append(f"{name} added")
-        elif group in d_planes and group in s_planes and (n := d_planes[group].differs_from(s_planes[group])):
+        elif d_plane is not None and s_plane is not None and (n := d_plane.differs_from(s_plane)):
             changes.append(f"{name} changed ({n} pixels)")
-    stray = stray_high_bits(deid, {plane.bit for plane in d_planes.values() if plane.bit is not None})
+    stray = stray_high_bits(deid, {plane.bit for plane in d_planes.values() if plane and plane.bit is not None})
     if stray:
         hidden.append(f"bits above BitsStored ({deid.pixels.bits_stored}) set in {stray} pixels")
     return LayerFindings(tuple(hidden), tuple(changes))

@@ -75,6 +75,15 @@ def data_set_start(prefix: bytes) -> int:
     return at + 12 + struct.unpack("<L", prefix[at + 8:at + 12])[0]
 
 
+_DEFLATED_UID = b"1.2.840.10008.1.2.1.99"
+
+
+def is_deflated(prefix: bytes) -> bool:
+    """Whether the file whose first bytes are ``prefix`` (its file meta at least) stores its data set deflated
+    (Deflated Explicit VR Little Endian: nothing after the file meta can be read as it lies)."""
+    return _DEFLATED_UID in prefix[:data_set_start(prefix) or 0]
+
+
 def explicit_vr_at(prefix: bytes, start: int) -> bool | None:
     """Whether the element at ``start`` is explicit VR, by pydicom's own test (two upper-case letters after the
     tag); None when there is no element there to look at."""

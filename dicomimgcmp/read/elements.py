@@ -5,23 +5,36 @@ dicomsdl walks the header's bytes (about 10 times faster than converting pydicom
 for every pair); pydicom reads what dicomsdl cannot parse, or every header when dicomsdl is not installed. Text
 values are decoded in the data set's character set (UTF-8 for ISO_IR 192, else Latin-1: the check folds case and
 compares letters and digits); UN, OB and OW values are read as their runs of printable bytes; numbers are not
-read. Pixel data is never read."""
+read. An element stored as UN whose tag the dictionary knows (explicit VR files written with UN for known tags)
+is read as its dictionary's VR, as pydicom does. A deflated data set is inflated first. Pixel data is never
+read."""
 
 from __future__ import annotations
 
 import functools
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
+from pydicom.datadict import dictionary_VR
 from pydicom.multival import MultiValue
 
-from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, TEXT_VRS, quiet_pydicom, read_dataset, text_values
+from dicomimgcmp.read.dicomfile import (
+    PIXEL_DATA_TAGS,
+    TEXT_VRS,
+    data_set_start,
+    is_deflated,
+    quiet_pydicom,
+    read_dataset,
+    text_values,
+)
 from dicomimgcmp.read.fastscan import dicomsdl_library
 
 BYTES_VRS = frozenset({"UN", "OB", "OW"})
 MAX_BYTES = 1 << 20  # a header longer than this is read no further; a longer UN/OB/OW value is data
 _NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e\xa0-\xff]+")
+_UTF16_TEXT = re.compile(rb"(?:[\x20-\x7e]\x00){4,}")  # ASCII written as UTF-16LE (vendors' XML and dates in OB)
 _BEFORE_PIXEL_DATA = 0x7FDFFFFF
 
 
@@ -39,6 +52,10 @@ def header_bytes(path: str, pixel_offset: int | None = None) -> bytes:
         if pixel_offset:
             return fh.read(pixel_offset)
         head = fh.read(MAX_BYTES)
+        start = data_set_start(head)
+        if is_deflated(head):  # the data set is a deflate stream: searched inflated, after the file meta
+            fh.seek(start)
+            head = head[:start] + _inflated(fh)
     for tag in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):  # (7FE0,0010) little and big endian
         at = head.rfind(tag)
         if at > 0:
@@ -46,11 +63,23 @@ def header_bytes(path: str, pixel_offset: int | None = None) -> bytes:
     return head
 
 
+def _inflated(fh) -> bytes:
+    """The first :data:`MAX_BYTES` of a raw deflate stream read from ``fh`` (a stream cut short gives what it
+    holds)."""
+    inflate, out = zlib.decompressobj(-zlib.MAX_WBITS), b""
+    while len(out) < MAX_BYTES and (chunk := fh.read(1 << 16)):
+        try:
+            out += inflate.decompress(chunk, MAX_BYTES - len(out))
+        except zlib.error:
+            break
+    return out
+
+
 def header_elements(path: str, head: bytes, wanted: Callable[[int, str], bool] | None = None) -> list[Element]:
     """Every text and bytes element of a file's header (``head``: its bytes, :func:`header_bytes`); with
     ``wanted``, only those it accepts by tag and VR (the others are not decoded)."""
     dicomsdl = dicomsdl_library()
-    if dicomsdl is not None:
+    if dicomsdl is not None and not is_deflated(head):
         try:
             dataset = dicomsdl.open_memory(head, copy_data=False, load_until=_BEFORE_PIXEL_DATA)
             return _sdl_elements(dataset, "", _encoding_of(dataset), _vr_names(), wanted, [])
@@ -80,6 +109,8 @@ def _sdl_elements(dataset, prefix: str, encoding: str, names: dict[int, str],
         if vr is None:
             continue
         tag = elem.tag()
+        if vr == "UN":  # a sequence stored as UN is not parsed here: its bytes are searched
+            vr = _known_vr(tag).replace("SQ", "UN")
         if vr == "SQ":
             path = f"{prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})"
             for k, item in enumerate(elem.toSequence()):
@@ -92,8 +123,6 @@ def _sdl_elements(dataset, prefix: str, encoding: str, names: dict[int, str],
 
 def _pydicom_elements(ds, prefix: str, encoding: str | None) -> Iterator[Element]:
     """The same from pydicom's raw elements (values not converted; sequences are)."""
-    from pydicom.datadict import dictionary_VR
-
     if encoding is None:
         charset = ds.get("SpecificCharacterSet", "")
         encoding = "utf-8" if "192" in str(charset) else "latin-1"
@@ -103,12 +132,7 @@ def _pydicom_elements(ds, prefix: str, encoding: str | None) -> Iterator[Element
             if tag in PIXEL_DATA_TAGS:
                 continue
             raw = part.get_item(tag)
-            vr = raw.VR
-            if not vr:
-                try:
-                    vr = dictionary_VR(tag).split(" or ")[0]
-                except KeyError:
-                    vr = "UN"  # a private element of an implicit VR file: its bytes are searched
+            vr = _known_vr(tag) if raw.VR in ("", "UN") else raw.VR  # no VR: an implicit VR file
             path = f"{prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})"
             if vr == "SQ":
                 for k, item in enumerate(part[tag].value or []):
@@ -123,10 +147,25 @@ def _pydicom_elements(ds, prefix: str, encoding: str | None) -> Iterator[Element
                     yield Element(path, tag, vr, texts_of(bytes(value), vr, encoding))
 
 
+@functools.lru_cache(maxsize=4096)
+def _known_vr(tag: int) -> str:
+    """The VR of an element stored as UN (or without a VR): the dictionary's for a public tag that is text or a
+    sequence, else UN (its bytes are searched)."""
+    if tag & 0x10000:
+        return "UN"
+    try:
+        vr = dictionary_VR(tag).split(" or ")[0]
+    except KeyError:
+        return "UN"
+    return vr if vr in TEXT_VRS or vr == "SQ" or vr in BYTES_VRS else "UN"
+
+
 def texts_of(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
     """A stored value as text: text values one by one, bytes (UN, OB, OW) as their runs of printable bytes."""
     if not raw:
         return ()
     if vr in BYTES_VRS:
-        return tuple(part.decode("latin-1") for part in _NOT_PRINTABLE.split(raw[:MAX_BYTES]) if part)
+        raw = raw[:MAX_BYTES]
+        return tuple(part.decode("latin-1") for part in _NOT_PRINTABLE.split(raw) if part) + tuple(
+            run.decode("utf-16-le") for run in _UTF16_TEXT.findall(raw))
     return text_values(raw, encoding)

@@ -32,6 +32,7 @@ class RunReport:
     carried: dict[str, Decision]
     recipe: RecipeTally | None = None
     header: HeaderTally | None = None
+    unpaired: str = ""  # why nothing was paired ("" when something was)
 
 
 @dataclass
@@ -138,7 +139,7 @@ def _plan_pdfs(cfg: Config, parts: int | None, state: RunState, report: RunRepor
             summary = Summary(cfg.run_name, report.date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
                                      str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED.value],
                                      per_group, report.identity_found, cfg.recipe.name if cfg.recipe else "",
-                                     report.recipe, report.header)
+                                     report.recipe, report.header, report.unpaired)
             jobs.append(_plan_part(cfg, state, summary, pdf_name(None if parts is None else part), first, size,
                                    leaders))
     except BaseException:

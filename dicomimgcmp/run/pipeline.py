@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dicomimgcmp.model import HeaderTally, RecipeTally
+from dicomimgcmp.model import HeaderTally, RecipeTally, nothing_paired
 from dicomimgcmp.config import Config
 from dicomimgcmp.enums import HeaderMode, TextMode
 from dicomimgcmp.errors import ConfigError
@@ -80,6 +80,7 @@ class RunOutcome:
     header: HeaderTally | None = None  # identity found in headers (config key header_check)
     failed: tuple[str, ...] = ()  # the outputs that could not be written (why is in the log), in words ...
     complete: tuple[str, ...] = ()  # ... and the ones written
+    unpaired: str = ""  # why nothing was paired ("" when something was)
 
 
 def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress | None = None,
@@ -137,13 +138,14 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
         identity_found = state.count_phi()
         recipe = state.recipe_tally()
         header = state.header_tally() if cfg.header_check is HeaderMode.ON else None
+        unpaired = state.why_unpaired() if nothing_paired(counts) else ""
         written = write_outputs(cfg, parts, workers, state, RunReport(counts, identity_found, date, carried,
-                                                                      recipe, header), progress, clock)
+                                                                      recipe, header, unpaired), progress, clock)
         reused = dict(state.reused)
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
     return RunOutcome(counts, written.paths, clock.laps, notes, reused, identity_found, recipe, header,
-                      tuple(written.failed), tuple(written.complete))
+                      tuple(written.failed), tuple(written.complete), unpaired)
 
 
 def remove_half_written(run_dir: Path) -> None:

@@ -190,7 +190,8 @@ def _overlay_mask(record, shape: tuple[int, int]) -> np.ndarray:
     """Where any of the file's overlay planes is set, on an image of ``shape``."""
     mask = np.zeros(shape, dtype=bool)
     for plane in read_overlays(record).values():
-        mask |= plane.placed(shape)
+        if plane is not None:
+            mask |= plane.placed(shape)
     return mask
 
 

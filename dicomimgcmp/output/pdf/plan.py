@@ -37,6 +37,7 @@ class Summary:
     recipe_name: str = ""  # config key recipe, as given
     recipe: RecipeTally | None = None  # the run's recipe verdicts
     header: HeaderTally | None = None  # identity found in the run's headers (None: the check is off)
+    unpaired: str = ""  # why nothing was paired ("" when something was)
 
 
 @dataclass(frozen=True)
@@ -176,8 +177,7 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
             Line(f"UID mapping: {summary.mapping_file}"),
             Line("Files per status (whole run): " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()))]
     if nothing_paired(summary.counts):
-        head.append(Line(f"WARNING: {NOTHING_PAIRED}. "
-                         "Check uid_mapping_file and the input folders.", "warn"))
+        head.append(Line(f"WARNING: {NOTHING_PAIRED}: {summary.unpaired or 'check uid_mapping_file'}.", "warn"))
     if summary.phi_total:
         head.insert(1, Line(f"Identity found in pixels: {summary.phi_total} images", "warn"))
     if summary.header is not None:

@@ -129,3 +129,20 @@ class PairingLookups(RecordsCache):
     def mark_used(self, uids: Iterable[str]) -> None:
         with self._transaction():
             self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)", [(uid,) for uid in uids])
+
+    def why_unpaired(self) -> str:
+        """Why a run paired nothing, as far as the store can tell: a tree without a DICOM file, or a mapping
+        whose columns are swapped (the de-identified files' UIDs are its id_old values)."""
+        readable = dict(self._db.execute("SELECT tree, COUNT(*) FROM records WHERE uid IS NOT NULL GROUP BY tree"))
+        if not readable.get(DEID):
+            return "input_data_path holds no readable DICOM file"
+        if not readable.get(SOURCE):
+            return "pre_deID_data_path holds no readable DICOM file"
+        as_old, as_new = self._db.execute(
+            "SELECT EXISTS (SELECT 1 FROM records WHERE tree = ? AND uid IN (SELECT id_old FROM mapping)), "
+            "EXISTS (SELECT 1 FROM records WHERE tree = ? AND uid IN (SELECT id_new FROM mapping))",
+            (DEID, DEID)).fetchone()
+        if as_old and not as_new:
+            return ("the de-identified files' SOPInstanceUIDs are in the mapping's id_old column, not id_new: "
+                    "are the columns swapped?")
+        return "check uid_mapping_file (its columns are named above) and the input folders"

@@ -7,7 +7,7 @@ import json
 from typing import NamedTuple
 
 from dicomimgcmp.enums import Side
-from dicomimgcmp.model import CSV_COLUMNS, Crop, FileRecord, Pair, PairResult, PixelFormat, Status, TextLine
+from dicomimgcmp.model import CSV_COLUMNS, Crop, FileRecord, Pair, PairResult, PixelFormat, Status, TextLine, days_text
 
 _RECORD_FIELDS = tuple(FileRecord.__dataclass_fields__)
 
@@ -42,7 +42,7 @@ class RowValues(NamedTuple):
     recipe_verdict: str | None  # None without a recipe, or for a pair not compared
     recipe_rule: str | None
     header_items: str | None  # JSON: the header check's findings (None: none)
-    date_shift: int | None  # days
+    date_shift: str | None  # days, as the CSV writes them (:func:`~.model.days_text`): compared as text
     source_patient: str | None  # the source's PatientID (date shifts must agree within a patient)
 
 
@@ -57,7 +57,7 @@ def row_values(r: PairResult, result: str | None = None) -> RowValues:
                      r.source.path if r.source else None,
                      json.dumps([*map(r.csv_row().__getitem__, CSV_COLUMNS), r.series_label]),  # read by position
                      r.recipe_verdict or None, r.recipe_verdict and r.recipe_rule,
-                     json.dumps(r.header_identity) if r.header_identity else None, r.date_shift_days,
+                     json.dumps(r.header_identity) if r.header_identity else None, days_text(r.date_shift_days) or None,
                      r.source.patient_id if r.source else None)
 
 

@@ -1,0 +1,61 @@
+"""Dates as the header check reads them: which are placeholders, and how far a de-identifier shifted a pair's
+dates (on the study's date and time together, so that a shift of hours is one number for every file)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+#: Dates that scanners and de-identifiers write when there is none (deid-data's Philips cine has the birth date
+#: 19000101, deid's default recipe writes it too, dicom-anonymizer writes 00010101): not identity, no shift.
+PLACEHOLDER_DATES = frozenset({"19000101", "00000000", "00010101", "18991230", "19700101"})
+_FIRST_REAL_YEAR = 1800  # a year before it is a placeholder whatever its month and day
+_DA = re.compile(r"\s*(\d{4})\.?(\d{2})\.?(\d{2})")  # YYYYMMDD, or yyyy.mm.dd as before DICOM 3.0
+_TM = re.compile(r"\s*(\d{2})(\d{2})?(\d{2})?(?:\.(\d{1,6}))?\s*$")
+
+
+def real_date(value: str) -> str | None:
+    """The date of a DA value (or a DT's date part) as YYYYMMDD, or None when it is no date or a placeholder
+    rather than a date of anyone's life."""
+    match = _DA.match(value or "")
+    if match is None:
+        return None
+    day = "".join(match.groups())
+    return None if day in PLACEHOLDER_DATES or int(day[:4]) < _FIRST_REAL_YEAR else day
+
+
+def moment(day: str, time: str = "") -> datetime | None:
+    """A DA value and an optional TM value as one moment; None when the date is missing, not a date or a
+    placeholder (a time that cannot be read is left out)."""
+    found = real_date(day)
+    if found is None:
+        return None
+    try:
+        when = datetime(int(found[:4]), int(found[4:6]), int(found[6:]))
+    except ValueError:
+        return None
+    clock = _TM.match(time or "")
+    if clock is None:
+        return when
+    hours, minutes, seconds, fraction = clock.groups()
+    try:
+        return when.replace(hour=int(hours), minute=int(minutes or 0), second=int(seconds or 0),
+                            microsecond=int((fraction or "0").ljust(6, "0")))
+    except ValueError:
+        return when
+
+
+def date_shift(source: tuple[str, ...], deid: tuple[str, ...]) -> float | None:
+    """The de-identified moment minus the source's, in days (4 decimals: a shift of hours is a fraction), on the
+    first of the records' (date, time) pairs (:data:`~.model.DATE_KEYWORDS`) that both have; the times count
+    only when both files have them (a time removed on one side must not move the shift by a day)."""
+    for k in range(0, min(len(source), len(deid)) - 1, 2):
+        before, after = moment(source[k]), moment(deid[k])
+        if before is None or after is None:
+            continue
+        timed_before, timed_after = moment(source[k], source[k + 1]), moment(deid[k], deid[k + 1])
+        if source[k + 1].strip() and deid[k + 1].strip() and timed_before and timed_after:
+            before, after = timed_before, timed_after
+        return round((after - before).total_seconds() / 86400, 4)
+    return None
+

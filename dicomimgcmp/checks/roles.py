@@ -1,0 +1,80 @@
+"""What the header check makes of an attribute, from the confidentiality profile (PS3.15 Table E.1-1,
+:mod:`.profile`): whether a source value of it identifies someone (it is looked for), and whether an element of
+the de-identified file is a place where identity can be left (it is searched).
+
+Identity: a value that points at a person, a site, a device or a date of care: person names, IDs, addresses,
+institution, station and device names and numbers, dates, instance UIDs. Not identity on its own: what the
+profile's options keep as characteristics of the patient (age, sex, size, weight...) and of groups of people
+(branch of service, rank, religion), and what the Clean Descriptors Option cleans (descriptions, comments,
+protocol names, free text): such text is searched for identity values, its own words are not identity.
+
+Places: every element the profile acts on (kept unchanged or not), every private element, and any element whose
+value is not the source's value at the same path. Not places: a public attribute outside the profile that holds
+what the source's same element holds (Manufacturer, ImageType), and the file meta's elements other than UIDs,
+which the de-identifier's own toolkit writes (ImplementationVersionName ``OFFIS_DCMTK_367``).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from pydicom.datadict import keyword_for_tag
+
+from dicomimgcmp.checks.profile import ATTRIBUTES, REPEATING, Attribute
+
+#: Attributes that describe a group of people, not one: identity only with other values (not in the profile's
+#: Retain Patient Characteristics Option, but of its kind).
+GROUP_CHARACTERISTICS = frozenset({"BranchOfService", "MilitaryRank", "PatientReligiousPreference"})
+#: Attributes that name a kind of service: a value of one plain word ("RADIOLOGY") is an ordinary word of the
+#: field, not a site; a longer value ("Radiology, St Mary's") is looked for.
+KINDS_OF_SERVICE = frozenset({"InstitutionalDepartmentName", "RequestingService", "PerformedLocation",
+                              "ScheduledStudyLocation"})
+_CHARACTERISTIC_OPTION = "rtnPatCharsOpt"
+_DESCRIPTOR_OPTION = "cleanDescOpt"
+
+
+@functools.lru_cache(maxsize=8192)
+def keyword(tag: int) -> str:
+    """pydicom's keyword of a tag ("" for a private or unknown one), looked up once per tag."""
+    return keyword_for_tag(tag)
+
+
+@functools.lru_cache(maxsize=8192)
+def profile_entry(tag: int) -> Attribute | None:
+    """The attribute's row of Table E.1-1 (repeating groups by their mask), or None when the table lists none."""
+    return ATTRIBUTES.get(tag) or next((e for (mask, value), e in REPEATING.items() if tag & mask == value), None)
+
+
+def is_private(tag: int) -> bool:
+    return bool((tag >> 16) & 1)
+
+
+@functools.lru_cache(maxsize=8192)
+def text_is_identity(tag: int) -> bool:
+    """Whether a source text value (not a name, date or UID) of this attribute identifies someone: a profile
+    attribute that is neither a characteristic nor free text or a descriptor."""
+    entry = profile_entry(tag)
+    if entry is None or keyword(tag) in GROUP_CHARACTERISTICS:
+        return False
+    return entry.options.get(_CHARACTERISTIC_OPTION) != "K" and _DESCRIPTOR_OPTION not in entry.options
+
+
+def plain_word_is_identity(tag: int) -> bool:
+    """Whether a value of one plain word (letters only) of this identity attribute is identity on its own: an
+    institution "NIH" or an accession number is; a department "RADIOLOGY" is not (:data:`KINDS_OF_SERVICE`)."""
+    return keyword(tag) not in KINDS_OF_SERVICE
+
+
+def date_is_identity(tag: int) -> bool:
+    """Whether a source date (DA, DT) of this attribute is identity: every date but the versions of the
+    standard's resources (ContextGroupVersion: a date the template was published, the same in every file)."""
+    return not keyword(tag).endswith("Version")
+
+
+def is_place(tag: int, vr: str) -> bool:
+    """Whether an element of the de-identified file is searched even when it holds its source's value (see the
+    module's docstring). File meta elements other than UIDs are not places, and are never searched."""
+    if tag >> 16 == 0x0002:
+        return vr == "UI"
+    return is_private(tag) or profile_entry(tag) is not None
+
