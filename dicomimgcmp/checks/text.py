@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pydicom
 
+from dicomimgcmp.checks.dates import real_date
 from dicomimgcmp.checks.identity import MIN_VALUE, normalise, written_dates
 from dicomimgcmp.config import TextCheck
 from dicomimgcmp.model import PairResult, TextLine
@@ -157,8 +158,8 @@ def identity_values(ds) -> dict[str, list[IdentityValue]]:
         for value in _multi(ds.get(name)):
             add(name, identity_value(str(value)))
     for name in DATE_ATTRIBUTES:
-        for value in _multi(ds.get(name)):
-            for form in date_forms(str(value)):
+        for day in filter(None, (real_date(str(value)) for value in _multi(ds.get(name)))):  # placeholders aside
+            for form in date_forms(day):
                 add(name, form)
     return {name: sorted(found) for name, found in values.items()}
 
