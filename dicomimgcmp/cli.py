@@ -16,8 +16,9 @@ import sys
 import traceback
 
 from dicomimgcmp.config import CONFIG_KEYS, load_config
-from dicomimgcmp.enums import ExecutorKind
+from dicomimgcmp.enums import ExecutorKind, OutputAccess
 from dicomimgcmp.errors import ConfigError
+from dicomimgcmp.run.access import restrict
 
 EXIT_OK, EXIT_INTERNAL, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -69,6 +70,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
         return EXIT_CONFIG
     if parts is not None:
         cfg = dataclasses.replace(cfg, multiprocessing_cpus=parts)
+    os.umask(cfg.output_access.umask)  # for this process and the workers it starts: see run.access
     for key in cfg.unused_keys:
         print(f"warning: config key '{key}' is not used", file=sys.stderr)
 
@@ -80,7 +82,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
     progress = Progress()
     log_file = cfg.log_path / LOG_FILE
     try:
-        with _logging_to(log_file), _sigterm_as_interrupt(), _workers(cfg, multi) as workers:
+        with _logging_to(log_file, cfg.output_access), _sigterm_as_interrupt(), _workers(cfg, multi) as workers:
             outcome = run(cfg, parts=cfg.multiprocessing_cpus if multi else None, workers=workers,
                           progress=progress, restart=restart)
     except ConfigError as exc:  # the mapping file, or found while connecting to a cluster
@@ -90,7 +92,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
         print(f"interrupted: {progress}. No file under a final name was left half-written.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # the user gets one line; the log gets the traceback
-        with _logging_to(log_file):
+        with _logging_to(log_file, cfg.output_access):
             _log.error("internal error:\n%s", traceback.format_exc())
         print(f"internal error: {type(exc).__name__}: {exc} (see the log in {cfg.log_path})", file=sys.stderr)
         return EXIT_INTERNAL
@@ -107,10 +109,11 @@ _log = logging.getLogger("dicomimgcmp")
 
 
 @contextlib.contextmanager
-def _logging_to(log_file):
+def _logging_to(log_file, access: OutputAccess):
     """Send this package's messages (not third-party debug noise) to ``log_file``, appending, while the block
-    runs."""
+    runs; the file gets ``access`` (a log an earlier version left open is closed)."""
     handler = logging.FileHandler(log_file, encoding="utf-8")
+    restrict(log_file, access)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     _log.addHandler(handler)
     _log.setLevel(logging.INFO)

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from dicomimgcmp.enums import ExecutorKind, HeaderMode, PageMode, TextMode, Word
+from dicomimgcmp.enums import ExecutorKind, HeaderMode, OutputAccess, PageMode, TextMode, Word
 from dicomimgcmp.errors import ConfigError, MissingDependency
 from dicomimgcmp.model import DEFAULT_MAX_PIXELS, PairResult, Status
 from dicomimgcmp.optional import install_hint, installed
+from dicomimgcmp.run.access import make_dirs
 
 if TYPE_CHECKING:
     from dicomimgcmp.checks.recipe import Recipe
@@ -72,6 +73,9 @@ CONFIG_KEYS: dict[str, str] = {
     "header_check": "optional: \"on\" (default) or \"off\": look for the source's identity values (names, "
                     "IDs, dates, UIDs, the Confidentiality Profile's attributes) anywhere in the de-identified file "
                     "(CSV columns header_identity, date_shift_days)",
+    "output_access": "optional: \"owner\" (default) or \"group\": who may read what the run writes (folders "
+                     "0700 and files 0600, or 0750 and 0640 for a curation team sharing a group); the outputs "
+                     "show source images and identity values",
     "recipe": "optional: the pixel de-identification recipe to judge the changes against (CSV column "
               "recipe_verdict): \"deid:default\", \"deid:ultrasound\" (deid's shipped recipes), or the path of "
               "a deid recipe, a CTP DicomPixelAnonymizer.script or a CSV table of boxes",
@@ -101,6 +105,7 @@ class Config:
     review_decisions: Path | None = None
     text_check: TextCheck = TextCheck()
     header_check: HeaderMode = HeaderMode.ON
+    output_access: OutputAccess = OutputAccess.OWNER
     #: The recipe the changes are judged against (:mod:`.checks.recipe`), None without one.
     recipe: Recipe | None = None
     #: Keys in the file that this tool does not use (a typo is worth a warning, not a failure).
@@ -155,12 +160,13 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         review_decisions=_optional_file(values, "review_decisions", base),
         text_check=_text_check(values),
         header_check=_choice(values, "header_check", HeaderMode),
+        output_access=_choice(values, "output_access", OutputAccess),
         recipe=_recipe(values, base),
         unused_keys=tuple(k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS),
     )
     _check_outputs_outside_inputs(cfg)
-    _check_writable(cfg.output_data_path, "output_data_path")
-    _check_writable(cfg.log_path, "log_path")
+    _check_writable(cfg.output_data_path, "output_data_path", cfg.output_access)
+    _check_writable(cfg.log_path, "log_path", cfg.output_access)
     return cfg
 
 
@@ -267,9 +273,9 @@ _W = TypeVar("_W", bound=Word)
 _N = TypeVar("_N", int, float)
 
 
-def _check_writable(path: Path, key: str) -> None:
+def _check_writable(path: Path, key: str, access: OutputAccess) -> None:
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_dirs(path, access)
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:

@@ -10,8 +10,8 @@ import enum
 
 #: Photometric interpretations are pydicom's enum (``pydicom.pixels.common.PhotometricInterpretation``), imported
 #: where images are read: this module is imported by the command line, which starts without pydicom.
-__all__ = ["ChangeKind", "ExecutorKind", "HeaderMode", "NeedleKind", "PageMode", "RecipeVerdict", "Side", "Status",
-           "TextMode", "Word"]
+__all__ = ["ChangeKind", "ExecutorKind", "HeaderMode", "NeedleKind", "OutputAccess", "PageMode", "RecipeVerdict",
+           "Side", "Status", "TextMode", "Word"]
 
 
 class Word(str, enum.Enum):
@@ -99,6 +99,25 @@ class NeedleKind(enum.Enum):
     WHOLE = "whole"  # an identifier that is a plain word: only as an element's whole value
     DATE = "date"  # a date in its DICOM form (YYYYMMDD), also glued to a time or to text
     UID = "uid"  # as a whole value
+
+
+class OutputAccess(Word):
+    """Config key ``output_access``: who may read what a run writes (:mod:`.run.access`)."""
+
+    OWNER = "owner"
+    GROUP = "group"
+
+    @property
+    def dir_mode(self) -> int:
+        return 0o700 if self is OutputAccess.OWNER else 0o750
+
+    @property
+    def file_mode(self) -> int:
+        return 0o600 if self is OutputAccess.OWNER else 0o640
+
+    @property
+    def umask(self) -> int:
+        return 0o077 if self is OutputAccess.OWNER else 0o027
 
 
 class ExecutorKind(Word):

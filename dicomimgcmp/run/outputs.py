@@ -162,7 +162,7 @@ def _plan_part(cfg: Config, state: RunState, summary: Summary, name: str, first:
     except BaseException:
         plan_file.unlink(missing_ok=True)
         raise
-    return PdfJob(path, summary, plan_file, cfg.pixel_tolerance)
+    return PdfJob(path, summary, plan_file, cfg.pixel_tolerance, cfg.output_access)
 
 
 def _draw_pdfs(cfg: Config, parts: int | None, workers: Workers, jobs: list[PdfJob], written: _Written) -> None:

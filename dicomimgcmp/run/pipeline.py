@@ -25,6 +25,7 @@ from dicomimgcmp.read.walk import iter_walked_files, stamp
 from dicomimgcmp.run.atomic import remove_temporaries
 from dicomimgcmp.run.outputs import RunReport, write_outputs
 from dicomimgcmp.run.progress import Progress, StageClock, StageProgress
+from dicomimgcmp.run.access import make_dirs, run_umask, sweep
 from dicomimgcmp.run.runlock import run_lock
 from dicomimgcmp.run.store import RunState
 from dicomimgcmp.run.store.base import DEID, SOURCE, STATE_DIR
@@ -103,12 +104,18 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
     mapping_source = f"{os.path.abspath(cfg.uid_mapping_file)} {stamp(cfg.uid_mapping_file)}"  # before reading
     for _ in mapping:  # validated before anything is written
         pass
-    with run_lock(cfg.run_dir / STATE_DIR):  # before anything in the run folder is touched
-        try:
-            return _run_locked(cfg, parts, workers, progress, restart, mapping, mapping_source, carried, date)
-        except KeyboardInterrupt:
-            remove_half_written(cfg.run_dir)
-            raise
+    with run_umask(cfg.output_access):
+        make_dirs(cfg.run_dir / STATE_DIR, cfg.output_access)
+        with run_lock(cfg.run_dir / STATE_DIR):  # before anything in the run folder is touched
+            sweep(cfg.run_dir, cfg.output_access)  # a run folder an earlier version left open is closed first
+            try:
+                outcome = _run_locked(cfg, parts, workers, progress, restart, mapping, mapping_source, carried,
+                                      date)
+            except KeyboardInterrupt:
+                remove_half_written(cfg.run_dir)
+                raise
+            sweep(cfg.run_dir, cfg.output_access)  # what workers on other machines wrote, under their umask
+            return outcome
 
 
 def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Progress, restart: bool,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from dicomimgcmp.compare.pair import compare_pair
 from dicomimgcmp.config import TextCheck
-from dicomimgcmp.enums import Side, TextMode
+from dicomimgcmp.enums import OutputAccess, Side, TextMode
 from dicomimgcmp.model import FileRecord, Pair, PairResult, Status
 from dicomimgcmp.output.pdf.plan import Summary, load_plan
 from dicomimgcmp.output.pdf.write import write_pdf
@@ -19,6 +19,7 @@ from dicomimgcmp.read.dicomfile import HEADER_PREFIX
 from dicomimgcmp.read.header import read_record
 from dicomimgcmp.read.readahead import read_ahead
 from dicomimgcmp.read.walk import relative_path, stamp
+from dicomimgcmp.run.access import run_umask
 from dicomimgcmp.run.store.lookups import PairingBatch
 from dicomimgcmp.run.store.rows import ComparedRow, RecordRow, RowValues, compared_row, record_row, row_values
 
@@ -134,6 +135,7 @@ class PdfJob(NamedTuple):
     summary: Summary
     plan_file: Path
     tolerance: float
+    access: OutputAccess  # a Dask worker on another machine writes under its own umask otherwise
 
 
 def write_pdfs(jobs: list[PdfJob]) -> list[str | None]:
@@ -141,7 +143,8 @@ def write_pdfs(jobs: list[PdfJob]) -> list[str | None]:
     errors: list[str | None] = []
     for job in jobs:
         try:
-            write_pdf(job.path, job.summary, load_plan(job.plan_file), job.tolerance)
+            with run_umask(job.access):
+                write_pdf(job.path, job.summary, load_plan(job.plan_file), job.tolerance)
         except Exception:  # said by the process that runs the pipeline, which goes on with the other PDFs
             errors.append(traceback.format_exc())
         else:
