@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the package, and the samples built from real files
 
 
 def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int, text: bool = False,
@@ -48,7 +48,7 @@ def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int, 
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-    from dicomimgcmp.sampledata import load_source
+    from sampledata import load_source
 
     folder = root / (f"corpus2_{pairs}p_{changed:g}c_{frames}f_{size}px{'_text' if text else ''}"
                      f"{'_cleanhdr' if clean_headers else ''}")

@@ -23,8 +23,8 @@ _EXPORTS = {
     "compare_pair": "compare.pair", "frame_diff": "compare.diff", "locate_crop": "compare.crop",
     "ssim": "compare.metrics",
     "run": "run.pipeline",
-    "InlineExecutor": "run.workers", "Workers": "run.workers", "local_workers": "run.workers",
-    "map_batches": "run.workers",
+    "InlineExecutor": "base.workers", "Workers": "base.workers", "local_workers": "base.workers",
+    "map_batches": "base.workers",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -18,7 +18,8 @@ import traceback
 from dicomimgcmp.config import CONFIG_KEYS, load_config
 from dicomimgcmp.enums import ExecutorKind, OutputAccess
 from dicomimgcmp.errors import ConfigError
-from dicomimgcmp.run.access import restrict
+from dicomimgcmp.base.access import restrict
+from dicomimgcmp.base.log import log
 
 EXIT_OK, EXIT_INTERNAL, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -70,7 +71,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
         return EXIT_CONFIG
     if parts is not None:
         cfg = dataclasses.replace(cfg, multiprocessing_cpus=parts)
-    os.umask(cfg.output_access.umask)  # for this process and the workers it starts: see run.access
+    os.umask(cfg.output_access.umask)  # for this process and the workers it starts: see base.access
     for key in cfg.unused_keys:
         print(f"warning: config key '{key}' is not used", file=sys.stderr)
 
@@ -93,7 +94,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
         return EXIT_INTERRUPTED
     except Exception as exc:  # the user gets one line; the log gets the traceback
         with _logging_to(log_file, cfg.output_access):
-            _log.error("internal error:\n%s", traceback.format_exc())
+            log.error("internal error:\n%s", traceback.format_exc())
         print(f"internal error: {type(exc).__name__}: {exc} (see the log in {cfg.log_path})", file=sys.stderr)
         return EXIT_INTERNAL
     print(console_summary(outcome.counts, outcome.outputs, log_file, outcome.notes, outcome.reused,
@@ -105,7 +106,6 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
     return EXIT_OK
 
 
-_log = logging.getLogger("dicomimgcmp")
 
 
 @contextlib.contextmanager
@@ -115,13 +115,13 @@ def _logging_to(log_file, access: OutputAccess):
     handler = logging.FileHandler(log_file, encoding="utf-8")
     restrict(log_file, access)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    _log.addHandler(handler)
-    _log.setLevel(logging.INFO)
-    _log.propagate = False
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
     try:
         yield
     finally:
-        _log.removeHandler(handler)
+        log.removeHandler(handler)
         handler.close()
 
 
@@ -147,7 +147,7 @@ def _workers(cfg, multi: bool):
         from dicomimgcmp.run.cluster import dask_workers
 
         return dask_workers(cfg)
-    from dicomimgcmp.run.workers import local_workers
+    from dicomimgcmp.base.workers import local_workers
 
     return local_workers(cfg.multiprocessing_cpus if multi else 1)
 
@@ -214,7 +214,7 @@ def _classify(src, dest, pattern, mode, dry_run: bool, processes: int) -> int:
     from dicomimgcmp.classify.act import act
     from dicomimgcmp.classify.plan import REPORT_COLUMNS, REPORT_NAME, Placement, counts_by_status, plan, plan_tree
     from dicomimgcmp.output.csvfile import write_csv
-    from dicomimgcmp.run.workers import local_workers
+    from dicomimgcmp.base.workers import local_workers
 
     with local_workers(processes) as workers:
         plans = plan(src, dest, pattern, workers)

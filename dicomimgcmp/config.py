@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, TypeVar
 
 from dicomimgcmp.enums import ExecutorKind, HeaderMode, OutputAccess, PageMode, TextMode, Word
 from dicomimgcmp.errors import ConfigError, MissingDependency
-from dicomimgcmp.model import DEFAULT_MAX_PIXELS, PairResult, Status
+from dicomimgcmp.model import DEFAULT_MAX_PIXELS
 from dicomimgcmp.optional import install_hint, installed
-from dicomimgcmp.run.access import make_dirs
+from dicomimgcmp.base.access import make_dirs
 
 if TYPE_CHECKING:
     from dicomimgcmp.checks.recipe import Recipe
 
-#: The text check (:mod:`.textcheck`): its modes, the modalities it reads by default.
+#: The modalities the text check (:mod:`.checks.text`) reads by default.
 DEFAULT_MODALITIES = ("US", "SC", "OT", "XA", "RF", "ES", "XC", "GM", "SM", "DX", "CR", "MG")
 
 
@@ -35,14 +35,6 @@ class TextCheck:
 
     mode: TextMode = TextMode.OFF
     modalities: tuple[str, ...] | None = DEFAULT_MODALITIES
-
-    def applies(self, result: PairResult) -> bool:
-        """Whether the check reads this pair's de-identified image."""
-        if self.mode is TextMode.OFF or result.status not in (Status.CHANGED, Status.IDENTICAL):
-            return False
-        if self.mode is TextMode.CHANGED and result.status is not Status.CHANGED:
-            return False
-        return self.modalities is None or bool({rec.modality for rec in result.files} & set(self.modalities))
 
 
 #: Every key the config understands, with the help text ``--help`` prints.

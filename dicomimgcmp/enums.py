@@ -102,7 +102,7 @@ class NeedleKind(enum.Enum):
 
 
 class OutputAccess(Word):
-    """Config key ``output_access``: who may read what a run writes (:mod:`.run.access`)."""
+    """Config key ``output_access``: who may read what a run writes (:mod:`.base.access`)."""
 
     OWNER = "owner"
     GROUP = "group"

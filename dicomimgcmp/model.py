@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from dicomimgcmp.enums import RecipeVerdict, Status
+from dicomimgcmp.enums import Status
 
 CSV_COLUMNS: tuple[str, ...] = (
     "status", "reason", "deid_file", "source_file", "deid_sop_instance_uid", "source_sop_instance_uid",
@@ -41,8 +41,6 @@ DISPLAY_VALUES = ("WindowCenter", "WindowWidth", "VOILUTFunction", "LossyImageCo
 DISPLAY_TABLES = ("RedPaletteColorLookupTableData", "ModalityLUTSequence", "VOILUTSequence")
 
 SUMMARY_CSV = "comparison_summary.csv"
-#: Said loudly by the console and every PDF when :func:`nothing_paired` (a wrong mapping file, most often).
-NOTHING_PAIRED = "no de-identified file was paired with a source file"
 REVIEW_HTML = "review.html"
 LOG_FILE = "imgCmpLog.log"
 
@@ -354,49 +352,6 @@ class PairResult:
         return self.replace(reason="; ".join(text for text in (note, self.reason) if text))
 
 
-class SummaryRow(NamedTuple):
-    """A row of the summary as the report writes it: the cells of ``comparison_summary.csv`` (columns
-    :data:`CSV_COLUMNS`) and the series its file belongs to (:attr:`PairResult.series_label`)."""
-
-    cells: dict[str, Any]  # as read back from the store's JSON
-    series: str
-
-
-class RuleTally(NamedTuple):
-    """A recipe rule's images in a run: how many it named, how many of them are as the recipe says, how many
-    fail it (the others: flagged for a person)."""
-
-    rule: str
-    images: int
-    as_recipe: int
-    failing: int  # missed a region or changed outside them (:attr:`~.enums.RecipeVerdict.fails`)
-
-
-class RecipeTally(NamedTuple):
-    """The recipe verdicts of a run: pairs per verdict (every verdict listed, worst first) and per rule."""
-
-    verdicts: dict[str, int]
-    rules: tuple[RuleTally, ...]
-
-    @property
-    def failing(self) -> int:
-        return sum(n for verdict, n in self.verdicts.items() if RecipeVerdict(verdict).fails)
-
-    def counts_text(self) -> str:
-        return ", ".join(f"{verdict} {n}" for verdict, n in self.verdicts.items() if n)
-
-
-class HeaderTally(NamedTuple):
-    """The header check over a run: files with findings; (source attribute, where found, files), most files
-    first; the first files found, (path, findings as JSON, page or None); patients whose date shifts differ,
-    (source PatientID, the shifts in days, comma-separated)."""
-
-    files: int
-    table: tuple[tuple[str, str, int], ...]
-    listed: tuple[tuple[str, str, int | None], ...]
-    shifts: tuple[tuple[str, str], ...]
-
-
 class Pair(NamedTuple):
     """A de-identified file and the source it is compared with. ``note`` says what the reviewer should know
     about how they were paired (an unchanged UID, other copies of the file); it opens the row's reason."""
@@ -404,8 +359,3 @@ class Pair(NamedTuple):
     deid: FileRecord
     source: FileRecord
     note: str = ""
-
-
-def nothing_paired(counts: dict[str, int]) -> bool:
-    """Whether a run compared no pair at all (its status counts: every status listed)."""
-    return counts.get(Status.IDENTICAL.value, 0) + counts.get(Status.CHANGED.value, 0) == 0

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pydicom.uid import RLELossless
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels, write_mapping  # noqa: E402
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tests")]
+from sampledata import decoded, deidentify, load_source, save, with_pixels, write_mapping  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "sample"
 

@@ -17,7 +17,7 @@ import numpy as np
 from conftest import Tree
 from pydicom.uid import generate_uid
 
-from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels
+from sampledata import decoded, deidentify, load_source, save, with_pixels
 
 BAND = np.s_[0:8, :]
 NAME = "DOE^JANE"

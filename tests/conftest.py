@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels, write_mapping
+from sampledata import decoded, deidentify, load_source, save, with_pixels, write_mapping
 
 REPO = Path(__file__).resolve().parents[1]
 FAULTS = Path(__file__).parent / "faults"

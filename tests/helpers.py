@@ -16,7 +16,7 @@ from pydicom.uid import UID_dictionary, generate_uid
 
 from dicomimgcmp.checks.profile import ATTRIBUTES
 from dicomimgcmp.read.dicomfile import quiet_pydicom
-from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels
+from sampledata import decoded, deidentify, load_source, save, with_pixels
 
 BAND = (slice(0, 20), slice(None))  # rows 0:20, every column: where a CT's burned-in text would be
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, tree_digest
 
 from dicomimgcmp.classify.plan import safe_component
-from dicomimgcmp.sampledata import TEST_FILES, load_source, save
+from sampledata import TEST_FILES, load_source, save
 
 SCRIPT = REPO / "dicom_file_classifier.py"
 

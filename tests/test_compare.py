@@ -14,7 +14,7 @@ from dicomimgcmp.compare.metrics import ssim
 from dicomimgcmp.compare.pair import compare_pair
 from dicomimgcmp.model import Status
 from dicomimgcmp.read.header import read_record
-from dicomimgcmp.sampledata import TEST_FILES, decoded, load_source, save, with_pixels
+from sampledata import TEST_FILES, decoded, load_source, save, with_pixels
 
 
 def compare_files(tmp_path: Path, source_ds, deid_ds, tolerance: float = 0.0):

@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO, bump, pdf_pages, run_script, summary_pages, tree_digest
 
 from dicomimgcmp.model import CSV_COLUMNS
-from dicomimgcmp.sampledata import TEST_FILES
+from sampledata import TEST_FILES
 
 SAMPLE = REPO / "examples" / "sample"
 

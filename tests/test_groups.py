@@ -135,7 +135,7 @@ def test_pages_read_a_few_at_a_time_make_the_same_pdfs(grouped, pages, monkeypat
     from dicomimgcmp.config import load_config
     from dicomimgcmp.run import pipeline
     from dicomimgcmp.run.store import pages as store_pages
-    from dicomimgcmp.run.workers import local_workers
+    from dicomimgcmp.base.workers import local_workers
 
     config = grouped.config(pages=pages, multiprocessing_cpus="2")
     whole = run_script(config, multi=True)

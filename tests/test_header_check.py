@@ -16,7 +16,7 @@ from pydicom.sequence import Sequence
 
 from dicomimgcmp.checks.header import identity_found
 from dicomimgcmp.read.dicomfile import quiet_pydicom
-from dicomimgcmp.sampledata import TEST_FILES
+from sampledata import TEST_FILES
 
 
 

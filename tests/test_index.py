@@ -15,7 +15,7 @@ from dicomimgcmp.read.header import read_record
 from dicomimgcmp.read.walk import iter_file_paths
 from dicomimgcmp.run.store import DEID, SOURCE, RunState
 from dicomimgcmp.run.store.rows import record_row
-from dicomimgcmp.sampledata import TEST_FILES, load_source, save
+from sampledata import TEST_FILES, load_source, save
 
 
 def test_every_bundled_image_is_indexed_with_pixel_data_and_non_dicom_is_not():

@@ -13,7 +13,7 @@ from pydicom.uid import JPEG2000, JPEGLSNearLossless
 
 from dicomimgcmp.compare.pair import compare_pair
 from dicomimgcmp.read.header import read_record
-from dicomimgcmp.sampledata import decoded, with_pixels
+from sampledata import decoded, with_pixels
 
 
 def _data(name: str) -> str:

@@ -13,7 +13,7 @@ from pydicom.tag import Tag
 from dicomimgcmp.compare.pair import compare_pair
 from dicomimgcmp.model import Status
 from dicomimgcmp.read.header import read_record
-from dicomimgcmp.sampledata import decoded, deidentify, load_source, save, with_pixels
+from sampledata import decoded, deidentify, load_source, save, with_pixels
 
 OVERLAY_TEXT = (slice(30, 50), slice(400, 440))  # text written in examples_overlay.dcm's overlay plane
 BOX = (slice(20, 40), slice(10, 50))  # a block of "text" in a 64x64 image's high-bit overlay

@@ -17,7 +17,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 
 from dicomimgcmp.checks.header import identity_found
 from dicomimgcmp.read.dicomfile import quiet_pydicom
-from dicomimgcmp.sampledata import save
+from sampledata import save
 
 dicognito = pytest.importorskip("dicognito.anonymizer", reason="dicognito is in requirements-test.txt")
 dicomanonymizer = pytest.importorskip("dicomanonymizer", reason="dicom-anonymizer is in requirements-test.txt")

@@ -18,7 +18,7 @@ from pydicom.uid import generate_uid
 from dicomimgcmp.checks.recipe import load_recipe
 from dicomimgcmp.checks.recipe.ctp import matches, parse_signatures
 from dicomimgcmp.errors import ConfigError
-from dicomimgcmp.sampledata import decoded, load_source, save, with_pixels
+from sampledata import decoded, load_source, save, with_pixels
 
 deid_data = pytest.importorskip("deid_data", reason="pip install deid-data (requirements-test.txt)")
 pytest.importorskip("deid", reason="pip install deid (requirements.txt)")
@@ -44,7 +44,7 @@ def _deid_cleaned(path: Path, recipe: str | None = None) -> np.ndarray:
 
 def _pair(tree, name: str, src: pydicom.Dataset, arr: np.ndarray | None) -> None:
     """Source and de-identified copy (``arr`` its pixels, or the source's when None) under ``name``."""
-    from dicomimgcmp.sampledata import deidentify
+    from sampledata import deidentify
 
     save(src, tree.source / name)
     deid = deidentify(src, name, tree.mapping)

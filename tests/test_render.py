@@ -18,7 +18,7 @@ from dicomimgcmp.output.pdf.plan import Summary, plan_pdf
 from dicomimgcmp.output.pdf.write import write_pdf
 from dicomimgcmp.pixels.display import display_pair, display_pair8, to_uint8
 from dicomimgcmp.read.header import read_record
-from dicomimgcmp.sampledata import TEST_FILES, decoded, load_source, save, with_pixels
+from sampledata import TEST_FILES, decoded, load_source, save, with_pixels
 
 
 def _linear_window(hu: np.ndarray, center: float, width: float) -> np.ndarray:

@@ -148,7 +148,7 @@ def test_rows_reused_from_the_store_are_saved_as_they_come(tree, monkeypatch):
     from dicomimgcmp.config import load_config
     from dicomimgcmp.run import pipeline
     from dicomimgcmp.run.store import RunState
-    from dicomimgcmp.run.workers import local_workers
+    from dicomimgcmp.base.workers import local_workers
 
     _tree(tree)
     config = tree.config()

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from dicomimgcmp.config import load_config
 from dicomimgcmp.run.pipeline import run
-from dicomimgcmp.run.workers import local_workers
+from dicomimgcmp.base.workers import local_workers
 
 
 def _csv(tree: Tree) -> pd.DataFrame:
@@ -38,7 +38,7 @@ def test_damaged_files_each_get_one_row_with_a_reason(tree):
     ds = huge.copy()
     ds.Rows = ds.Columns = 50000
     ds.NumberOfFrames = 400  # 10^12 pixel values declared, 32 KiB stored
-    from dicomimgcmp.sampledata import save
+    from sampledata import save
     save(ds, tree.deid / "huge.dcm")
     result = run_script(tree.config())
     everything = result.csv

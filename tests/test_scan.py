@@ -16,8 +16,8 @@ from dicomimgcmp.read.walk import iter_file_paths
 from dicomimgcmp.run.pipeline import index_trees
 from dicomimgcmp.run.store import RunState
 from dicomimgcmp.run.store.base import DEID
-from dicomimgcmp.run.workers import local_workers
-from dicomimgcmp.sampledata import TEST_FILES
+from dicomimgcmp.base.workers import local_workers
+from sampledata import TEST_FILES
 
 pytest.importorskip("dicomsdl", reason="pip install -r requirements.txt")
 

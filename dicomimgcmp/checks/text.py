@@ -16,19 +16,23 @@ import hashlib
 import re
 from itertools import zip_longest
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pydicom
 
 from dicomimgcmp.checks.dates import real_date
 from dicomimgcmp.checks.identity import MIN_VALUE, normalise, written_dates
-from dicomimgcmp.config import TextCheck
-from dicomimgcmp.model import PairResult, TextLine
+from dicomimgcmp.enums import TextMode
+from dicomimgcmp.model import PairResult, Status, TextLine
 from dicomimgcmp.optional import install_hint, require
 from dicomimgcmp.pixels.decode import iter_frames
-from dicomimgcmp.pixels.layers import overlay_name, read_overlays
+from dicomimgcmp.pixels.layers import read_overlays
+from dicomimgcmp.read.layers import overlay_name
 from dicomimgcmp.read.dicomfile import read_dataset
+
+if TYPE_CHECKING:  # the settings are the config's; only their type is needed here
+    from dicomimgcmp.config import TextCheck
 
 DETECTION_SIDE = 1024  # longest side text is detected at: larger images are reduced, smaller ones never enlarged
 CHARS_PER_ERROR = 6
@@ -42,7 +46,7 @@ DATE_ATTRIBUTES = ("PatientBirthDate", "StudyDate", "SeriesDate", "AcquisitionDa
 def check_pair(result: PairResult, check: TextCheck) -> PairResult:
     """The result with the text read in its de-identified image and the identity it matches (when the check
     applies to it); a failure to read is said in the reason, never raised."""
-    if not check.applies(result):
+    if not reads(check, result):
         return result
     try:
         d_ds, s_ds = (read_dataset(rec.path) for rec in result.files)
@@ -56,11 +60,21 @@ def check_pair(result: PairResult, check: TextCheck) -> PairResult:
     return result.replace(text_lines=tuple(lines), phi_match=";".join(matched))
 
 
+def reads(check: TextCheck, result: PairResult) -> bool:
+    """Whether the check reads this pair's de-identified image: a compared pair (a changed one, in mode
+    "changed") of one of the modalities read."""
+    if check.mode is TextMode.OFF or result.status not in (Status.CHANGED, Status.IDENTICAL):
+        return False
+    if check.mode is TextMode.CHANGED and result.status is not Status.CHANGED:
+        return False
+    return check.modalities is None or bool({rec.modality for rec in result.files} & set(check.modalities))
+
+
 def _read_pair(result: PairResult, d_ds, s_ds) -> list[TextLine]:
     """Every text line read in the de-identified image, each distinct frame once (a cine's frames often
     repeat: frames are told apart by a hash of their values), then in its overlay planes; ``d_ds`` and
     ``s_ds`` are both files' headers (for the window)."""
-    from dicomimgcmp.output.pdf.layout import rgb
+    from dicomimgcmp.base.colour import rgb
     from dicomimgcmp.pixels.display import display_pair8, to_rgb8
 
     deid, source = result.files

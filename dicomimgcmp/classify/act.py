@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 from dicomimgcmp.classify.plan import Placement, Planned
-from dicomimgcmp.run.atomic import atomic_output
-from dicomimgcmp.run.workers import Workers, map_batches
+from dicomimgcmp.base.atomic import atomic_output
+from dicomimgcmp.base.workers import Workers, map_batches
 
 
 class Mode(str, enum.Enum):

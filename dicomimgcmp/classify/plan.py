@@ -21,7 +21,7 @@ from dicomimgcmp.errors import HeaderError, NotDicomError, PatternError
 from dicomimgcmp.read.dicomfile import quiet_pydicom
 from dicomimgcmp.read.header import read_header
 from dicomimgcmp.read.walk import iter_file_paths
-from dicomimgcmp.run.workers import Workers, map_batches
+from dicomimgcmp.base.workers import Workers, map_batches
 
 DEFAULT_PATTERN = "{PatientName}_{PatientID}/{SeriesDescription}_{SeriesNumber}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from dicomimgcmp.model import NOTHING_PAIRED, HeaderTally, RecipeTally, nothing_paired
+from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, RecipeTally, nothing_paired
 
 
 def incomplete_outputs(failed: list[str], complete: list[str], log_path: Path) -> str:

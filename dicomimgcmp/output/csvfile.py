@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dicomimgcmp.model import CSV_COLUMNS, Status, SummaryRow
-from dicomimgcmp.run.atomic import atomic_output
+from dicomimgcmp.base.log import log
+from dicomimgcmp.model import CSV_COLUMNS, Status
+from dicomimgcmp.summary import SummaryRow
+from dicomimgcmp.base.atomic import atomic_output
 
-log = logging.getLogger("dicomimgcmp")
 
 
 @contextmanager

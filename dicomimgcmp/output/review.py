@@ -18,9 +18,10 @@ import numpy as np
 from markupsafe import Markup
 
 from dicomimgcmp.enums import ChangeKind
-from dicomimgcmp.model import HeaderTally, PairResult, RecipeTally, SummaryRow, box_text
-from dicomimgcmp.run.atomic import atomic_output
-from dicomimgcmp.run.workers import chunks
+from dicomimgcmp.model import PairResult, box_text
+from dicomimgcmp.summary import HeaderTally, RecipeTally, SummaryRow
+from dicomimgcmp.base.atomic import atomic_output
+from dicomimgcmp.base.workers import chunks
 
 THUMBNAIL_DIR = "review"
 DECISIONS_CSV = "review_decisions.csv"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from pydicom.pixels.common import PhotometricInterpretation
 
-from dicomimgcmp.output.pdf.layout import rgb
+from dicomimgcmp.base.colour import rgb
 from dicomimgcmp.read.dicomfile import quiet_pydicom
 
 

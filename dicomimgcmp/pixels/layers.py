@@ -7,8 +7,8 @@
   invisible on screen, readable by anyone.
 - An Icon Image Sequence (a thumbnail of the image, burned-in text included) and BurnedInAnnotation "YES".
 
-The index notes which of these a header declares (:func:`header_layers`, cheap); the pixel data and overlay
-planes are read only for the files that have them.
+The index notes which of these a header declares (:func:`.read.layers.header_layers`, cheap); the pixel data and
+overlay planes are read only for the files that have them.
 """
 
 from __future__ import annotations
@@ -21,38 +21,7 @@ from pydicom.uid import UID, ImplicitVRLittleEndian
 
 from dicomimgcmp.model import FileRecord
 from dicomimgcmp.read.dicomfile import element_header_length, quiet_pydicom, read_dataset
-
-OVERLAY_GROUPS = tuple(range(0x6000, 0x6020, 2))
-_ICON_TAG = 0x00880200
-#: Header elements that say a layer is there (as ints): each overlay's OverlayRows and the icon.
-LAYER_TAGS = tuple(group << 16 | 0x0010 for group in OVERLAY_GROUPS) + (_ICON_TAG,)
-ICON = "IconImageSequence"
-BURNED_IN = "BurnedInAnnotation YES"
-
-
-def overlay_name(group: int) -> str:
-    """The layer's name of an overlay plane: "overlay 6000"."""
-    return f"overlay {group:04X}"
-
-
-def has_overlays(layers: tuple[str, ...]) -> bool:
-    """Whether any of a record's layers is an overlay plane."""
-    return any(layer in _OVERLAY_GROUPS_BY_NAME for layer in layers)
-
-
-_OVERLAY_GROUPS_BY_NAME = {overlay_name(group): group for group in OVERLAY_GROUPS}
-
-
-def header_layers(present: set[int], burned_in: str) -> tuple[str, ...]:
-    """The layers a header declares, from the tags of :data:`LAYER_TAGS` it holds and its BurnedInAnnotation
-    value, in a fixed order (the index and the fast scan give the same tuple)."""
-    found = [overlay_name(group) for group in OVERLAY_GROUPS if group << 16 | 0x0010 in present]
-    if _ICON_TAG in present:
-        found.append(ICON)
-    if burned_in.strip().upper() == "YES":
-        found.append(BURNED_IN)
-    return tuple(found)
-
+from dicomimgcmp.read.layers import OVERLAY_GROUPS, OVERLAY_GROUPS_BY_NAME, has_overlays, overlay_name
 
 class Overlay(NamedTuple):
     """One overlay plane as a (rows, columns) bool array of its first frame, placed at its origin (1-based);
@@ -202,4 +171,4 @@ def layer_findings(deid: FileRecord, source: FileRecord) -> LayerFindings:
 
 
 def _declared_overlays(record: FileRecord) -> set[int]:
-    return {_OVERLAY_GROUPS_BY_NAME[layer] for layer in record.layers if layer in _OVERLAY_GROUPS_BY_NAME}
+    return {OVERLAY_GROUPS_BY_NAME[layer] for layer in record.layers if layer in OVERLAY_GROUPS_BY_NAME}

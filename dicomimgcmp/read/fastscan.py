@@ -27,7 +27,7 @@ from pydicom.datadict import tag_for_keyword
 
 from dicomimgcmp.model import DATE_KEYWORDS, DISPLAY_TABLES, DISPLAY_VALUES, FileRecord, PixelFormat
 from dicomimgcmp.optional import optional
-from dicomimgcmp.pixels.layers import LAYER_TAGS, header_layers
+from dicomimgcmp.read.layers import LAYER_TAGS, header_layers
 from dicomimgcmp.read.attributes import scanned_texts
 from dicomimgcmp.read.dicomfile import PIXEL_DATA_LE, data_set_start, element_header_length, explicit_vr_at
 from dicomimgcmp.read.walk import stamp_of

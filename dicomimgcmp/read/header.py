@@ -20,7 +20,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, MediaStorageDirectorySto
 
 from dicomimgcmp.errors import HeaderError, NotDicomError
 from dicomimgcmp.model import DATE_KEYWORDS, DISPLAY_TABLES, DISPLAY_VALUES, FileRecord, PixelFormat
-from dicomimgcmp.pixels.layers import LAYER_TAGS, header_layers
+from dicomimgcmp.read.layers import LAYER_TAGS, header_layers
 from dicomimgcmp.read.dicomfile import (
     HEADER_PREFIX,
     PIXEL_DATA_TAGS,

@@ -13,7 +13,7 @@ import os
 from dicomimgcmp.config import Config
 from dicomimgcmp.errors import ConfigError
 from dicomimgcmp.optional import require
-from dicomimgcmp.run.workers import Workers
+from dicomimgcmp.base.workers import Workers
 
 
 def dask_workers(cfg: Config) -> Workers:

@@ -11,15 +11,17 @@ from typing import TypeVar
 
 from dicomimgcmp.config import Config
 from dicomimgcmp.enums import PageMode
-from dicomimgcmp.model import REVIEW_HTML, SUMMARY_CSV, HeaderTally, RecipeTally, Status, pdf_name
-from dicomimgcmp.output.csvfile import log, logged, summary_csv
+from dicomimgcmp.model import REVIEW_HTML, SUMMARY_CSV, Status, pdf_name
+from dicomimgcmp.summary import HeaderTally, RecipeTally
+from dicomimgcmp.base.log import log
+from dicomimgcmp.output.csvfile import logged, summary_csv
 from dicomimgcmp.output.pdf.plan import Summary, plan_pdf, save_plan
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, GroupView, write_review
-from dicomimgcmp.run.atomic import temporary_name
-from dicomimgcmp.run.progress import Progress, StageClock
+from dicomimgcmp.base.atomic import temporary_name
+from dicomimgcmp.base.progress import Progress, StageClock
 from dicomimgcmp.run.store import RunState
 from dicomimgcmp.run.tasks import PdfJob, write_pdfs
-from dicomimgcmp.run.workers import Workers, map_batches
+from dicomimgcmp.base.workers import Workers, map_batches
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dicomimgcmp.model import HeaderTally, RecipeTally, nothing_paired
+from dicomimgcmp.summary import HeaderTally, RecipeTally, nothing_paired
 from dicomimgcmp.config import Config
 from dicomimgcmp.enums import HeaderMode, TextMode
 from dicomimgcmp.errors import ConfigError
-from dicomimgcmp.output.csvfile import log
+from dicomimgcmp.base.log import log
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, read_decisions
 from dicomimgcmp.pairing.mapping import MappingFile
 from dicomimgcmp.read.walk import iter_walked_files, stamp
-from dicomimgcmp.run.atomic import remove_temporaries
+from dicomimgcmp.base.atomic import remove_temporaries
 from dicomimgcmp.run.outputs import RunReport, write_outputs
-from dicomimgcmp.run.progress import Progress, StageClock, StageProgress
-from dicomimgcmp.run.access import make_dirs, run_umask, sweep
+from dicomimgcmp.base.progress import Progress, StageClock, StageProgress
+from dicomimgcmp.base.access import make_dirs, run_umask, sweep
 from dicomimgcmp.run.runlock import run_lock
 from dicomimgcmp.run.store import RunState
 from dicomimgcmp.run.store.base import DEID, SOURCE, STATE_DIR
@@ -44,7 +44,7 @@ from dicomimgcmp.run.tasks import (
     unreadable_file,
     unreadable_pair,
 )
-from dicomimgcmp.run.workers import Workers, chunks, iter_batches, run_one_by_one
+from dicomimgcmp.base.workers import Workers, chunks, iter_batches, run_one_by_one
 
 #: Files per header-reading task: each task costs the process that runs the pipeline (submitting, collecting); 40,000
 #: files: that process 1.3-1.5 CPU-s with 64, 1.1-1.2 with 256.
@@ -156,8 +156,8 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
 
 
 def remove_half_written(run_dir: Path) -> None:
-    """Remove the temporary files a run writes (:mod:`.atomic`) in the run folder and beside the thumbnails:
-    after an interrupted run, or before a run, when the last one was killed outright."""
+    """Remove the temporary files a run writes (:mod:`~dicomimgcmp.base.atomic`) in the run folder and beside the
+    thumbnails: after an interrupted run, or before a run, when the last one was killed outright."""
     for folder in (run_dir, run_dir / THUMBNAIL_DIR):
         remove_temporaries(folder)
 

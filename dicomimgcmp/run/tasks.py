@@ -19,7 +19,7 @@ from dicomimgcmp.read.dicomfile import HEADER_PREFIX
 from dicomimgcmp.read.header import read_record
 from dicomimgcmp.read.readahead import read_ahead
 from dicomimgcmp.read.walk import relative_path, stamp
-from dicomimgcmp.run.access import run_umask
+from dicomimgcmp.base.access import run_umask
 from dicomimgcmp.run.store.lookups import PairingBatch
 from dicomimgcmp.run.store.rows import ComparedRow, RecordRow, RowValues, compared_row, record_row, row_values
 

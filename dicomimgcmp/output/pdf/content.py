@@ -17,7 +17,8 @@ from dicomimgcmp.output.pdf.layout import Box, PairDrawing, Panels
 from dicomimgcmp.output.pdf.plan import Page
 from dicomimgcmp.pixels.decode import read_frame
 from dicomimgcmp.pixels.display import display_pair8
-from dicomimgcmp.pixels.layers import has_overlays, read_overlays
+from dicomimgcmp.pixels.layers import read_overlays
+from dicomimgcmp.read.layers import has_overlays
 from dicomimgcmp.read.dicomfile import read_dataset
 
 MAX_DISPLAY = 768  # longest side of a displayed image, pixels

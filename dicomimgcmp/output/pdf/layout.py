@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from isal import isal_zlib
 
+from dicomimgcmp.base.colour import rgb
+
 PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
 POINTS = 72  # PDF points per inch
 #: Where the three panels go (figure fractions; matplotlib's gridspec parameters, which both drawers use).
@@ -119,11 +121,6 @@ class Panels:
                 image[mask] = np.rint(np.array(colour) * 255).astype(np.uint8)
             out.append(image)
         return out
-
-
-def rgb(image: np.ndarray) -> np.ndarray:
-    """A uint8 grey (rows, columns) or RGB image as (rows, columns, 3)."""
-    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
 
 
 @dataclass(frozen=True)

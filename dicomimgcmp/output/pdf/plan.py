@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from dicomimgcmp.model import NOTHING_PAIRED, HeaderTally, PairResult, RecipeTally, Status, nothing_paired
+from dicomimgcmp.model import PairResult, Status
+from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, RecipeTally, nothing_paired
 from dicomimgcmp.output.pdf.layout import STYLES, TEXT_BOTTOM, TEXT_TOP, Line
 from dicomimgcmp.output.review import share_text
 

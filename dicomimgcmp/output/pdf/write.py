@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 
-from dicomimgcmp.output.csvfile import log
+from dicomimgcmp.base.log import log
 from dicomimgcmp.output.pdf.content import UNDISPLAYABLE, pair_drawing
 from dicomimgcmp.output.pdf.figure import PageFigure
 from dicomimgcmp.output.pdf.join import Link, OutlineItem, join_pdfs
 from dicomimgcmp.output.pdf.layout import PAGE_SIZE, POINTS, PairDrawing, TextDrawing, in_standard_fonts, write_pages
 from dicomimgcmp.output.pdf.plan import Page, PdfPlan, Summary
 from dicomimgcmp.output.review import thumbnail_path, write_thumbnail
-from dicomimgcmp.run.atomic import atomic_output, temporary_name
+from dicomimgcmp.base.atomic import atomic_output, temporary_name
 
 PAGES_PER_CHUNK = 16  # pages held in memory before a chunk file is written (about 6 MB each)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dicomimgcmp.enums import RecipeVerdict
-from dicomimgcmp.model import HeaderTally, RecipeTally, RuleTally
+from dicomimgcmp.summary import HeaderTally, RecipeTally, RuleTally
 from dicomimgcmp.run.store.base import StoreBase
 
 #: Pages of pairs that fail the recipe come before those that conform (after those showing identity).

@@ -11,7 +11,7 @@ from dicomimgcmp.model import FileRecord, Pair
 from dicomimgcmp.run.store.base import _BATCH, _LISTED, DEID, SOURCE
 from dicomimgcmp.run.store.records import RecordsCache
 from dicomimgcmp.run.store.rows import RowValues, _pair_key, compared_row, record_from_json, result_from_json
-from dicomimgcmp.run.workers import chunks
+from dicomimgcmp.base.workers import chunks
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from dicomimgcmp.enums import RecipeVerdict
-from dicomimgcmp.model import CSV_COLUMNS, PairResult, Status, SummaryRow
+from dicomimgcmp.model import CSV_COLUMNS, PairResult, Status
+from dicomimgcmp.summary import SummaryRow
 from dicomimgcmp.run.store.base import _BATCH, _PAGES_READ, DEID, StoreBase
 from dicomimgcmp.run.store.findings import FAILS_RECIPE as _FAILS_RECIPE
 from dicomimgcmp.run.store.rows import _row_from_json
-from dicomimgcmp.run.workers import chunks
+from dicomimgcmp.base.workers import chunks
 
 #: The report's order, the one home of it: PatientID, StudyInstanceUID, SeriesNumber, InstanceNumber, path.
 _PAGE_ORDER = "patient_id, study, series_number, instance_number, rel_path"

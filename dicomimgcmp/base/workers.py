@@ -7,7 +7,6 @@ and a reason) and the run goes on."""
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import signal
 from collections import deque
@@ -17,9 +16,8 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import Any
 
-from dicomimgcmp.run.progress import StageProgress
+from dicomimgcmp.base.progress import StageProgress
 
-log = logging.getLogger("dicomimgcmp")
 
 
 #: What a failed task may raise besides Exception: a Rust decoder's panic is a BaseException.

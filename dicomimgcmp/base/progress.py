@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-log = logging.getLogger("dicomimgcmp")
+from dicomimgcmp.base.log import log
+
 
 
 class StageProgress:

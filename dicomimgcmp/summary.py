@@ -1,0 +1,59 @@
+"""What a whole run found, as every output says it: the rows read back, the recipe verdicts and the header check
+counted over the run, and whether anything was paired at all."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from dicomimgcmp.enums import RecipeVerdict, Status
+
+#: Said loudly by the console and every PDF when :func:`nothing_paired` (a wrong mapping file, most often).
+NOTHING_PAIRED = "no de-identified file was paired with a source file"
+
+
+class SummaryRow(NamedTuple):
+    """A row of the summary as the report writes it: the cells of ``comparison_summary.csv`` (columns
+    :data:`~.model.CSV_COLUMNS`) and the series its file belongs to (:attr:`~.model.PairResult.series_label`)."""
+
+    cells: dict[str, Any]  # as read back from the store's JSON
+    series: str
+
+
+class RuleTally(NamedTuple):
+    """A recipe rule's images in a run: how many it named, how many of them are as the recipe says, how many
+    fail it (the others: flagged for a person)."""
+
+    rule: str
+    images: int
+    as_recipe: int
+    failing: int  # missed a region or changed outside them (:attr:`~.enums.RecipeVerdict.fails`)
+
+
+class RecipeTally(NamedTuple):
+    """The recipe verdicts of a run: pairs per verdict (every verdict listed, worst first) and per rule."""
+
+    verdicts: dict[str, int]
+    rules: tuple[RuleTally, ...]
+
+    @property
+    def failing(self) -> int:
+        return sum(n for verdict, n in self.verdicts.items() if RecipeVerdict(verdict).fails)
+
+    def counts_text(self) -> str:
+        return ", ".join(f"{verdict} {n}" for verdict, n in self.verdicts.items() if n)
+
+
+class HeaderTally(NamedTuple):
+    """The header check over a run: files with findings; (source attribute, where found, files), most files
+    first; the first files found, (path, findings as JSON, page or None); patients whose date shifts differ,
+    (source PatientID, the shifts in days, comma-separated)."""
+
+    files: int
+    table: tuple[tuple[str, str, int], ...]
+    listed: tuple[tuple[str, str, int | None], ...]
+    shifts: tuple[tuple[str, str], ...]
+
+
+def nothing_paired(counts: dict[str, int]) -> bool:
+    """Whether a run compared no pair at all (its status counts: every status listed)."""
+    return counts.get(Status.IDENTICAL.value, 0) + counts.get(Status.CHANGED.value, 0) == 0
