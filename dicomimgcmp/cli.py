@@ -169,7 +169,7 @@ def classifier_main(argv: list[str] | None = None) -> int:
     """``dicom_file_classifier.py SRC DEST``: sort DICOM files into patient and series folders."""
     from pathlib import Path
 
-    from dicomimgcmp.classify.act import Mode
+    from dicomimgcmp.enums import Mode
     from dicomimgcmp.classify.plan import DEFAULT_PATTERN, Pattern
     from dicomimgcmp.errors import PatternError
 
@@ -183,7 +183,7 @@ def classifier_main(argv: list[str] | None = None) -> int:
     parser.add_argument("src", type=Path, help="folder to sort (only changed by --mode move)")
     parser.add_argument("dest", type=Path, help="destination folder (created if missing)")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="worker processes")
-    parser.add_argument("--mode", choices=[m.value for m in Mode], default="copy",
+    parser.add_argument("--mode", choices=[str(m) for m in Mode], default="copy",
                         help="copy (default, metadata kept), move, symlink or hardlink")
     parser.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
     parser.add_argument("--pattern", default=DEFAULT_PATTERN,
@@ -212,7 +212,8 @@ def classifier_main(argv: list[str] | None = None) -> int:
 
 def _classify(src, dest, pattern, mode, dry_run: bool, processes: int) -> int:
     from dicomimgcmp.classify.act import act
-    from dicomimgcmp.classify.plan import REPORT_COLUMNS, REPORT_NAME, Placement, counts_by_status, plan, plan_tree
+    from dicomimgcmp.classify.plan import REPORT_COLUMNS, REPORT_NAME, counts_by_status, plan, plan_tree
+    from dicomimgcmp.enums import Placement
     from dicomimgcmp.output.csvfile import write_csv
     from dicomimgcmp.base.workers import local_workers
 
@@ -220,15 +221,15 @@ def _classify(src, dest, pattern, mode, dry_run: bool, processes: int) -> int:
         plans = plan(src, dest, pattern, workers)
         planned = counts_by_status(plans)
         print(f"Plan: {sum(p.status.to_place for p in plans)} files to place; collisions: "
-              f"{planned.get(Placement.RENAMED.value, 0)} renamed (another file has the name), "
-              f"{planned.get(Placement.DUPLICATE_SKIPPED.value, 0)} duplicates skipped")
+              f"{planned.get(Placement.RENAMED, 0)} renamed (another file has the name), "
+              f"{planned.get(Placement.DUPLICATE_SKIPPED, 0)} duplicates skipped")
         if dry_run:
             print(plan_tree(plans, dest))
         else:
             plans = act(plans, mode, workers)
             dest.mkdir(parents=True, exist_ok=True)
             write_csv(dest / REPORT_NAME, REPORT_COLUMNS, (
-                {"source": os.path.relpath(p.source, src), "status": p.status.value, "reason": p.reason,
+                {"source": os.path.relpath(p.source, src), "status": str(p.status), "reason": p.reason,
                  "destination": os.path.relpath(p.destination, dest) if p.destination else ""} for p in plans))
     print("Files per status:")
     for status, n in counts_by_status(plans).items():

@@ -10,8 +10,8 @@ import enum
 
 #: Photometric interpretations are pydicom's enum (``pydicom.pixels.common.PhotometricInterpretation``), imported
 #: where images are read: this module is imported by the command line, which starts without pydicom.
-__all__ = ["ChangeKind", "ExecutorKind", "HeaderMode", "NeedleKind", "OutputAccess", "PageMode", "RecipeVerdict",
-           "Side", "Status", "TextMode", "Word"]
+__all__ = ["ChangeKind", "ExecutorKind", "HeaderMode", "Mode", "NeedleKind", "OutputAccess", "PageMode",
+           "Placement", "RecipeVerdict", "ReviewDecision", "Side", "Status", "TextMode", "Word"]
 
 
 class Word(str, enum.Enum):
@@ -35,6 +35,11 @@ class Status(Word):
     DUPLICATE_UID = "duplicate_uid"
     UNREADABLE = "unreadable"
     SOURCE_ONLY = "source_only"
+
+    @property
+    def compared(self) -> bool:
+        """Whether the pair's pixel values were compared (its checks then apply)."""
+        return self in (Status.IDENTICAL, Status.CHANGED)
 
 
 class ChangeKind(Word):
@@ -125,6 +130,45 @@ class ExecutorKind(Word):
 
     LOCAL = "local"
     DASK = "dask"
+
+
+class Placement(Word):
+    """The classifier's status of one source file, in its plan and in ``classifier_report.csv``."""
+
+    PLANNED = "planned"  # to be placed under its own name (only seen in a dry run)
+    RENAMED = "renamed"  # to be / was placed with a _N suffix: another file has the name
+    COPIED = "copied"
+    MOVED = "moved"
+    LINKED = "linked"
+    DUPLICATE_SKIPPED = "duplicate_skipped"
+    NOT_DICOM = "not_dicom"
+    UNREADABLE = "unreadable"
+
+    @property
+    def to_place(self) -> bool:
+        return self in (Placement.PLANNED, Placement.RENAMED)
+
+
+class Mode(Word):
+    """The classifier's ``--mode``: what happens to each source file."""
+
+    COPY = "copy"
+    MOVE = "move"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+
+    @property
+    def done(self) -> Placement:
+        """What a file this mode acted on became."""
+        return {Mode.COPY: Placement.COPIED, Mode.MOVE: Placement.MOVED}.get(self, Placement.LINKED)
+
+
+class ReviewDecision(Word):
+    """A reviewer's decision on a change group in review.html (carried over through ``review_decisions``)."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    NOTE_ONLY = ""  # a note without a decision
 
 
 class Side(enum.IntEnum):

@@ -11,7 +11,7 @@ import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from dicomimgcmp.enums import Status
+from dicomimgcmp.enums import ChangeKind, RecipeVerdict, Status
 
 CSV_COLUMNS: tuple[str, ...] = (
     "status", "reason", "deid_file", "source_file", "deid_sop_instance_uid", "source_sop_instance_uid",
@@ -242,9 +242,9 @@ class PairResult:
     #: whose changed pixels differ (see :class:`~.compare.FrameChange`).
     change: str = ""
     change_group: str = ""
-    #: What kind of change (:class:`~.enums.ChangeKind` word; empty when not changed), and the display
-    #: attributes that differ between the two files, whatever the pixels (:func:`~.compare.kinds.display_changes`).
-    change_kind: str = ""
+    #: What kind of change (None when not changed), and the display attributes that differ between the two
+    #: files, whatever the pixels (:func:`~.compare.kinds.display_changes`).
+    change_kind: ChangeKind | None = None
     display_changes: str = ""
     mask_digest: str = ""
     #: The shown frame's changed pixels inside its change's box (:func:`~.compare.pack_mask`).
@@ -255,9 +255,9 @@ class PairResult:
     #: check, :mod:`.textcheck`; empty when it did not run).
     text_lines: tuple[TextLine, ...] = ()
     phi_match: str = ""
-    #: The recipe verdict (:mod:`.checks.recipe.verdict`, a :class:`~.enums.RecipeVerdict` word; empty without
-    #: a recipe), the rules that matched the source header and the regions they name.
-    recipe_verdict: str = ""
+    #: The recipe verdict (:mod:`.checks.recipe.verdict`; None without a recipe), the rules that matched the
+    #: source header and the regions they name.
+    recipe_verdict: RecipeVerdict | None = None
     recipe_rule: str = ""
     recipe_boxes: str = ""
     #: The source's identity values found in the de-identified file (:mod:`.checks.header`), each
@@ -317,14 +317,14 @@ class PairResult:
             "group_size": self.group_size,
             "hidden_content": self.hidden_content,
             **self._text_cells(),
-            "recipe_verdict": self.recipe_verdict,
+            "recipe_verdict": self.recipe_verdict or "",
             "recipe_rule": self.recipe_rule,
             "recipe_boxes": self.recipe_boxes,
             "header_identity": ";".join(self.header_identity[:HEADER_FOUND_CAP]) + (
                 f";... ({len(self.header_identity) - HEADER_FOUND_CAP} more)"
                 if len(self.header_identity) > HEADER_FOUND_CAP else ""),
             "date_shift_days": days_text(self.date_shift_days),
-            "change_kind": self.change_kind,
+            "change_kind": self.change_kind or "",
             "display_changes": self.display_changes,
         }
         return row

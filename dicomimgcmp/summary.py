@@ -32,12 +32,12 @@ class RuleTally(NamedTuple):
 class RecipeTally(NamedTuple):
     """The recipe verdicts of a run: pairs per verdict (every verdict listed, worst first) and per rule."""
 
-    verdicts: dict[str, int]
+    verdicts: dict[RecipeVerdict, int]
     rules: tuple[RuleTally, ...]
 
     @property
     def failing(self) -> int:
-        return sum(n for verdict, n in self.verdicts.items() if RecipeVerdict(verdict).fails)
+        return sum(n for verdict, n in self.verdicts.items() if verdict.fails)
 
     def counts_text(self) -> str:
         return ", ".join(f"{verdict} {n}" for verdict, n in self.verdicts.items() if n)
@@ -54,6 +54,6 @@ class HeaderTally(NamedTuple):
     shifts: tuple[tuple[str, str], ...]
 
 
-def nothing_paired(counts: dict[str, int]) -> bool:
+def nothing_paired(counts: dict[Status, int]) -> bool:
     """Whether a run compared no pair at all (its status counts: every status listed)."""
-    return counts.get(Status.IDENTICAL.value, 0) + counts.get(Status.CHANGED.value, 0) == 0
+    return counts.get(Status.IDENTICAL, 0) + counts.get(Status.CHANGED, 0) == 0

@@ -214,5 +214,26 @@ def test_an_empty_deidentified_tree_and_a_swapped_mapping_are_named(tree):
     assert "input_data_path holds no readable DICOM file" in run.proc.stdout
     tree.mapping = {new: old for old, new in tree.mapping.items()}
     run = run_script(tree.config(run_name="swapped"))
-    assert "are the columns swapped?" in run.proc.stdout
+    assert "id_old column, not id_new: the columns look swapped." in run.proc.stdout
+    assert "headers" not in run.proc.stdout  # nothing was searched: no "0 files" to reassure
     shutil.rmtree(empty)
+
+
+def test_the_header_table_counts_files_not_sequence_items(tree):
+    from helpers import pair_cleaned
+    from pydicom.sequence import Sequence
+
+    def in_items(count):
+        def plant(deid, src):
+            items = [Dataset() for _ in range(count)]
+            for item in items:
+                item.PatientName = src.PatientName
+            deid.ReferencedPatientSequence = Sequence(items)
+        return plant
+
+    pair_cleaned(tree, "three.dcm", source_with_identity("CT_small.dcm", "three"), in_items(3))
+    pair_cleaned(tree, "one.dcm", source_with_identity("CT_small.dcm", "one"), in_items(1))
+    run = run_script(tree.config())
+    html = (run.run_dir / "review.html").read_text()
+    assert ("<tr><td>PatientName</td><td><code>(0008,1120)[*]/(0010,0010)</code></td><td class=\"num\">2</td></tr>"
+            in html)

@@ -63,7 +63,7 @@ def check_pair(result: PairResult, check: TextCheck) -> PairResult:
 def reads(check: TextCheck, result: PairResult) -> bool:
     """Whether the check reads this pair's de-identified image: a compared pair (a changed one, in mode
     "changed") of one of the modalities read."""
-    if check.mode is TextMode.OFF or result.status not in (Status.CHANGED, Status.IDENTICAL):
+    if check.mode is TextMode.OFF or not result.status.compared:
         return False
     if check.mode is TextMode.CHANGED and result.status is not Status.CHANGED:
         return False

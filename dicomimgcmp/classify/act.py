@@ -3,33 +3,20 @@ pool can run."""
 
 from __future__ import annotations
 
-import enum
 import os
 import shutil
 from pathlib import Path
 
-from dicomimgcmp.classify.plan import Placement, Planned
+from dicomimgcmp.classify.plan import Planned
+from dicomimgcmp.enums import Mode, Placement
 from dicomimgcmp.base.atomic import atomic_output
 from dicomimgcmp.base.workers import Workers, map_batches
-
-
-class Mode(str, enum.Enum):
-    """What happens to each source file."""
-
-    COPY = "copy"
-    MOVE = "move"
-    SYMLINK = "symlink"
-    HARDLINK = "hardlink"
-
-    @property
-    def done(self) -> Placement:
-        return {"copy": Placement.COPIED, "move": Placement.MOVED}.get(self.value, Placement.LINKED)
 
 
 def act(plans: list[Planned], mode: Mode, workers: Workers) -> list[Planned]:
     """Carry out the planned actions (in parallel); returns the final statuses."""
     todo = [p for p in plans if p.status.to_place]
-    done = iter(map_batches(workers, _act_batch, todo, 32, f"{mode.value} files", mode.value))
+    done = iter(map_batches(workers, _act_batch, todo, 32, f"{mode} files", mode))
     return [next(done) if p.status.to_place else p for p in plans]
 
 
@@ -61,7 +48,7 @@ def _act_batch(plans: list[Planned], mode_value: str) -> list[Planned]:
             status = Placement.RENAMED if p.status is Placement.RENAMED else mode.done
             out.append(Planned(p.source, p.destination, status, p.reason))
         except OSError as exc:
-            out.append(Planned(p.source, p.destination, Placement.UNREADABLE, f"{mode.value} failed: {exc}"))
+            out.append(Planned(p.source, p.destination, Placement.UNREADABLE, f"{mode} failed: {exc}"))
     return out
 
 

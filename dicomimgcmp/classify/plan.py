@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import difflib
-import enum
 import filecmp
 import hashlib
 import os
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from pydicom.datadict import keyword_dict
 
+from dicomimgcmp.enums import Placement
 from dicomimgcmp.errors import HeaderError, NotDicomError, PatternError
 from dicomimgcmp.read.dicomfile import quiet_pydicom
 from dicomimgcmp.read.header import read_header
@@ -39,23 +39,6 @@ UNKNOWN = "UNKNOWN"
 
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*]')
-
-
-class Placement(str, enum.Enum):
-    """The status of one source file in the plan and in ``classifier_report.csv``."""
-
-    PLANNED = "planned"  # to be placed under its own name (only seen in a dry run)
-    RENAMED = "renamed"  # to be / was placed with a _N suffix: another file has the name
-    COPIED = "copied"
-    MOVED = "moved"
-    LINKED = "linked"
-    DUPLICATE_SKIPPED = "duplicate_skipped"
-    NOT_DICOM = "not_dicom"
-    UNREADABLE = "unreadable"
-
-    @property
-    def to_place(self) -> bool:
-        return self in (Placement.PLANNED, Placement.RENAMED)
 
 
 
@@ -203,10 +186,10 @@ def _value(ds, keyword: str, *, default_style: bool):
     return text
 
 
-def counts_by_status(plans: Iterable[Planned]) -> dict[str, int]:
+def counts_by_status(plans: Iterable[Planned]) -> dict[Placement, int]:
     """Files per status word, in the order of :class:`Placement` (those with no file left out)."""
     counts = Counter(p.status for p in plans)
-    return {s.value: counts[s] for s in Placement if counts[s]}
+    return {s: counts[s] for s in Placement if counts[s]}
 
 
 def plan_tree(plans: list[Planned], dest: Path) -> str:

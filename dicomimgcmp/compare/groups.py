@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dicomimgcmp.compare.diff import box_of
+from dicomimgcmp.enums import ChangeKind
 from dicomimgcmp.model import Crop, FileRecord, box_text
 
 
@@ -102,7 +103,7 @@ def _fill_text(value: np.ndarray) -> str:
 
 
 def group_fields(source: FileRecord, crop: Crop | None, changes: list[FrameChange | None], shown: int,
-                 kind: str = "") -> dict:
+                 kind: ChangeKind | None = None) -> dict:
     """The change group of a changed pair and what its page and the summary say of it: the crop and the
     distinct frame changes (a cine with the same band on every frame has one) and the kind of change, not which
     frames or how many."""

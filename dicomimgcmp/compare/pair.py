@@ -38,10 +38,9 @@ def compare_pair(deid: FileRecord, source: FileRecord, tolerance: float = 0.0,
     change of values, and the reason says so.
     """
     result = _compare(deid, source, tolerance, max_pixels).with_note("; ".join(interpretation_notes(deid, source)))
-    if result.status in (Status.IDENTICAL, Status.CHANGED):
-        result = result.replace(display_changes=display_changes(deid, source))
-    if result.status in (Status.IDENTICAL, Status.CHANGED):
-        result = _with_layers(result, layer_findings(deid, source))
+    if result.status.compared:
+        result = _with_layers(result.replace(display_changes=display_changes(deid, source)),
+                              layer_findings(deid, source))
     return result
 
 
@@ -57,7 +56,7 @@ def _with_layers(result: PairResult, found: LayerFindings) -> PairResult:
     change = "; ".join(text for text in (result.change, overlays) if text)
     return result.replace(status=Status.CHANGED, reason="; ".join(t for t in (result.reason, overlays) if t),
                           change=change, change_group=group_id(result.files[1], f"{result.change_group}|{overlays}"),
-                          change_kind=result.change_kind or ChangeKind.OTHER.value)
+                          change_kind=result.change_kind or ChangeKind.OTHER)
 
 
 def _compare(deid: FileRecord, source: FileRecord, tolerance: float, max_pixels: int) -> PairResult:
@@ -233,9 +232,9 @@ def _result(base: PairResult, tally: _Tally, crop: Crop | None, pixels: int) -> 
         ssim=tally.ssim_sum / tally.ssim_frames if tally.ssim_frames else None,
         crop=crop,
         shown_frame=shown,
-        change_kind=kind[0].value if kind else "",
-        reason=f"kind: {kind[0].value}{f' ({kind[1]})' if kind[1] else ''}" if kind else "",
-        **(group_fields(base.files[1], crop, tally.changes, shown, kind[0].value if kind else "") if changed else {}),
+        change_kind=kind[0] if kind else None,
+        reason=f"kind: {kind[0]}{f' ({kind[1]})' if kind[1] else ''}" if kind else "",
+        **(group_fields(base.files[1], crop, tally.changes, shown, kind[0] if kind else None) if changed else {}),
     )
 
 
@@ -267,7 +266,7 @@ def _not_comparable(base: PairResult, deid_shape: tuple, source_shape: tuple) ->
         status=Status.CHANGED, reason=change,
         changed_pixels=rows * cols * frames, changed_fraction=1.0, changed_frames=tuple(range(frames)),
         bbox=(0, rows, 0, cols), change=change, change_group=group_id(source, change),
-        change_kind=ChangeKind.OTHER.value,
+        change_kind=ChangeKind.OTHER,
     )
 
 

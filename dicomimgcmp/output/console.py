@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from dicomimgcmp.enums import Status
 from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, RecipeTally, nothing_paired
 
 
@@ -20,7 +21,7 @@ def _and(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
-def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = (),
+def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = (),
                     reused: dict[str, int] | None = None, identity_found: int = 0,
                     recipe: RecipeTally | None = None, header: HeaderTally | None = None, unpaired: str = "") -> str:
     """The closing lines printed to the console; ``notes`` say how the mapping was read, ``reused`` how much
@@ -35,7 +36,7 @@ def console_summary(counts: dict[str, int], outputs: list[Path], log_path: Path,
     lines += ["Files per status:"] + [f"  {k:<{width}}  {v}" for k, v in counts.items()]
     if identity_found:
         lines.append(f"IDENTITY FOUND IN PIXELS: {identity_found} images (their pages come first in the PDF)")
-    if header is not None:
+    if header is not None and not nothing_paired(counts):  # nothing was searched: no reassurance
         lines.append(f"{'IDENTITY FOUND IN HEADERS' if header.files else 'Identity found in headers'}: "
                      f"{header.files} files" + (" (CSV column header_identity)" if header.files else ""))
         if header.shifts:

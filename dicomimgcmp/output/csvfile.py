@@ -55,9 +55,9 @@ def logged(rows: Iterable[SummaryRow]) -> Iterator[SummaryRow]:
     """The rows, each logged as it passes (a line for each file whose status needs a reviewer's attention)."""
     for row in rows:
         cells = row.cells
-        if cells["status"] != Status.IDENTICAL.value:
+        if cells["status"] != Status.IDENTICAL:
             name = cells["deid_file"] or f"(source) {cells['source_file']}"
-            quiet = cells["status"] in (Status.CHANGED.value, Status.SOURCE_ONLY.value)
+            quiet = cells["status"] in (Status.CHANGED, Status.SOURCE_ONLY)
             page = f" [{cells['pdf_file']} p.{cells['pdf_page']}]" if cells["pdf_page"] else ""
             reason = f" - {cells['reason']}" if cells["reason"] else ""
             log.log(logging.INFO if quiet else logging.WARNING, "%s: %s%s%s", cells["status"], name, reason, page)

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from markupsafe import Markup
 
-from dicomimgcmp.enums import ChangeKind
+from dicomimgcmp.enums import ChangeKind, ReviewDecision, Status
 from dicomimgcmp.model import PairResult, box_text
 from dicomimgcmp.summary import HeaderTally, RecipeTally, SummaryRow
 from dicomimgcmp.base.atomic import atomic_output
@@ -25,7 +25,6 @@ from dicomimgcmp.base.workers import chunks
 
 THUMBNAIL_DIR = "review"
 DECISIONS_CSV = "review_decisions.csv"
-DECISIONS = ("accept", "reject")
 DECISION_COLUMNS = ("change_group", "decision", "note")
 THUMBNAIL_SIDE = 200  # pixels, the longest side of each of the three panels
 
@@ -33,7 +32,7 @@ THUMBNAIL_SIDE = 200  # pixels, the longest side of each of the three panels
 class Decision(NamedTuple):
     """A reviewer's decision on one change group."""
 
-    decision: str  # one of DECISIONS, or "" (a note only)
+    decision: ReviewDecision  # NOTE_ONLY: a note without a decision
     note: str
 
 
@@ -55,9 +54,10 @@ def read_decisions(path: Path) -> dict[str, Decision]:
                              f"{', '.join(reader.fieldnames or []) or 'nothing'})")
         decisions = {}
         for line, row in enumerate(reader, start=2):
-            decision = (row["decision"] or "").strip().lower()
-            if decision not in DECISIONS + ("",):
-                raise ValueError(f"{path} line {line}: decision must be accept, reject or empty, got {decision!r}")
+            word = (row["decision"] or "").strip().lower()
+            if word not in set(ReviewDecision):
+                raise ValueError(f"{path} line {line}: decision must be accept, reject or empty, got {word!r}")
+            decision = ReviewDecision(word)
             group = (row["change_group"] or "").strip()
             if group and (decision or (row["note"] or "").strip()):
                 decisions[group] = Decision(decision, (row["note"] or "").strip())
@@ -98,7 +98,7 @@ def write_thumbnail(path: Path, panels: list[np.ndarray]) -> None:
         sheet.save(tmp, format="PNG", compress_level=3)
 
 
-def write_review(path: Path, *, run_name: str, date: str, counts: dict[str, int], groups: Iterable[GroupView],
+def write_review(path: Path, *, run_name: str, date: str, counts: dict[Status, int], groups: Iterable[GroupView],
                  rows: Iterable[SummaryRow], carried: dict[str, Decision], phi_total: int = 0,
                  recipe: RecipeTally | None = None, header: HeaderTally | None = None) -> None:
     """Write ``review.html`` atomically; rows and groups are streamed into it, not held in memory."""
@@ -112,7 +112,8 @@ def write_review(path: Path, *, run_name: str, date: str, counts: dict[str, int]
                                       recipe=recipe, header=header,
                                       groups=(_group_json(g, path.parent, carried) for g in groups),
                                       row_pieces=_rows_json(rows, recipe is not None, header is not None),
-                                      decisions=DECISIONS, kinds=[kind.value for kind in ChangeKind],
+                                      decisions=[d for d in ReviewDecision if d is not ReviewDecision.NOTE_ONLY],
+                                      kinds=list(ChangeKind),
                                       storage_key=f"dicomimgcmp:{run_name}:"):
             fh.write(text)
 
@@ -124,7 +125,7 @@ def _group_json(group: GroupView, run_dir: Path, carried: dict[str, Decision]) -
     decision = carried.get(item.change_group)
     return {"id": item.change_group, "share": share_text(group.size, group.series_size),
             "series": rec.series_label,
-            "modality": rec.modality, "patient": deid.patient_id, "change": item.change, "kind": item.change_kind,
+            "modality": rec.modality, "patient": deid.patient_id, "change": item.change, "kind": item.change_kind or "",
             "first_file": deid.rel_path, "pdf": f"{item.pdf_file}#page={item.pdf_page}",
             # drawn with the group's first page, after this page is written: named when that page is numbered
             "page": item.pdf_page, "thumbnail": thumb.relative_to(run_dir).as_posix() if item.pdf_page else "",

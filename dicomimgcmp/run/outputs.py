@@ -28,7 +28,7 @@ from dicomimgcmp.base.workers import Workers, map_batches
 class RunReport:
     """What every output says of the whole run."""
 
-    counts: dict[str, int]
+    counts: dict[Status, int]
     identity_found: int
     date: str
     carried: dict[str, Decision]
@@ -139,7 +139,7 @@ def _plan_pdfs(cfg: Config, parts: int | None, state: RunState, report: RunRepor
     try:
         for part, (first, size) in enumerate(_split_balanced(state.count_pages(per_group), n_parts)):
             summary = Summary(cfg.run_name, report.date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
-                                     str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED.value],
+                                     str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED],
                                      per_group, report.identity_found, cfg.recipe.name if cfg.recipe else "",
                                      report.recipe, report.header, report.unpaired)
             jobs.append(_plan_part(cfg, state, summary, pdf_name(None if parts is None else part), first, size,

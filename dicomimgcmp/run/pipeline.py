@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dicomimgcmp.summary import HeaderTally, RecipeTally, nothing_paired
 from dicomimgcmp.config import Config
-from dicomimgcmp.enums import HeaderMode, TextMode
+from dicomimgcmp.enums import HeaderMode, Status, TextMode
 from dicomimgcmp.errors import ConfigError
 from dicomimgcmp.base.log import log
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, read_decisions
@@ -71,7 +71,7 @@ class RunOutcome:
     identity in their pixels, and the outputs it could not write. The rows themselves are in the CSV (and the
     run's store), not in memory."""
 
-    counts: dict[str, int]
+    counts: dict[Status, int]
     outputs: list[Path]
     timings: dict[str, float]
     notes: tuple[str, ...] = ()

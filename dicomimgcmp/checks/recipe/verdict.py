@@ -39,7 +39,7 @@ class _Found(NamedTuple):
 def check_recipe(result: PairResult, recipe: Recipe) -> PairResult:
     """The result judged against the recipe's answer for its source header; a failure to judge is said in the
     reason (the verdict left empty), never raised: the comparison's row must survive it."""
-    if result.status not in (Status.IDENTICAL, Status.CHANGED):
+    if not result.status.compared:
         return result
     try:
         return judge(result, expectation(recipe, result.files[1].attributes))
@@ -49,12 +49,12 @@ def check_recipe(result: PairResult, recipe: Recipe) -> PairResult:
 
 def judge(result: PairResult, expected: Expectation) -> PairResult:
     """The result with its recipe verdict, rule and expected boxes (and, unless as the recipe says, why)."""
-    if result.status not in (Status.IDENTICAL, Status.CHANGED):
+    if not result.status.compared:
         return result
     verdict, why = _verdict(result, expected)
     reason = "; ".join(t for t in (result.reason, why and f"recipe: {why}") if t)
     group = result.change_group and group_id(result.files[1], f"{result.change_group}|recipe {verdict}")
-    return result.replace(recipe_verdict=verdict.value, recipe_rule=expected.rule,
+    return result.replace(recipe_verdict=verdict, recipe_rule=expected.rule,
                           recipe_boxes=expected.boxes_text(), reason=reason, change_group=group)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from dicomimgcmp.enums import ChangeKind, RecipeVerdict
 from dicomimgcmp.model import PairResult, Status
 from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, RecipeTally, nothing_paired
 from dicomimgcmp.output.pdf.layout import STYLES, TEXT_BOTTOM, TEXT_TOP, Line
@@ -29,7 +30,7 @@ class Summary:
     deid_root: str
     source_root: str
     mapping_file: str
-    counts: dict[str, int]
+    counts: dict[Status, int]
     part: int  # 0-based
     parts: int
     changed_total: int
@@ -77,9 +78,9 @@ class Listed(NamedTuple):
     series_label: str
     modality: str
     pdf_page: int | None
-    recipe_verdict: str
+    recipe_verdict: RecipeVerdict | None
     recipe_rule: str
-    change_kind: str
+    change_kind: ChangeKind | None
 
     @classmethod
     def of(cls, m: PairResult) -> Listed:
@@ -181,7 +182,7 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
         head.append(Line(f"WARNING: {NOTHING_PAIRED}: {summary.unpaired or 'check uid_mapping_file'}.", "warn"))
     if summary.phi_total:
         head.insert(1, Line(f"Identity found in pixels: {summary.phi_total} images", "warn"))
-    if summary.header is not None:
+    if summary.header is not None and not nothing_paired(summary.counts):
         head[1:1] = _header_lines(summary.header)
     head += _recipe_lines(summary)
     members = [m for page in pages for m in page if m.status is Status.CHANGED]
@@ -192,7 +193,7 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
     found = [page[0] for page in pages if page[0].phi_match]
     if found:
         head.append(Line("Identity found in pixels (page, de-identified file, attributes matched, status):"))
-        head += [Line(f"{m.rel_path}   {m.phi_match.replace(';', ', ')}   {m.status.value}", "mono", m.pdf_page)
+        head += [Line(f"{m.rel_path}   {m.phi_match.replace(';', ', ')}   {m.status}", "mono", m.pdf_page)
                  for m in found]
     if summary.changed_total == 0:
         return head + [Line("No changed images: every compared pair has identical pixel values.")]

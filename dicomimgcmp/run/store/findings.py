@@ -26,22 +26,19 @@ class FindingQueries(StoreBase):
             f"SELECT recipe_rule, COUNT(*), SUM(recipe_verdict = '{RecipeVerdict.AS_RECIPE.value}'), "
             f"SUM({FAILS_RECIPE}) FROM rows WHERE recipe_verdict IS NOT NULL AND recipe_rule != '' "
             "GROUP BY recipe_rule ORDER BY COUNT(*) DESC, recipe_rule"))
-        return RecipeTally({v.value: verdicts.get(v.value, 0) for v in RecipeVerdict}, rules)
+        return RecipeTally({v: verdicts.get(v, 0) for v in RecipeVerdict}, rules)
 
     def header_tally(self) -> HeaderTally:
         """The header check over the run: files with findings, (source attribute, where, files) largest first
         (item numbers of sequences as [*]), the first :data:`LISTED` files with their findings and page, and the
         patients (source PatientID) whose date shifts differ."""
         files = self._one("SELECT COUNT(*) FROM rows WHERE header_items IS NOT NULL")
-        table = tuple(self._db.execute(
-            "SELECT attribute, place, COUNT(DISTINCT rel_path) AS n FROM (SELECT rel_path, "
+        self._db.create_function("any_item", 1, _any_item, deterministic=True)
+        table = tuple(self._db.execute(  # the same place in every item of a sequence is one place: files counted once
+            "SELECT attribute, any_item(place) AS at, COUNT(DISTINCT rel_path) AS n FROM (SELECT rel_path, "
             "substr(value, 1, instr(value, '@') - 1) AS attribute, substr(value, instr(value, '@') + 1) AS place "
             "FROM rows, json_each(rows.header_items) WHERE header_items IS NOT NULL) "
-            "GROUP BY attribute, place ORDER BY n DESC, attribute, place").fetchall())
-        merged: dict[tuple[str, str], int] = {}
-        for attribute, place, n in table:  # the same place in every item of a sequence is one place
-            key = (attribute, _any_item(place))
-            merged[key] = merged.get(key, 0) + n
+            "GROUP BY attribute, at ORDER BY n DESC, attribute, at").fetchall())
         listed = tuple(self._db.execute(
             "SELECT rel_path, header_items, pdf_page FROM rows WHERE header_items IS NOT NULL "
             "ORDER BY patient_id, study, series_number, instance_number, rel_path LIMIT ?", (LISTED,)).fetchall())
@@ -49,8 +46,7 @@ class FindingQueries(StoreBase):
             "SELECT source_patient, GROUP_CONCAT(DISTINCT date_shift) FROM rows WHERE date_shift IS NOT NULL "
             "AND COALESCE(source_patient, '') != '' "  # files without a PatientID are not one patient
             "GROUP BY source_patient HAVING COUNT(DISTINCT date_shift) > 1 ORDER BY source_patient").fetchall())
-        return HeaderTally(files, tuple((a, p, n) for (a, p), n in sorted(merged.items(), key=lambda kv: -kv[1])),
-                           listed, shifts)
+        return HeaderTally(files, table, listed, shifts)
 
 
 def _any_item(place: str) -> str:

@@ -144,5 +144,5 @@ class PairingLookups(RecordsCache):
             (DEID, DEID)).fetchone()
         if as_old and not as_new:
             return ("the de-identified files' SOPInstanceUIDs are in the mapping's id_old column, not id_new: "
-                    "are the columns swapped?")
+                    "the columns look swapped")
         return "check uid_mapping_file (its columns are named above) and the input folders"

@@ -50,10 +50,10 @@ def _unit(per_group: bool) -> str:
 class ReportQueries(StoreBase):
     """Counts, change groups, the PDF pages in order and the summary's rows."""
 
-    def status_counts(self) -> dict[str, int]:
+    def status_counts(self) -> dict[Status, int]:
         """Rows per status, every status listed (zeros included), in the order of :class:`Status`."""
         counts = dict(self._db.execute("SELECT status, COUNT(*) FROM rows GROUP BY status").fetchall())
-        return {s.value: counts.get(s.value, 0) for s in Status}
+        return {s: counts.get(s, 0) for s in Status}
 
     def count_pages(self, per_group: bool) -> int:
         """Pair pages the PDFs hold: one per changed row, or one per change group, and one per row whose image

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-from dicomimgcmp.enums import Side
+from dicomimgcmp.enums import ChangeKind, RecipeVerdict, Side
 from dicomimgcmp.model import CSV_COLUMNS, Crop, FileRecord, Pair, PairResult, PixelFormat, Status, TextLine, days_text
 
 _RECORD_FIELDS = tuple(FileRecord.__dataclass_fields__)
@@ -39,7 +39,7 @@ class RowValues(NamedTuple):
     deid_path: str | None
     source_path: str | None
     summary: str  # JSON: the CSV cells (CSV_COLUMNS order) and the series label (SummaryRow), made where the row is
-    recipe_verdict: str | None  # None without a recipe, or for a pair not compared
+    recipe_verdict: RecipeVerdict | None  # None without a recipe, or for a pair not compared
     recipe_rule: str | None
     header_items: str | None  # JSON: the header check's findings (None: none)
     date_shift: str | None  # days, as the CSV writes them (:func:`~.model.days_text`): compared as text
@@ -49,14 +49,14 @@ class RowValues(NamedTuple):
 def row_values(r: PairResult, result: str | None = None) -> RowValues:
     """The row of a file's final result; ``result`` its JSON when already made."""
     rec = r.record
-    return RowValues(Side.DEID if r.deid else Side.SOURCE, rec.rel_path, r.status.value, rec.patient_id,
+    return RowValues(Side.DEID if r.deid else Side.SOURCE, rec.rel_path, str(r.status), rec.patient_id,
                      rec.study_instance_uid, -1 if rec.series_number is None else rec.series_number,
                      -1 if rec.instance_number is None else rec.instance_number,
                      (r.source or rec).series_instance_uid, r.change_group or None, int(bool(r.phi_match)),
                      result or json.dumps(result_to_json(r)), r.deid.path if r.deid else None,
                      r.source.path if r.source else None,
                      json.dumps([*map(r.csv_row().__getitem__, CSV_COLUMNS), r.series_label]),  # read by position
-                     r.recipe_verdict or None, r.recipe_verdict and r.recipe_rule,
+                     r.recipe_verdict, r.recipe_rule if r.recipe_verdict else "",
                      json.dumps(r.header_identity) if r.header_identity else None, days_text(r.date_shift_days) or None,
                      r.source.patient_id if r.source else None)
 
@@ -113,7 +113,7 @@ def result_to_json(result: PairResult) -> dict:
     """A comparison's own findings (without the records, which key it, and the page, assigned afterwards)."""
     skip = ("deid", "source", "pdf_file", "pdf_page", "group_size")
     data = {name: getattr(result, name) for name in PairResult.__dataclass_fields__ if name not in skip}
-    data["status"] = result.status.value
+    data["status"] = str(result.status)
     data["crop"] = None if result.crop is None else [result.crop.row0, result.crop.col0, result.crop.rows,
                                                       result.crop.columns]
     data["text_lines"] = [list(line) for line in result.text_lines]
@@ -122,6 +122,8 @@ def result_to_json(result: PairResult) -> dict:
 
 def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | None) -> PairResult:
     return PairResult(**{**data, "status": Status(data["status"]),
+                         "change_kind": ChangeKind(data["change_kind"]) if data["change_kind"] else None,
+                         "recipe_verdict": RecipeVerdict(data["recipe_verdict"]) if data["recipe_verdict"] else None,
                          "crop": None if data["crop"] is None else Crop(*data["crop"]),
                          "changed_frames": tuple(data["changed_frames"]),
                          "header_identity": tuple(data["header_identity"]),
