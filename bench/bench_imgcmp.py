@@ -7,6 +7,7 @@
     python bench/bench_imgcmp.py --pairs 2000 --changed 0 --cat --cold # both reading from disk (root)
     python bench/bench_imgcmp.py --pairs 2000 --classifier             # the classifier against `cp -r`
     python bench/bench_imgcmp.py --pairs 20000 --size 64 --kill-at 0.5  # SIGKILL half way, then resume
+    python bench/bench_imgcmp.py --real-headers --pairs 10000          # real headers, de-identified by dicognito
 
 Every timed run starts afresh (``--restart``: the saved state of the previous run is thrown away); with
 ``--kill-at F`` a full run is followed by one killed (SIGKILL, all its processes) after F of its wall time and by
@@ -47,7 +48,6 @@ def make_corpus(root: Path, pairs: int, changed: float, frames: int, size: int, 
     they keep all of it but the UIDs and the patient's ID (its worst case: every file has findings)."""
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
     from sampledata import load_source
 
     folder = root / (f"corpus2_{pairs}p_{changed:g}c_{frames}f_{size}px{'_text' if text else ''}"
@@ -264,15 +264,26 @@ def main() -> None:
     parser.add_argument("--recipe", default="",
                         help="the config key recipe (deid:default names none of the corpus's GE CT images; a table "
                              "of boxes, e.g. bench/boxes_any.csv, names them all)")
+    parser.add_argument("--real-headers", action="store_true",
+                        help="the corpus of real headers de-identified by dicognito (bench/real_headers.py): 64x64 "
+                             "images, --pairs pairs")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dicomimgcmp-bench"))
     args = parser.parse_args()
 
     start = time.perf_counter()
-    folder = make_corpus(args.workdir, args.pairs, args.changed, args.frames, args.size, args.text_check != "off",
-                         args.clean_headers)
-    info = json.loads((folder / "done").read_text())
-    print(f"corpus: {folder} ({info['pairs']} pairs, {info['changed']} changed, {args.frames} frame(s) of "
-          f"{args.size}x{args.size}; ready in {time.perf_counter() - start:.1f} s)")
+    if args.real_headers:
+        from real_headers import make_real_header_corpus
+
+        folder = make_real_header_corpus(args.workdir, args.pairs)
+        info = {"changed": 0, **json.loads((folder / "done").read_text())}
+        print(f"corpus: {folder} ({info['pairs']} pairs, headers of {info['templates']} real images, "
+              f"{info['patients']} patients, de-identified by dicognito; ready in {time.perf_counter() - start:.1f} s)")
+    else:
+        folder = make_corpus(args.workdir, args.pairs, args.changed, args.frames, args.size,
+                             args.text_check != "off", args.clean_headers)
+        info = json.loads((folder / "done").read_text())
+        print(f"corpus: {folder} ({info['pairs']} pairs, {info['changed']} changed, {args.frames} frame(s) of "
+              f"{args.size}x{args.size}; ready in {time.perf_counter() - start:.1f} s)")
     if args.classifier:
         bench_classifier(folder, args.cpus)
         return

@@ -10,6 +10,7 @@ files. The public names below are imported on first use, so that the command lin
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 __version__ = "1.1.0"
 
@@ -18,7 +19,7 @@ _EXPORTS = {
     "CSV_COLUMNS": "model", "Crop": "model", "FileRecord": "model", "Pair": "model", "PairResult": "model",
     "PixelFormat": "model", "Status": "enums", "PageMode": "enums", "TextMode": "enums",
     "Config": "config", "load_config": "config", "ConfigError": "errors", "MappingError": "errors",
-    "iter_file_paths": "read.walk", "looks_like_dicom": "read.dicomfile", "read_record": "read.header",
+    "iter_file_paths": "read.walk", "looks_like_dicom": "read.dicomfile", "read_record": "read.record",
     "MappingFile": "pairing.mapping", "pair_deid": "pairing.rules", "settle_sources": "pairing.rules",
     "compare_pair": "compare.pair", "frame_diff": "compare.diff", "locate_crop": "compare.crop",
     "ssim": "compare.metrics",
@@ -30,7 +31,7 @@ _EXPORTS = {
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"dicomimgcmp.{_EXPORTS[name]}"), name)

@@ -14,12 +14,23 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, NoReturn
 
+from dicomimgcmp.base.access import restrict
+from dicomimgcmp.base.log import log
 from dicomimgcmp.config import CONFIG_KEYS, load_config
 from dicomimgcmp.enums import ExecutorKind, OutputAccess
 from dicomimgcmp.errors import ConfigError
-from dicomimgcmp.base.access import restrict
-from dicomimgcmp.base.log import log
+
+if TYPE_CHECKING:  # only their types: the command line starts without pydicom
+    from pathlib import Path
+    from types import FrameType
+
+    from dicomimgcmp.base.workers import Workers
+    from dicomimgcmp.classify.destinations import Pattern
+    from dicomimgcmp.config import Config
+    from dicomimgcmp.enums import Mode
 
 EXIT_OK, EXIT_INTERNAL, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -92,7 +103,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
     except KeyboardInterrupt:  # the run removed what it had half-written
         print(f"interrupted: {progress}. No file under a final name was left half-written.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # the user gets one line; the log gets the traceback
+    except Exception as exc:  # noqa: BLE001 - the user gets one line; the log gets the traceback
         with _logging_to(log_file, cfg.output_access):
             log.error("internal error:\n%s", traceback.format_exc())
         print(f"internal error: {type(exc).__name__}: {exc} (see the log in {cfg.log_path})", file=sys.stderr)
@@ -109,7 +120,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
 
 
 @contextlib.contextmanager
-def _logging_to(log_file, access: OutputAccess):
+def _logging_to(log_file: Path, access: OutputAccess) -> Iterator[None]:
     """Send this package's messages (not third-party debug noise) to ``log_file``, appending, while the block
     runs; the file gets ``access`` (a log an earlier version left open is closed)."""
     handler = logging.FileHandler(log_file, encoding="utf-8")
@@ -141,7 +152,7 @@ def _keep_large_allocations() -> None:
         pass
 
 
-def _workers(cfg, multi: bool):
+def _workers(cfg: Config, multi: bool) -> Workers:
     """Where the work runs: Dask when configured, else worker processes here (the single script: in-process)."""
     if cfg.executor is ExecutorKind.DASK:
         from dicomimgcmp.run.cluster import dask_workers
@@ -153,9 +164,9 @@ def _workers(cfg, multi: bool):
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt():
+def _sigterm_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C in this process while the run lasts (workers are then stopped too)."""
-    def interrupt(signum, frame):
+    def interrupt(signum: int, frame: FrameType | None) -> NoReturn:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
@@ -169,8 +180,8 @@ def classifier_main(argv: list[str] | None = None) -> int:
     """``dicom_file_classifier.py SRC DEST``: sort DICOM files into patient and series folders."""
     from pathlib import Path
 
+    from dicomimgcmp.classify.destinations import DEFAULT_PATTERN, Pattern
     from dicomimgcmp.enums import Mode
-    from dicomimgcmp.classify.plan import DEFAULT_PATTERN, Pattern
     from dicomimgcmp.errors import PatternError
 
     parser = argparse.ArgumentParser(
@@ -210,12 +221,12 @@ def classifier_main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _classify(src, dest, pattern, mode, dry_run: bool, processes: int) -> int:
+def _classify(src: Path, dest: Path, pattern: Pattern, mode: Mode, dry_run: bool, processes: int) -> int:
+    from dicomimgcmp.base.workers import local_workers
     from dicomimgcmp.classify.act import act
-    from dicomimgcmp.classify.plan import REPORT_COLUMNS, REPORT_NAME, counts_by_status, plan, plan_tree
+    from dicomimgcmp.classify.destinations import REPORT_COLUMNS, REPORT_NAME, counts_by_status, plan, plan_tree
     from dicomimgcmp.enums import Placement
     from dicomimgcmp.output.csvfile import write_csv
-    from dicomimgcmp.base.workers import local_workers
 
     with local_workers(processes) as workers:
         plans = plan(src, dest, pattern, workers)

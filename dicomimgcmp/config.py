@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from dicomimgcmp.base.access import make_dirs
 from dicomimgcmp.enums import ExecutorKind, HeaderMode, OutputAccess, PageMode, TextMode, Word
 from dicomimgcmp.errors import ConfigError, MissingDependency
 from dicomimgcmp.model import DEFAULT_MAX_PIXELS
 from dicomimgcmp.optional import install_hint, installed
-from dicomimgcmp.base.access import make_dirs
 
 if TYPE_CHECKING:
     from dicomimgcmp.checks.recipe import Recipe
@@ -200,7 +200,7 @@ def _existing_dir(values: dict, key: str, base: Path) -> Path:
 
 def _existing_file(values: dict, key: str, base: Path) -> Path:
     """The path of a file that must exist (the mapping's content is read and validated by
-    :class:`.pairing.MappingFile`, first thing in a run, before any file is indexed)."""
+    :class:`.pairing.mapping.MappingFile`, first thing in a run, before any file is indexed)."""
     path = _resolve(values[key], base)
     if not path.is_file():
         raise ConfigError(f"config key '{key}': file does not exist: {path}")

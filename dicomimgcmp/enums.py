@@ -97,7 +97,7 @@ class HeaderMode(Word):
 
 
 class NeedleKind(enum.Enum):
-    """How a source identity value is matched in the de-identified file (:mod:`.checks.header`)."""
+    """How a source identity value is matched in the de-identified file (:mod:`.checks.header_identity`)."""
 
     WORDS = "words"  # as a run of whole words of an element's text
     GIVEN_NAME = "given_name"  # the same, but not inside another person name

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from dicomimgcmp.enums import ChangeKind, RecipeVerdict, Status
 
@@ -101,7 +101,8 @@ class PixelFormat(NamedTuple):
 
 
 @functools.lru_cache(maxsize=256)  # the files of a collection share a few formats; pydicom's rule costs 40 us
-def _expected_length(rows, columns, samples, bits, frames, photometric) -> int | None:
+def _expected_length(rows: int | None, columns: int | None, samples: int | None, bits: int | None, frames: int | None,
+                     photometric: str) -> int | None:
     from pydicom.pixels.utils import get_expected_length
 
     attrs = {"Rows": rows, "Columns": columns, "SamplesPerPixel": samples, "BitsAllocated": bits,
@@ -114,7 +115,7 @@ def _expected_length(rows, columns, samples, bits, frames, photometric) -> int |
 class _Attributes(dict):
     """Attribute access over a dict, the little of a Dataset that ``get_expected_length`` reads."""
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> object:
         try:
             return self[name]
         except KeyError:
@@ -185,7 +186,7 @@ def slice_text(box: tuple[int, int, int, int]) -> str:
 
 
 class TextLine(NamedTuple):
-    """A line of text read in a de-identified image (:mod:`.textcheck`): its text, its box (row0, row1, col0,
+    """A line of text read in a de-identified image (:mod:`.checks.text`): its text, its box (row0, row1, col0,
     col1; half-open, image coordinates), the 0-based frame it was read in, the source attributes it matches
     (empty: harmless text), and the overlay plane it was read in ("overlay 6000"; empty: the image)."""
 
@@ -239,7 +240,7 @@ class PairResult:
     shown_frame: int = 0
     #: The change, in words ("rows 0-40 x cols 0-640 set to 0"), and the id of the group of pairs of the same
     #: series that received the same change (empty when not changed); ``mask_digest`` tells members apart
-    #: whose changed pixels differ (see :class:`~.compare.FrameChange`).
+    #: whose changed pixels differ (see :class:`~.compare.groups.FrameChange`).
     change: str = ""
     change_group: str = ""
     #: What kind of change (None when not changed), and the display attributes that differ between the two
@@ -247,12 +248,12 @@ class PairResult:
     change_kind: ChangeKind | None = None
     display_changes: str = ""
     mask_digest: str = ""
-    #: The shown frame's changed pixels inside its change's box (:func:`~.compare.pack_mask`).
+    #: The shown frame's changed pixels inside its change's box (:func:`~.compare.groups.pack_mask`).
     shown_mask: str = ""
-    #: What the de-identified file carries beside its pixel values (:mod:`.layers`), "; "-separated.
+    #: What the de-identified file carries beside its pixel values (:mod:`.pixels.layers`), "; "-separated.
     hidden_content: str = ""
     #: The text read in the de-identified image and the source attributes it matches, ";"-separated (the text
-    #: check, :mod:`.textcheck`; empty when it did not run).
+    #: check, :mod:`.checks.text`; empty when it did not run).
     text_lines: tuple[TextLine, ...] = ()
     phi_match: str = ""
     #: The recipe verdict (:mod:`.checks.recipe.verdict`; None without a recipe), the rules that matched the
@@ -260,7 +261,7 @@ class PairResult:
     recipe_verdict: RecipeVerdict | None = None
     recipe_rule: str = ""
     recipe_boxes: str = ""
-    #: The source's identity values found in the de-identified file (:mod:`.checks.header`), each
+    #: The source's identity values found in the de-identified file (:mod:`.checks.header_identity`), each
     #: "SourceAttribute@tag path", and its dates' shift from the source's, in days (None: not measured).
     header_identity: tuple[str, ...] = ()
     date_shift_days: float | None = None
@@ -342,7 +343,7 @@ class PairResult:
                 "phi_match": self.phi_match,
                 "text_boxes": "; ".join(line.box_text() for line in lines) + more}
 
-    def replace(self, **changes) -> PairResult:
+    def replace(self, **changes: Any) -> PairResult:
         return dataclasses.replace(self, **changes)
 
     def with_note(self, note: str) -> PairResult:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 from conftest import Tree
 from pydicom.uid import generate_uid
-
 from sampledata import decoded, deidentify, load_source, save, with_pixels
 
 BAND = np.s_[0:8, :]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from sampledata import decoded, deidentify, load_source, save, with_pixels, write_mapping
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,10 +13,10 @@ import pikepdf
 from conftest import REPO
 from pydicom.dataset import Dataset
 from pydicom.uid import UID_dictionary, generate_uid
+from sampledata import decoded, deidentify, load_source, save, with_pixels
 
 from dicomimgcmp.checks.profile import ATTRIBUTES
 from dicomimgcmp.read.dicomfile import quiet_pydicom
-from sampledata import decoded, deidentify, load_source, save, with_pixels
 
 BAND = (slice(0, 20), slice(None))  # rows 0:20, every column: where a CT's burned-in text would be
 

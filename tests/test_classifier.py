@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import REPO, tree_digest
-
-from dicomimgcmp.classify.plan import safe_component
 from sampledata import TEST_FILES, load_source, save
+
+from dicomimgcmp.classify.destinations import safe_component
 
 SCRIPT = REPO / "dicom_file_classifier.py"
 
@@ -162,7 +162,7 @@ def test_long_values_are_bounded_in_bytes_and_stay_unique():
 
 
 def test_missing_value_under_a_format_spec_is_unknown(tmp_path):
-    from dicomimgcmp.classify.plan import Pattern
+    from dicomimgcmp.classify.destinations import Pattern
 
     ds = load_source("MR_small.dcm", "nospec")
     del ds.SeriesNumber

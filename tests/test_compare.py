@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from helpers import float_image
 from pydicom.uid import RLELossless
+from sampledata import TEST_FILES, decoded, load_source, save, with_pixels
 
 from dicomimgcmp.compare.crop import locate_crop
 from dicomimgcmp.compare.metrics import ssim
 from dicomimgcmp.compare.pair import compare_pair
 from dicomimgcmp.model import Status
-from dicomimgcmp.read.header import read_record
-from sampledata import TEST_FILES, decoded, load_source, save, with_pixels
+from dicomimgcmp.read.record import read_record
 
 
 def compare_files(tmp_path: Path, source_ds, deid_ds, tolerance: float = 0.0):

@@ -9,9 +9,9 @@ import pandas as pd
 import pydicom
 import pytest
 from conftest import REPO, bump, pdf_pages, run_script, summary_pages, tree_digest
+from sampledata import TEST_FILES
 
 from dicomimgcmp.model import CSV_COLUMNS
-from sampledata import TEST_FILES
 
 SAMPLE = REPO / "examples" / "sample"
 

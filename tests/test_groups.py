@@ -132,10 +132,10 @@ def test_pages_read_a_few_at_a_time_make_the_same_pdfs(grouped, pages, monkeypat
     """The PDFs' pages are read from the store a few at a time, twice (the summary, then the pages), never held
     whole: read two at a time here, through groups larger than that, the PDFs and the CSV are those of the
     command line."""
+    from dicomimgcmp.base.workers import local_workers
     from dicomimgcmp.config import load_config
     from dicomimgcmp.run import pipeline
     from dicomimgcmp.run.store import pages as store_pages
-    from dicomimgcmp.base.workers import local_workers
 
     config = grouped.config(pages=pages, multiprocessing_cpus="2")
     whole = run_script(config, multi=True)

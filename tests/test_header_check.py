@@ -13,11 +13,10 @@ from conftest import run_script
 from helpers import INSTITUTION, clean, id_in_private, pair_cleaned, source_with_identity
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-
-from dicomimgcmp.checks.header import identity_found
-from dicomimgcmp.read.dicomfile import quiet_pydicom
 from sampledata import TEST_FILES
 
+from dicomimgcmp.checks.header_identity import identity_found
+from dicomimgcmp.read.dicomfile import quiet_pydicom
 
 
 def _real_files() -> list[Path]:

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset
+from sampledata import TEST_FILES, load_source, save
 
 from dicomimgcmp.model import Pair, PairResult, Status
 from dicomimgcmp.pairing.mapping import MappingFile
 from dicomimgcmp.pairing.rules import pair_deid, settle_sources
 from dicomimgcmp.read.dicomfile import looks_like_dicom
-from dicomimgcmp.read.header import read_record
+from dicomimgcmp.read.record import read_record
 from dicomimgcmp.read.walk import iter_file_paths
 from dicomimgcmp.run.store import DEID, SOURCE, RunState
 from dicomimgcmp.run.store.rows import record_row
-from sampledata import TEST_FILES, load_source, save
 
 
 def test_every_bundled_image_is_indexed_with_pixel_data_and_non_dicom_is_not():

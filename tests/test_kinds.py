@@ -10,10 +10,10 @@ import pytest
 from conftest import run_script
 from pydicom.pixels import convert_color_space
 from pydicom.uid import JPEG2000, JPEGLSNearLossless
+from sampledata import decoded, with_pixels
 
 from dicomimgcmp.compare.pair import compare_pair
-from dicomimgcmp.read.header import read_record
-from sampledata import decoded, with_pixels
+from dicomimgcmp.read.record import read_record
 
 
 def _data(name: str) -> str:

@@ -9,11 +9,11 @@ import pytest
 from conftest import run_script
 from helpers import page_images
 from pydicom.tag import Tag
+from sampledata import decoded, deidentify, load_source, save, with_pixels
 
 from dicomimgcmp.compare.pair import compare_pair
 from dicomimgcmp.model import Status
-from dicomimgcmp.read.header import read_record
-from sampledata import decoded, deidentify, load_source, save, with_pixels
+from dicomimgcmp.read.record import read_record
 
 OVERLAY_TEXT = (slice(30, 50), slice(400, 440))  # text written in examples_overlay.dcm's overlay plane
 BOX = (slice(20, 40), slice(10, 50))  # a block of "text" in a 64x64 image's high-bit overlay

@@ -14,10 +14,10 @@ from conftest import run_script
 from helpers import source_with_identity
 from pydicom.dataset import Dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
-
-from dicomimgcmp.checks.header import identity_found
-from dicomimgcmp.read.dicomfile import quiet_pydicom
 from sampledata import save
+
+from dicomimgcmp.checks.header_identity import identity_found
+from dicomimgcmp.read.dicomfile import quiet_pydicom
 
 dicognito = pytest.importorskip("dicognito.anonymizer", reason="dicognito is in requirements-test.txt")
 dicomanonymizer = pytest.importorskip("dicomanonymizer", reason="dicom-anonymizer is in requirements-test.txt")

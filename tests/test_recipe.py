@@ -14,11 +14,11 @@ from conftest import run_script
 from hypothesis import given
 from hypothesis import strategies as st
 from pydicom.uid import generate_uid
+from sampledata import decoded, load_source, save, with_pixels
 
 from dicomimgcmp.checks.recipe import load_recipe
 from dicomimgcmp.checks.recipe.ctp import matches, parse_signatures
 from dicomimgcmp.errors import ConfigError
-from sampledata import decoded, load_source, save, with_pixels
 
 deid_data = pytest.importorskip("deid_data", reason="pip install deid-data (requirements-test.txt)")
 pytest.importorskip("deid", reason="pip install deid (requirements.txt)")
@@ -241,7 +241,7 @@ def test_ctp_precedence_is_boolean_algebra(script):
     """Any expression of true/false, +, *, ! and parentheses evaluates as Python's or/and/not (same precedence)."""
     python = script.replace("+", " or ").replace("*", " and ").replace("!", " not ")
     python = python.replace("true", "True").replace("false", "False")
-    assert matches(script, {}) is eval(python)  # noqa: S307 - only True/False/and/or/not/parentheses
+    assert matches(script, {}) is eval(python)
 
 
 def test_ctp_regions_between_signatures():
@@ -254,7 +254,7 @@ def test_a_recipe_that_fails_on_a_header_leaves_the_row_and_says_why(tree):
     """A recipe that raises for a header (deid on an odd value) costs the pair its verdict, not its comparison."""
     from dicomimgcmp.checks.recipe.verdict import check_recipe
     from dicomimgcmp.compare.pair import compare_pair
-    from dicomimgcmp.read.header import read_record
+    from dicomimgcmp.read.record import read_record
 
     class Broken:
         name, attributes = "broken", ("Manufacturer",)

@@ -145,10 +145,10 @@ def test_what_a_killed_run_left_half_written_is_removed_by_the_next(tree):
 def test_rows_reused_from_the_store_are_saved_as_they_come(tree, monkeypatch):
     """A rerun whose comparisons are all reused compares nothing; its rows must still go to the store a buffer
     at a time, not be held until the stage ends (memory flat in the number of files)."""
+    from dicomimgcmp.base.workers import local_workers
     from dicomimgcmp.config import load_config
     from dicomimgcmp.run import pipeline
     from dicomimgcmp.run.store import RunState
-    from dicomimgcmp.base.workers import local_workers
 
     _tree(tree)
     config = tree.config()

@@ -16,9 +16,9 @@ from helpers import damage, run_with
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dicomimgcmp.base.workers import local_workers
 from dicomimgcmp.config import load_config
 from dicomimgcmp.run.pipeline import run
-from dicomimgcmp.base.workers import local_workers
 
 
 def _csv(tree: Tree) -> pd.DataFrame:

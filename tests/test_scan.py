@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 from helpers import damage
+from sampledata import TEST_FILES
 
+from dicomimgcmp.base.workers import local_workers
 from dicomimgcmp.read.fastscan import scan_record
-from dicomimgcmp.read.header import read_record
+from dicomimgcmp.read.record import read_record
 from dicomimgcmp.read.walk import iter_file_paths
 from dicomimgcmp.run.pipeline import index_trees
 from dicomimgcmp.run.store import RunState
 from dicomimgcmp.run.store.base import DEID
-from dicomimgcmp.base.workers import local_workers
-from sampledata import TEST_FILES
 
 pytest.importorskip("dicomsdl", reason="pip install -r requirements.txt")
 

@@ -12,9 +12,9 @@ import pytest
 from conftest import faulty_env, run_script
 from helpers import page_text, run_with
 from PIL import Image, ImageDraw, ImageFont
+from sampledata import decoded, deidentify, load_source, save, with_pixels
 
 from dicomimgcmp.checks.text import date_forms, fuzzy_contains, identity_values, matching_attributes, normalise
-from sampledata import decoded, deidentify, load_source, save, with_pixels
 
 pytest.importorskip("rapidocr", reason="the text check needs pip install -r requirements-text.txt")
 

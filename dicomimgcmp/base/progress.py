@@ -10,7 +10,6 @@ from tqdm import tqdm
 from dicomimgcmp.base.log import log
 
 
-
 class StageProgress:
     """One stage's progress: a tqdm bar with counts and rate on a terminal, and a log line each time another 5%
     is done, with the estimated time left (when the total is known)."""
@@ -23,7 +22,7 @@ class StageProgress:
     def __enter__(self) -> StageProgress:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._bar.close()
 
     def set_total(self, total: int) -> None:

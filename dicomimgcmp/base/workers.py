@@ -14,26 +14,28 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
-from typing import Any
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
 
 from dicomimgcmp.base.progress import StageProgress
 
-
-
 #: What a failed task may raise besides Exception: a Rust decoder's panic is a BaseException.
 _NOT_FAILURES = (KeyboardInterrupt, SystemExit)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class InlineExecutor(Executor):
     """An executor that runs each task at once in the calling process (for the single-process script)."""
 
-    def submit(self, fn, /, *args, **kwargs) -> Future:
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
         except _NOT_FAILURES:
             raise
-        except BaseException as exc:  # delivered through the future, as a pool would
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future, as a pool would
             future.set_exception(exc)
         return future
 
@@ -63,7 +65,8 @@ class Workers:
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.executor.shutdown(wait=True)
         else:
@@ -89,7 +92,7 @@ def _leave_interrupts_to_main() -> None:
 WINDOW = 16  # batches in flight at once: enough to keep workers busy, few enough to keep memory flat
 
 
-def iter_batches(workers: Workers, fn: Callable, items: Iterable, size: int, *args, progress: StageProgress,
+def iter_batches(workers: Workers, fn: Callable, items: Iterable, size: int, *args: Any, progress: StageProgress,
                  on_failure: Callable[[Any, str], Any] | None = None, retry_args: tuple | None = None,
                  count: Callable[[list], int] = len) -> Iterator[tuple[list, list]]:
     """``fn(batch, *args)`` over batches of ``items``, pulled lazily: yields (batch, results) in input order,
@@ -116,7 +119,7 @@ def iter_batches(workers: Workers, fn: Callable, items: Iterable, size: int, *ar
             results = future.result()
         except _NOT_FAILURES:
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - a broken pool or a task that failed: retried one by one
             workers.replace_if_broken(exc)
             results = run_one_by_one(workers, fn, batch, args if retry_args is None else retry_args, on_failure)
         submit_next()
@@ -124,7 +127,7 @@ def iter_batches(workers: Workers, fn: Callable, items: Iterable, size: int, *ar
         yield batch, results
 
 
-def map_batches(workers: Workers, fn: Callable, items: Sequence, size: int, label: str, *args,
+def map_batches(workers: Workers, fn: Callable, items: Sequence, size: int, label: str, *args: Any,
                 on_failure: Callable[[Any, str], Any] | None = None, retry_args: tuple | None = None) -> list:
     """:func:`iter_batches` over a list, with its own progress; the results flattened, in input order."""
     with StageProgress(label, len(items)) as progress:

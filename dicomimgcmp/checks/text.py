@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from itertools import zip_longest
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pydicom
+from pydicom.dataset import Dataset
 
 from dicomimgcmp.checks.dates import real_date
 from dicomimgcmp.checks.identity import MIN_VALUE, normalise, written_dates
@@ -28,8 +30,8 @@ from dicomimgcmp.model import PairResult, Status, TextLine
 from dicomimgcmp.optional import install_hint, require
 from dicomimgcmp.pixels.decode import iter_frames
 from dicomimgcmp.pixels.layers import read_overlays
-from dicomimgcmp.read.layers import overlay_name
 from dicomimgcmp.read.dicomfile import read_dataset
+from dicomimgcmp.read.layers import overlay_name
 
 if TYPE_CHECKING:  # the settings are the config's; only their type is needed here
     from dicomimgcmp.config import TextCheck
@@ -70,7 +72,7 @@ def reads(check: TextCheck, result: PairResult) -> bool:
     return check.modalities is None or bool({rec.modality for rec in result.files} & set(check.modalities))
 
 
-def _read_pair(result: PairResult, d_ds, s_ds) -> list[TextLine]:
+def _read_pair(result: PairResult, d_ds: Dataset, s_ds: Dataset) -> list[TextLine]:
     """Every text line read in the de-identified image, each distinct frame once (a cine's frames often
     repeat: frames are told apart by a hash of their values), then in its overlay planes; ``d_ds`` and
     ``s_ds`` are both files' headers (for the window)."""
@@ -104,14 +106,14 @@ def _read_pair(result: PairResult, d_ds, s_ds) -> list[TextLine]:
 _engine = None
 
 
-def engine():
+def engine() -> Callable[[np.ndarray], Any]:
     """RapidOCR set up for this use, once per process: one onnxruntime thread (workers run in parallel), no
     orientation classifier (burned-in text is upright), detection at up to :data:`DETECTION_SIDE` pixels with
     no enlarging (9-pixel text is still read), the models from the wheel and nowhere else."""
     global _engine
     if _engine is None:
         rapidocr = require("rapidocr", "config key 'text_check' is on")
-        models = Path(rapidocr.__file__).parent / "models"
+        models = Path(rapidocr.__file__ or "").parent / "models"  # a namespace package has no file: no models
         det, rec = (sorted(models.glob(f"*_{task}_*.onnx")) for task in ("det", "rec"))
         if len(det) != 1 or len(rec) != 1:
             raise RuntimeError(f"rapidocr's models are not in {models} (the wheel ships them; nothing may be "
@@ -152,7 +154,7 @@ def identity_value(text: str, *, exact: bool = False) -> IdentityValue:
     return IdentityValue(norm, 0 if exact else len(norm) // CHARS_PER_ERROR)
 
 
-def identity_values(ds) -> dict[str, list[IdentityValue]]:
+def identity_values(ds: Dataset) -> dict[str, list[IdentityValue]]:
     """The source's identity values by attribute, each at least :data:`MIN_VALUE` characters: names whole and
     by component, IDs, and dates in the common written forms."""
     values: dict[str, set[IdentityValue]] = {}
@@ -178,7 +180,7 @@ def identity_values(ds) -> dict[str, list[IdentityValue]]:
     return {name: sorted(found) for name, found in values.items()}
 
 
-def _multi(value) -> list:
+def _multi(value: object) -> list:
     """The values of an attribute's value (several for a multi-valued one; none when empty)."""
     if value is None or value == "":
         return []

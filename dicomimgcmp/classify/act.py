@@ -7,10 +7,10 @@ import os
 import shutil
 from pathlib import Path
 
-from dicomimgcmp.classify.plan import Planned
-from dicomimgcmp.enums import Mode, Placement
 from dicomimgcmp.base.atomic import atomic_output
 from dicomimgcmp.base.workers import Workers, map_batches
+from dicomimgcmp.classify.destinations import Planned
+from dicomimgcmp.enums import Mode, Placement
 
 
 def act(plans: list[Planned], mode: Mode, workers: Workers) -> list[Planned]:

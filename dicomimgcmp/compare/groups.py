@@ -77,7 +77,8 @@ def unpack_mask(text: str) -> np.ndarray:
                          count=rows * cols).reshape(rows, cols).astype(bool)
 
 
-def _grow_over_fill(image: np.ndarray, box: tuple[int, int, int, int], fill) -> tuple[int, int, int, int]:
+def _grow_over_fill(image: np.ndarray, box: tuple[int, int, int, int], fill: np.ndarray | np.generic
+                    ) -> tuple[int, int, int, int]:
     """Widen ``box`` side by side while the line of pixels just outside it holds only ``fill``."""
     r0, r1, c0, c1 = box
     rows, cols = image.shape[:2]

@@ -72,7 +72,7 @@ def frames_kind(deid_digests: list[bytes], source_digests: list[bytes], changed_
     return None
 
 
-def _value_text(value) -> str:
+def _value_text(value: np.ndarray | np.generic) -> str:
     return str(tuple(value.tolist())) if np.ndim(value) else f"{value.item():g}"
 
 

@@ -270,7 +270,8 @@ def _not_comparable(base: PairResult, deid_shape: tuple, source_shape: tuple) ->
     )
 
 
-def _zip_frames(first_d, rest_d: Iterator, first_s, rest_s: Iterator):
+def _zip_frames(first_d: np.ndarray, rest_d: Iterator[np.ndarray], first_s: np.ndarray, rest_s: Iterator[np.ndarray]
+                ) -> Iterator[tuple[np.ndarray | None, np.ndarray | None]]:
     yield first_d, first_s
     while True:
         d, s = next(rest_d, None), next(rest_s, None)

@@ -9,11 +9,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dicomimgcmp.base.atomic import atomic_output
 from dicomimgcmp.base.log import log
 from dicomimgcmp.model import CSV_COLUMNS, Status
 from dicomimgcmp.summary import SummaryRow
-from dicomimgcmp.base.atomic import atomic_output
-
 
 
 @contextmanager

@@ -17,11 +17,11 @@ from typing import NamedTuple
 import numpy as np
 from markupsafe import Markup
 
+from dicomimgcmp.base.atomic import atomic_output
+from dicomimgcmp.base.workers import chunks
 from dicomimgcmp.enums import ChangeKind, ReviewDecision, Status
 from dicomimgcmp.model import PairResult, box_text
 from dicomimgcmp.summary import HeaderTally, RecipeTally, SummaryRow
-from dicomimgcmp.base.atomic import atomic_output
-from dicomimgcmp.base.workers import chunks
 
 THUMBNAIL_DIR = "review"
 DECISIONS_CSV = "review_decisions.csv"

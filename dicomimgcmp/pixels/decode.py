@@ -73,7 +73,7 @@ def iter_frames(record: FileRecord, indices: list[int] | None = None) -> Iterato
             yield frame
     except (KeyboardInterrupt, SystemExit, GeneratorExit, DecodeError):
         raise
-    except BaseException as exc:  # decoders raise anything; Rust ones panic with a BaseException
+    except BaseException as exc:  # noqa: BLE001 - decoders raise anything; Rust ones panic with a BaseException
         raise DecodeError(f"cannot decode pixel data: {type(exc).__name__}: {exc}") from None
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 from pydicom.uid import UID, ImplicitVRLittleEndian
 
 from dicomimgcmp.model import FileRecord
 from dicomimgcmp.read.dicomfile import element_header_length, quiet_pydicom, read_dataset
 from dicomimgcmp.read.layers import OVERLAY_GROUPS, OVERLAY_GROUPS_BY_NAME, has_overlays, overlay_name
+
 
 class Overlay(NamedTuple):
     """One overlay plane as a (rows, columns) bool array of its first frame, placed at its origin (1-based);
@@ -77,7 +79,7 @@ def read_overlays(record: FileRecord) -> dict[int, Overlay | None]:
     return found
 
 
-def _in_pixel_data(ds, group: int, bit: int) -> bool:
+def _in_pixel_data(ds: Dataset, group: int, bit: int) -> bool:
     """Whether an overlay without Overlay Data is kept in the pixel data's bits: OverlayBitsAllocated equal to the
     image's BitsAllocated, at a bit above BitsStored (PS3.3 C.9.2, retired usage)."""
     allocated = ds.get(Tag(group, 0x0100))

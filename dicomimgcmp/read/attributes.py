@@ -11,8 +11,10 @@ import functools
 import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
@@ -67,7 +69,7 @@ def _text_at(ds: Dataset, tags: tuple[int, ...]) -> str:
     return ""
 
 
-def element_text(elem) -> str:
+def element_text(elem: DataElement) -> str:
     """An element's value as text: a sequence as JSON, several values joined by a backslash, bytes as ""."""
     if elem.VR == "SQ":
         return json.dumps([{keyword_for_tag(e.tag) or f"{e.tag:08X}": element_text(e) for e in item
@@ -80,7 +82,7 @@ def element_text(elem) -> str:
     return str(value).strip()
 
 
-def scanned_texts(dataset, specs: Sequence[str]) -> tuple[str, ...] | None:
+def scanned_texts(dataset: Any, specs: Sequence[str]) -> tuple[str, ...] | None:
     """The text of each attribute in a data set parsed by dicomsdl, or None when not sure (a path into a
     sequence, a sequence, a value that is not printable text or a number): pydicom then reads the file.
 
@@ -112,7 +114,7 @@ def scanned_texts(dataset, specs: Sequence[str]) -> tuple[str, ...] | None:
     return tuple(texts)
 
 
-def _raw_text(dataset, tag: int) -> str | None:
+def _raw_text(dataset: Any, tag: int) -> str | None:
     elem = dataset.getDataElement(tag)
     if str(elem.vr()).removeprefix("type.") not in TEXT_VRS:
         return None

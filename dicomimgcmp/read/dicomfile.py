@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import struct
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pydicom
@@ -93,7 +94,7 @@ def explicit_vr_at(prefix: bytes, start: int) -> bool | None:
 
 
 @contextmanager
-def quiet_pydicom():
+def quiet_pydicom() -> Iterator[None]:
     """Silence pydicom's warnings and log records (tracebacks of failed decoders included) for the calls in the
     block: the report names the real problem in its ``reason`` column instead. Never hold it across a
     ``yield``: generators resumed in another order would leave it on for the rest of the process."""

@@ -15,9 +15,10 @@ import functools
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from pydicom.datadict import dictionary_VR
+from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from dicomimgcmp.read.dicomfile import (
@@ -63,7 +64,7 @@ def header_bytes(path: str, pixel_offset: int | None = None) -> bytes:
     return head
 
 
-def _inflated(fh) -> bytes:
+def _inflated(fh: BinaryIO) -> bytes:
     """The first :data:`MAX_BYTES` of a raw deflate stream read from ``fh`` (a stream cut short gives what it
     holds)."""
     inflate, out = zlib.decompressobj(-zlib.MAX_WBITS), b""
@@ -96,12 +97,12 @@ def _vr_names() -> dict[int, str]:
     return {int(getattr(vr_type, name)): name for name in TEXT_VRS | BYTES_VRS | {"SQ"} if hasattr(vr_type, name)}
 
 
-def _encoding_of(dataset) -> str:
+def _encoding_of(dataset: Any) -> str:
     charset = dataset.getValues([0x00080005])[0]
     return "utf-8" if "192" in str(charset or "") else "latin-1"
 
 
-def _sdl_elements(dataset, prefix: str, encoding: str, names: dict[int, str],
+def _sdl_elements(dataset: Any, prefix: str, encoding: str, names: dict[int, str],
                   wanted: Callable[[int, str], bool] | None, out: list[Element]) -> list[Element]:
     """``out`` with the data set's elements (a list filled in place: a generator per element costs a third)."""
     for elem in dataset:
@@ -121,7 +122,7 @@ def _sdl_elements(dataset, prefix: str, encoding: str, names: dict[int, str],
     return out
 
 
-def _pydicom_elements(ds, prefix: str, encoding: str | None) -> Iterator[Element]:
+def _pydicom_elements(ds: Dataset, prefix: str, encoding: str | None) -> Iterator[Element]:
     """The same from pydicom's raw elements (values not converted; sequences are)."""
     if encoding is None:
         charset = ds.get("SpecificCharacterSet", "")

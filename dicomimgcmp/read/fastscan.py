@@ -1,5 +1,5 @@
 """The fast header scan: dicomsdl (C++) reads what the comparison needs from a standard file about 15 times
-faster than pydicom; anything it is not sure of is left to pydicom (:func:`.header.read_record`), which stays the
+faster than pydicom; anything it is not sure of is left to pydicom (:func:`.record.read_record`), which stays the
 reference.
 
 Used only in worker processes, never in the process that runs the pipeline: dicomsdl crashes the process on some
@@ -22,14 +22,16 @@ from __future__ import annotations
 import os
 import re
 import struct
+from types import ModuleType
+from typing import Any, Literal, TypeVar
 
 from pydicom.datadict import tag_for_keyword
 
 from dicomimgcmp.model import DATE_KEYWORDS, DISPLAY_TABLES, DISPLAY_VALUES, FileRecord, PixelFormat
 from dicomimgcmp.optional import optional
-from dicomimgcmp.read.layers import LAYER_TAGS, header_layers
 from dicomimgcmp.read.attributes import scanned_texts
 from dicomimgcmp.read.dicomfile import PIXEL_DATA_LE, data_set_start, element_header_length, explicit_vr_at
+from dicomimgcmp.read.layers import LAYER_TAGS, header_layers
 from dicomimgcmp.read.walk import stamp_of
 
 _EXPLICIT_LE, _IMPLICIT_LE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
@@ -43,7 +45,7 @@ _UID = re.compile(r"[0-9]{1,64}(\.[0-9]{1,64})*|")
 #: Bytes that the little endian encoding of each tag of LAYER_TAGS contains: (60xx,0010) and (0088,0200).
 _LAYER_TAG_BYTES = (b"\x60\x10\x00", b"\x88\x00\x00\x02")
 
-#: (keyword, kind) of what the scan reads; kinds as :func:`.index._record` converts them.
+#: (keyword, kind) of what the scan reads; kinds as :func:`.record._record` converts them.
 FIELDS = (("SOPInstanceUID", str), ("PatientID", str), ("Modality", str), ("SeriesDescription", str),
           ("StudyInstanceUID", str), ("SeriesInstanceUID", str), ("SeriesNumber", int), ("InstanceNumber", int),
           ("RescaleSlope", float), ("RescaleIntercept", float), ("PhotometricInterpretation", str),
@@ -56,10 +58,10 @@ _UIDS = [keyword for keyword, _ in FIELDS if keyword.endswith("UID")]
 _TABLE_TAGS = [tag_for_keyword(keyword) for keyword in DISPLAY_TABLES]
 _ROWS = [keyword for keyword, _ in FIELDS].index("Rows")
 
-_dicomsdl = None
+_dicomsdl: ModuleType | Literal[False] | None = None  # False: looked for, not installed
 
 
-def dicomsdl_library():
+def dicomsdl_library() -> Any:
     """dicomsdl, told to keep quiet (it prints its errors; the report gives reasons), or None when missing."""
     global _dicomsdl
     if _dicomsdl is None:
@@ -73,7 +75,7 @@ def dicomsdl_library():
 
 
 def scan_record(path: str, rel_path: str, attributes: tuple[str, ...] = ()) -> FileRecord | None:
-    """The record of a standard file as :func:`.index.read_record` would make it, or None when not sure."""
+    """The record of a standard file as :func:`.record.read_record` would make it, or None when not sure."""
     if dicomsdl_library() is None:
         return None
     try:
@@ -124,7 +126,7 @@ def _scan(head: bytes, size: int, fd: int, path: str, rel_path: str, stamp: str,
         dates=tuple(values[keyword] for keyword in DATE_KEYWORDS), display=display + tables)
 
 
-def _open(head: bytes):
+def _open(head: bytes) -> Any:
     """The data set of a file that starts with ``head``, parsed by dicomsdl up to the pixel data (in place: the
     caller holds ``head`` until the record is made), or None."""
     try:  # the bytes read, in place: no second open, no copy
@@ -133,7 +135,7 @@ def _open(head: bytes):
         return None
 
 
-def _values(dataset, explicit: bool) -> dict | None:
+def _values(dataset: Any, explicit: bool) -> dict | None:
     """The header values (text stripped, numbers as numbers, missing ones "" or None), or None when not sure."""
     try:
         raw = dataset.getValues(_TAGS)
@@ -159,7 +161,7 @@ def _values(dataset, explicit: bool) -> dict | None:
     return values
 
 
-def _layer_tags(dataset, head: bytes, end: int) -> set[int]:
+def _layer_tags(dataset: Any, head: bytes, end: int) -> set[int]:
     """The tags of :data:`.layers.LAYER_TAGS` the data set holds. Where none of their encodings appears in the
     header's bytes, none can be there (a single search, instead of 17 lookups)."""
     if all(_find(head, needle, end) < 0 for needle in _LAYER_TAG_BYTES):
@@ -234,5 +236,8 @@ def _find(head: bytes, needle: bytes, end: int | None = None) -> int:
     return head.find(needle, start, end)
 
 
-def _or(value, default):
+_T = TypeVar("_T")
+
+
+def _or(value: _T | None, default: _T) -> _T:
     return default if value is None else value

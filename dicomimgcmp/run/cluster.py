@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
+from dicomimgcmp.base.workers import Workers
 from dicomimgcmp.config import Config
 from dicomimgcmp.errors import ConfigError
 from dicomimgcmp.optional import require
-from dicomimgcmp.base.workers import Workers
+
+if TYPE_CHECKING:  # distributed is imported when the config asks for Dask
+    from distributed import Client
 
 
 def dask_workers(cfg: Config) -> Workers:
@@ -50,7 +54,7 @@ def dask_workers(cfg: Config) -> Workers:
     return Workers(lambda: executor, close=close)
 
 
-def _check_shared_paths(client, cfg: Config) -> None:
+def _check_shared_paths(client: Client, cfg: Config) -> None:
     folders = {"input_data_path": cfg.input_data_path, "pre_deID_data_path": cfg.pre_deID_data_path,
                "output_data_path": cfg.output_data_path}
     if not client.scheduler_info()["workers"]:

@@ -14,18 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dicomimgcmp.summary import HeaderTally, RecipeTally, nothing_paired
+from dicomimgcmp.base.access import make_dirs, run_umask, sweep
+from dicomimgcmp.base.atomic import remove_temporaries
+from dicomimgcmp.base.log import log
+from dicomimgcmp.base.progress import Progress, StageClock, StageProgress
+from dicomimgcmp.base.workers import Workers, chunks, iter_batches, run_one_by_one
 from dicomimgcmp.config import Config
 from dicomimgcmp.enums import HeaderMode, Status, TextMode
 from dicomimgcmp.errors import ConfigError
-from dicomimgcmp.base.log import log
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, read_decisions
 from dicomimgcmp.pairing.mapping import MappingFile
 from dicomimgcmp.read.walk import iter_walked_files, stamp
-from dicomimgcmp.base.atomic import remove_temporaries
-from dicomimgcmp.run.outputs import RunReport, write_outputs
-from dicomimgcmp.base.progress import Progress, StageClock, StageProgress
-from dicomimgcmp.base.access import make_dirs, run_umask, sweep
+from dicomimgcmp.run.ordered_outputs import RunReport, write_outputs
 from dicomimgcmp.run.runlock import run_lock
 from dicomimgcmp.run.store import RunState
 from dicomimgcmp.run.store.base import DEID, SOURCE, STATE_DIR
@@ -33,9 +33,9 @@ from dicomimgcmp.run.store.lookups import PairingBatch
 from dicomimgcmp.run.store.rows import ComparedRow, RecordRow, RowValues
 from dicomimgcmp.run.tasks import (
     BatchOutcome,
+    Checks,
     IndexJob,
     batch_outcome,
-    Checks,
     compare_batch,
     index_batch,
     pair_and_compare_batches,
@@ -44,7 +44,7 @@ from dicomimgcmp.run.tasks import (
     unreadable_file,
     unreadable_pair,
 )
-from dicomimgcmp.base.workers import Workers, chunks, iter_batches, run_one_by_one
+from dicomimgcmp.summary import HeaderTally, RecipeTally, nothing_paired
 
 #: Files per header-reading task: each task costs the process that runs the pipeline (submitting, collecting); 40,000
 #: files: that process 1.3-1.5 CPU-s with 64, 1.1-1.2 with 256.
@@ -88,7 +88,7 @@ def run(cfg: Config, *, parts: int | None, workers: Workers, progress: Progress 
         restart: bool = False) -> RunOutcome:
     """Run the whole comparison; ``parts`` None writes one ``comparison_results.pdf``, n writes n parts.
 
-    The mapping is read and validated first (:class:`~.pairing.MappingError`, a ConfigError, before any file
+    The mapping is read and validated first (:class:`~.errors.MappingError`, a ConfigError, before any file
     is indexed); logging goes to the ``dicomimgcmp`` logger, which the command line sends to the log file.
     Files, records, pairs and rows go through the run's store (:class:`~.store.RunState`), so memory does not
     grow with the number of files, and running again after a stop continues where the run stopped (``restart``
@@ -243,7 +243,7 @@ def _save_records(state: RunState, read: list[tuple[IndexJob, RecordRow]]) -> No
 
 
 def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
-    """Pair every de-identified file (:func:`~.pairing.pair_deid`), compare the pairs, and save one row per
+    """Pair every de-identified file (:func:`~.pairing.rules.pair_deid`), compare the pairs, and save one row per
     file, the source files no pair compares included; returns the number of pairs. A pair whose two files are
     unchanged since the store compared them is not compared again. The pairing's note opens each reason.
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from dicomimgcmp.base.access import run_umask
 from dicomimgcmp.compare.pair import compare_pair
 from dicomimgcmp.config import TextCheck
 from dicomimgcmp.enums import OutputAccess, Side, TextMode
@@ -16,10 +17,9 @@ from dicomimgcmp.output.pdf.plan import Summary, load_plan
 from dicomimgcmp.output.pdf.write import write_pdf
 from dicomimgcmp.pairing.rules import pair_deid, settle_sources
 from dicomimgcmp.read.dicomfile import HEADER_PREFIX
-from dicomimgcmp.read.header import read_record
 from dicomimgcmp.read.readahead import read_ahead
+from dicomimgcmp.read.record import read_record
 from dicomimgcmp.read.walk import relative_path, stamp
-from dicomimgcmp.base.access import run_umask
 from dicomimgcmp.run.store.lookups import PairingBatch
 from dicomimgcmp.run.store.rows import ComparedRow, RecordRow, RowValues, compared_row, record_row, row_values
 
@@ -116,7 +116,7 @@ def compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, checks: 
 
         results = [check_recipe(result, checks.recipe) for result in results]
     if checks.header:
-        from dicomimgcmp.checks.header import check_headers
+        from dicomimgcmp.checks.header_identity import check_headers
 
         results = [check_headers(result, checks.kept_uids) for result in results]
     return [compared_row(pair, result) for pair, result in zip(pairs, results)]
@@ -128,7 +128,7 @@ def unreadable_pair(pair: Pair, reason: str) -> ComparedRow:
 
 class PdfJob(NamedTuple):
     """One PDF to write: where, what its summary says, and its pages, numbered (its plan saved beside it a page
-    at a time, :func:`~.save_plan`, and read by the worker as it draws them: no process holds a PDF's
+    at a time, :func:`~.pdf.plan.save_plan`, and read by the worker as it draws them: no process holds a PDF's
     pages; the run folder is where the workers write anyway)."""
 
     path: Path
@@ -145,7 +145,7 @@ def write_pdfs(jobs: list[PdfJob]) -> list[str | None]:
         try:
             with run_umask(job.access):
                 write_pdf(job.path, job.summary, load_plan(job.plan_file), job.tolerance)
-        except Exception:  # said by the process that runs the pipeline, which goes on with the other PDFs
+        except Exception:  # noqa: BLE001 - said by the pipeline, which goes on with the other PDFs
             errors.append(traceback.format_exc())
         else:
             errors.append(None)

@@ -27,7 +27,7 @@ if _fault.startswith("no-module:"):
     sys.meta_path.insert(0, _NotInstalled())
 elif _fault in ("pdf-pages", "pdf-plan"):
     import dicomimgcmp.output.pdf.write as _write
-    import dicomimgcmp.run.outputs as _outputs
+    import dicomimgcmp.run.ordered_outputs as _outputs
 
     def _broken(*args, **kwargs):
         raise RuntimeError(f"fault injected by the test ({_fault})")

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dicomimgcmp.checks.recipe.regions import NO_RULE, WHOLE_IMAGE, Expectation, Region
 from dicomimgcmp.errors import ConfigError
 from dicomimgcmp.optional import require
 from dicomimgcmp.read.attributes import attribute_tags, is_attribute
+
+if TYPE_CHECKING:  # deid and pydicom are imported when a recipe is evaluated
+    from deid.config import DeidRecipe
+    from pydicom.dataset import Dataset, FileDataset
 
 _FLAGGING_GROUPS = ("graylist", "blacklist")  # a whitelist rule names an image clean, not to look at
 _loaded: dict[str, Any] = {}  # recipe file -> deid's DeidRecipe, once per process
@@ -67,7 +71,7 @@ def read_deid_recipe(name: str, path: Path) -> DeidRecipeFile:
     return DeidRecipeFile(name, str(path), tuple(a for a in attributes if is_attribute(a)))
 
 
-def _recipe(path: str):
+def _recipe(path: str) -> DeidRecipe:
     """deid's recipe object for a file, loaded once per process; a recipe deid cannot parse is a ConfigError
     (deid itself would exit the process)."""
     if path not in _loaded:
@@ -82,13 +86,13 @@ def _recipe(path: str):
     return _loaded[path]
 
 
-def _labels(recipe) -> dict[int, str]:
+def _labels(recipe: DeidRecipe) -> dict[int, str]:
     """Each filter item's LABEL, by its coordinates list (the object deid returns in a result)."""
     return {id(item["coordinates"]): item.get("name", "").strip().removeprefix("LABEL ").strip()
             for items in recipe.get_filters().values() for item in items}
 
 
-def _regions(value: int, coords) -> list[Region]:
+def _regions(value: int, coords: str | list[str]) -> list[Region]:
     keep = bool(int(value))
     found = []
     for text in coords if isinstance(coords, list) else [coords]:
@@ -103,7 +107,7 @@ def _regions(value: int, coords) -> list[Region]:
     return found
 
 
-def _dataset(values: Mapping[str, str]):
+def _dataset(values: Mapping[str, str]) -> FileDataset:
     """A pydicom data set holding the attribute values (absent ones left out), as deid reads one."""
     from pydicom.datadict import dictionary_VR
     from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
@@ -128,14 +132,14 @@ def _dataset(values: Mapping[str, str]):
     return ds
 
 
-def _vr(tag: int, dictionary_vr) -> str:
+def _vr(tag: int, dictionary_vr: Callable[[int], str]) -> str:
     try:
         return dictionary_vr(tag).split(" or ")[0]
     except KeyError:
         return "LO"  # a private or unknown attribute: text
 
 
-def _add(ds, tag: int, text: str, dictionary_vr) -> None:
+def _add(ds: Dataset, tag: int, text: str, dictionary_vr: Callable[[int], str]) -> None:
     vr = _vr(tag, dictionary_vr)
     parts = text.split("\\")
     if vr in ("US", "SS", "UL", "SL"):

@@ -25,7 +25,7 @@ from dicomimgcmp.compare.diff import box_from
 from dicomimgcmp.compare.groups import group_id
 from dicomimgcmp.enums import RecipeVerdict, Status
 from dicomimgcmp.errors import DecodeError
-from dicomimgcmp.model import PairResult, slice_text
+from dicomimgcmp.model import Crop, PairResult, slice_text
 from dicomimgcmp.pixels.decode import iter_frames
 
 
@@ -131,7 +131,7 @@ def _compare_regions(result: PairResult, mask: np.ndarray) -> _Found:
     return _Found(missed, outside, region_changed, uniform)
 
 
-def _in_source(d: np.ndarray, s: np.ndarray, crop) -> np.ndarray | None:
+def _in_source(d: np.ndarray, s: np.ndarray, crop: Crop | None) -> np.ndarray | None:
     """The de-identified frame in source coordinates (the pixels a crop lost hold the source's, masked out by the
     window)."""
     if crop is None:

@@ -12,14 +12,14 @@ import numpy as np
 from dicomimgcmp.checks.recipe.regions import clamped_boxes, regions_from_text
 from dicomimgcmp.compare.diff import changed_mask
 from dicomimgcmp.compare.groups import unpack_mask
-from dicomimgcmp.model import PairResult, slice_text
+from dicomimgcmp.model import FileRecord, PairResult, slice_text
 from dicomimgcmp.output.pdf.layout import Box, PairDrawing, Panels
 from dicomimgcmp.output.pdf.plan import Page
 from dicomimgcmp.pixels.decode import read_frame
 from dicomimgcmp.pixels.display import display_pair8
 from dicomimgcmp.pixels.layers import read_overlays
-from dicomimgcmp.read.layers import has_overlays
 from dicomimgcmp.read.dicomfile import read_dataset
+from dicomimgcmp.read.layers import has_overlays
 
 MAX_DISPLAY = 768  # longest side of a displayed image, pixels
 
@@ -33,7 +33,7 @@ def pair_drawing(page: Page, tolerance: float, footer: str) -> PairDrawing:
     item = page.shown
     try:
         panels = _panels(item, tolerance)
-    except Exception as exc:  # the page must exist to keep numbering; say why it has no images
+    except Exception as exc:  # noqa: BLE001 - the page must exist to keep numbering; say why it has no images
         return PairDrawing(_header(page), footer, None, f"Cannot display this pair: {exc}")
     step = _display_step(item)
     crop = item.crop
@@ -174,7 +174,7 @@ def _panels(item: PairResult, tolerance: float) -> Panels:
     else:  # not comparable: everything changed
         mask = np.ones(s_frame.shape[:2], dtype=bool)
     d_planes, s_planes = (_overlay_mask(rec, frame.shape[:2]) for rec, frame in
-                          ((item.deid, d_frame), (item.source, s_frame)))
+                          ((item.files[0], d_frame), (item.files[1], s_frame)))
     if d_planes.shape == s_planes.shape == mask.shape:  # a removed or changed overlay is changed area too
         mask = mask | (d_planes ^ s_planes)
     return Panels((d8, s8, dimmed), (_max_pool(d_planes, step), _max_pool(s_planes, step)), _max_pool(mask, step))
@@ -187,7 +187,7 @@ _DIMMED = np.rint(DIMMED * np.arange(256)).astype(np.uint8)
 UNDISPLAYABLE = Panels((np.zeros((1, 1), np.uint8),) * 3, (None, None), np.zeros((1, 1), bool))
 
 
-def _overlay_mask(record, shape: tuple[int, int]) -> np.ndarray:
+def _overlay_mask(record: FileRecord, shape: tuple[int, int]) -> np.ndarray:
     """Where any of the file's overlay planes is set, on an image of ``shape``."""
     mask = np.zeros(shape, dtype=bool)
     for plane in read_overlays(record).values():

@@ -4,6 +4,7 @@ only then, so the command line starts fast)."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,10 @@ from dicomimgcmp.output.pdf.layout import (
     PairDrawing,
     TextDrawing,
 )
+
+if TYPE_CHECKING:  # matplotlib is imported when a page is drawn
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
 
 class PageFigure:
@@ -56,7 +61,7 @@ class PageFigure:
                                                      linestyle="--"))
         self.marks: list = []  # this page's boxes around identity read in the image
 
-    def text_page(self, drawing: TextDrawing):
+    def text_page(self, drawing: TextDrawing) -> Figure:
         """Draw a summary page (one whose text needs glyphs outside the standard fonts)."""
         fig = self.text_fig
         fig.clear()
@@ -67,7 +72,7 @@ class PageFigure:
                      weight="bold" if style.bold else "normal", family="monospace" if style.mono else "sans-serif")
         return fig
 
-    def pair_page(self, drawing: PairDrawing):
+    def pair_page(self, drawing: PairDrawing) -> Figure:
         """Draw a pair page (one whose text needs glyphs outside the standard fonts)."""
         from matplotlib.patches import Rectangle
 
@@ -100,7 +105,7 @@ class PageFigure:
         return self.fig
 
 
-def _place(rect, box: Box | None) -> None:
+def _place(rect: Rectangle, box: Box | None) -> None:
     """Move a rectangle onto a box in display pixels (matplotlib's pixel centres are whole numbers)."""
     rect.set_visible(box is not None)
     if box is not None:

@@ -14,7 +14,10 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+
+if TYPE_CHECKING:  # imported when PDFs are joined
+    import pikepdf
 
 _PAGES_ROOT = 1  # the joined file's page tree root, written last
 
@@ -52,7 +55,7 @@ class _Writer:
     """A PDF written object by object: what is kept is each object's file offset, the pages' numbers and the
     links still to write."""
 
-    def __init__(self, fh, links: Mapping[int, list[Link]]) -> None:
+    def __init__(self, fh: BinaryIO, links: Mapping[int, list[Link]]) -> None:
         self.fh = fh
         self.offsets: list[int] = [0, 0]  # by object number; object 1 is the page tree root
         self.kids: list[int] = []
@@ -68,12 +71,12 @@ class _Writer:
         self.offsets[number] = self.fh.tell()
         self.fh.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
 
-    def copy_pages(self, pdf) -> None:
+    def copy_pages(self, pdf: pikepdf.Pdf) -> None:
         """Copy a PDF's pages and every object they use, renumbered."""
         numbers: dict[tuple[int, int], int] = {}  # this PDF's objects: (number, generation) -> ours
         pending: deque = deque()
 
-        def ref(obj) -> int:
+        def ref(obj: pikepdf.Object) -> int:
             if obj.objgen not in numbers:
                 numbers[obj.objgen] = self.number()
                 pending.append(obj)
@@ -140,10 +143,11 @@ def _text(text: str) -> bytes:
     return pikepdf.String(text).unparse()
 
 
-def _page(page, ref: Callable, annots: int | None) -> bytes:
+def _page(page: pikepdf.Object, ref: Callable, annots: int | None) -> bytes:
     """A page's dictionary under the joined page tree (with ``annots``, the number of its Annots array). What it
     inherited from its own page tree (Resources, MediaBox) is on it already: pikepdf puts it there when it opens
     a file (tested)."""
+    entries: dict[str, object]  # the page's values, and PDF syntax made here (bytes)
     entries = {key: page[key] for key in sorted(page.keys()) if key != "/Parent"}  # keys come as a set
     entries["/Parent"] = b"%d 0 R" % _PAGES_ROOT
     if annots is not None:
@@ -151,7 +155,7 @@ def _page(page, ref: Callable, annots: int | None) -> bytes:
     return _dictionary(entries, ref)
 
 
-def _indirect(obj, ref: Callable) -> bytes:
+def _indirect(obj: pikepdf.Object, ref: Callable) -> bytes:
     """An indirect object's body: a stream with its bytes as stored, or any other object."""
     import pikepdf
 
@@ -163,7 +167,7 @@ def _indirect(obj, ref: Callable) -> bytes:
     return _direct(obj, ref, top=True)
 
 
-def _direct(value, ref: Callable, top: bool = False) -> bytes:
+def _direct(value: pikepdf.Object | bytes | int | Decimal | None, ref: Callable, top: bool = False) -> bytes:
     """PDF syntax of a value; an indirect object inside it becomes a reference (numbered by ``ref``)."""
     import pikepdf
 

@@ -14,11 +14,16 @@ from __future__ import annotations
 import textwrap
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from isal import isal_zlib
 
 from dicomimgcmp.base.colour import rgb
+
+if TYPE_CHECKING:  # imported when pages are written
+    import pikepdf
 
 PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
 POINTS = 72  # PDF points per inch
@@ -172,7 +177,7 @@ def panel_rect(k: int, shape: tuple[int, ...]) -> tuple[float, float, float, flo
             GRID["bottom"] * height + (cell_h - rows * scale) / 2, cols * scale, rows * scale)
 
 
-def write_pages(path, drawings: list[PairDrawing | TextDrawing]) -> None:
+def write_pages(path: Path, drawings: list[PairDrawing | TextDrawing]) -> None:
     """Write the pages to a new PDF at ``path`` (a chunk that the report joins)."""
     import pikepdf
 
@@ -197,7 +202,7 @@ def write_pages(path, drawings: list[PairDrawing | TextDrawing]) -> None:
 class _Page:
     """One page's content stream and images as they are built."""
 
-    def __init__(self, pdf) -> None:
+    def __init__(self, pdf: pikepdf.Pdf) -> None:
         self.pdf = pdf
         self.ops: list[bytes] = []
         self.xobjects: dict[str, object] = {}
@@ -250,13 +255,14 @@ class _Page:
             self.text(label, x + box.x * scales[0], y0 + h - box.y * scales[0] + 2, LABEL_SIZE, MAGENTA)
             self.ops.append(b"Q")
 
-    def text(self, text: str, x: float, y: float, size: float, colour=(0, 0, 0), font: str = "/F1") -> None:
+    def text(self, text: str, x: float, y: float, size: float, colour: tuple[float, float, float] = (0, 0, 0),
+             font: str = "/F1") -> None:
         if text:
             self.ops.append(b"BT %s %g Tf %.3f %.3f %.3f rg %.3f %.3f Td %s Tj ET" % (
                 font.encode(), size, *colour, x, y, _pdf_string(text)))
 
-    def rect(self, box: Box, panel: tuple[float, float, float, float], scale: float, colour, line_width: float,
-             dashed: bool = False) -> None:
+    def rect(self, box: Box, panel: tuple[float, float, float, float], scale: float, colour: tuple[float, float, float],
+             line_width: float, dashed: bool = False) -> None:
         """Stroke a box given in display pixels (matplotlib's pixel edges: a pixel's box is its whole square)."""
         x, y0, _w, h = panel
         dash = b"[%.2f %.2f] 0 d " % (3.7 * line_width, 1.6 * line_width) if dashed else b""
@@ -264,7 +270,7 @@ class _Page:
             dash, *colour, line_width, x + box.x * scale, y0 + h - (box.y + box.height) * scale,
             box.width * scale, box.height * scale))
 
-    def image(self, name: str, image: np.ndarray, rect) -> None:
+    def image(self, name: str, image: np.ndarray, rect: tuple[float, float, float, float]) -> None:
         import pikepdf
 
         rows, cols = image.shape[:2]
@@ -276,7 +282,8 @@ class _Page:
             DecodeParms=pikepdf.Dictionary(Predictor=15, Colors=colours, BitsPerComponent=8, Columns=cols))
         self.ops.append(b"q %.3f 0 0 %.3f %.3f %.3f cm %s Do Q" % (rect[2], rect[3], rect[0], rect[1], name.encode()))
 
-    def stencil(self, name: str, mask: np.ndarray, rect, colour) -> None:
+    def stencil(self, name: str, mask: np.ndarray, rect: tuple[float, float, float, float],
+                colour: tuple[float, float, float]) -> None:
         """Paint ``colour`` where ``mask`` is set (an image mask: 1 bit per pixel, rows padded to bytes)."""
         import pikepdf
 
@@ -287,7 +294,7 @@ class _Page:
         self.ops.append(b"q %.3f %.3f %.3f rg %.3f 0 0 %.3f %.3f %.3f cm %s Do Q" % (
             *colour, rect[2], rect[3], rect[0], rect[1], name.encode()))
 
-    def _stream(self, data: bytes, **keys):
+    def _stream(self, data: bytes, **keys: Any) -> pikepdf.Object:
         import pikepdf
 
         stream = pikepdf.Stream(self.pdf, b"", **keys)

@@ -4,7 +4,6 @@ group) and write the summary's lines; a plan is saved a page at a time and read 
 from __future__ import annotations
 
 import json
-
 import pickle
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Set
@@ -14,9 +13,9 @@ from typing import BinaryIO, NamedTuple
 
 from dicomimgcmp.enums import ChangeKind, RecipeVerdict
 from dicomimgcmp.model import PairResult, Status
-from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, RecipeTally, nothing_paired
 from dicomimgcmp.output.pdf.layout import STYLES, TEXT_BOTTOM, TEXT_TOP, Line
 from dicomimgcmp.output.review import share_text
+from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, RecipeTally, nothing_paired
 
 _PAGE_FIELD = 8  # "p.12345 " before a listed line
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain
 from pathlib import Path
 
+from dicomimgcmp.base.atomic import atomic_output, temporary_name
 from dicomimgcmp.base.log import log
 from dicomimgcmp.output.pdf.content import UNDISPLAYABLE, pair_drawing
 from dicomimgcmp.output.pdf.figure import PageFigure
@@ -16,7 +17,6 @@ from dicomimgcmp.output.pdf.join import Link, OutlineItem, join_pdfs
 from dicomimgcmp.output.pdf.layout import PAGE_SIZE, POINTS, PairDrawing, TextDrawing, in_standard_fonts, write_pages
 from dicomimgcmp.output.pdf.plan import Page, PdfPlan, Summary
 from dicomimgcmp.output.review import thumbnail_path, write_thumbnail
-from dicomimgcmp.base.atomic import atomic_output, temporary_name
 
 PAGES_PER_CHUNK = 16  # pages held in memory before a chunk file is written (about 6 MB each)
 
@@ -27,7 +27,7 @@ def write_pdf(path: Path, summary: Summary, plan: PdfPlan, tolerance: float) -> 
     give their group's thumbnail for the review page (:func:`~.review.write_thumbnail`, beside the PDF).
 
     Pages go to chunk files of at most :data:`PAGES_PER_CHUNK` pages, each written by one drawer (matplotlib
-    or :func:`~.pdfpage.write_pages`), joined by :func:`~.pdfjoin.join_pdfs` a chunk at a time (pikepdf's page
+    or :func:`~.layout.write_pages`), joined by :func:`~.join.join_pdfs` a chunk at a time (pikepdf's page
     copy would hold every chunk's streams in memory: 491 MB for 1,000 pages; qpdf's page merge about 35 KB a
     page), which also writes the outline and the links: memory does not grow with the number of pages.
     """
@@ -85,7 +85,7 @@ def _log_missing_glyphs(pdf_name: str, seen: list[warnings.WarningMessage]) -> N
 _MISSING_GLYPH = re.compile(r"^Glyph (\d+) .* missing from font")  # the number is the code point
 
 
-def _pair_drawings(folder: Path, plan: PdfPlan, tolerance: float, footer, outline: _Outline
+def _pair_drawings(folder: Path, plan: PdfPlan, tolerance: float, footer: Callable[[int], str], outline: _Outline
                    ) -> Iterator[PairDrawing]:
     """Each pair page of the plan as it is drawn, added to ``outline``; the pages marked ``thumbnail`` write
     their group's thumbnail."""

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dicomimgcmp.enums import Side
 from dicomimgcmp.run.store.rows import _RECORD_FIELDS
@@ -53,7 +53,7 @@ CREATE VIEW full_rows AS
 
 
 #: How pairing reads records (by UID; by path), and the PDFs and the report read rows (by change group, by
-#: series): each built once its table is filled (:meth:`RunState.finish_records`, :meth:`RunState.index_rows`),
+#: series): each built once its table is filled (:meth:`RecordsCache.finish_records`, :meth:`Results.index_rows`),
 #: which takes a fifth of the time that keeping it up to date through every insert does.
 _RECORD_INDEXES = """
 CREATE INDEX IF NOT EXISTS records_by_uid ON records (tree, uid, rel_path);
@@ -101,7 +101,7 @@ class StoreBase:
             self._db.execute("DROP INDEX IF EXISTS rows_by_group")  # this run's rows are indexed when saved
             self._db.execute("DROP INDEX IF EXISTS rows_by_series")
             for table in ("seen", "rows", "used", "mapping_rows"):  # the mapping is kept while its file is
-                self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
+                self._db.execute(f"DELETE FROM {table}")
         # a fresh state has nothing to look up: skip the queries
         self._has_records = self._one("SELECT EXISTS (SELECT 1 FROM records)") == 1
         self._has_results = self._one("SELECT EXISTS (SELECT 1 FROM results)") == 1
@@ -121,7 +121,7 @@ class StoreBase:
     def __enter__(self: _Store) -> _Store:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._db.close()
 
     @contextmanager
@@ -138,6 +138,6 @@ class StoreBase:
             raise
         self._db.execute("COMMIT")
 
-    def _one(self, sql: str, *params):
+    def _one(self, sql: str, *params: object) -> Any:
         row = self._db.execute(sql, params).fetchone()
         return row[0] if row else None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from dicomimgcmp.enums import RecipeVerdict
-from dicomimgcmp.summary import HeaderTally, RecipeTally, RuleTally
 from dicomimgcmp.run.store.base import StoreBase
+from dicomimgcmp.summary import HeaderTally, RecipeTally, RuleTally
 
 #: Pages of pairs that fail the recipe come before those that conform (after those showing identity).
 FAILS_RECIPE = "(COALESCE(recipe_verdict, '') IN ({}))".format(

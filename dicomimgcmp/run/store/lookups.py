@@ -7,11 +7,11 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from dicomimgcmp.base.workers import chunks
 from dicomimgcmp.model import FileRecord, Pair
 from dicomimgcmp.run.store.base import _BATCH, _LISTED, DEID, SOURCE
 from dicomimgcmp.run.store.records import RecordsCache
 from dicomimgcmp.run.store.rows import RowValues, _pair_key, compared_row, record_from_json, result_from_json
-from dicomimgcmp.base.workers import chunks
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,9 @@ class PairingLookups(RecordsCache):
 
     def pairing_batches(self, tree: int, size: int = _BATCH) -> Iterator[PairingBatch]:
         """The records of ``tree``, in path order, ``size`` at a time, each batch with the answers pairing asks
-        about its files (:class:`~.pairing.Lookups`): the pairing is a join in the store, a few queries a batch
+        about its files (:class:`~.pairing.rules.Lookups`): the pairing is a join in the store, a few queries a batch
         instead of several per file. De-identified files are asked about the mapping, the sources and other
-        copies of their UIDs, and their saved comparisons; source files (:func:`~.pairing.settle_sources`)
+        copies of their UIDs, and their saved comparisons; source files (:func:`~.pairing.rules.settle_sources`)
         about the files sharing their UIDs (without their records, which settling does not ask for) and
         whether a pair used them. Called once :meth:`finish_records` has run."""
         for rows in self._record_batches(tree, size):
@@ -121,7 +121,7 @@ class PairingLookups(RecordsCache):
         record = "record" if with_records else "''"
         files: dict[str, list[tuple[str, str]]] = {}
         for uid, rel_path, text in self._db.execute(
-                f"SELECT uid, rel_path, {record} FROM records WHERE tree = ? AND uid IN {_LISTED} "  # noqa: S608
+                f"SELECT uid, rel_path, {record} FROM records WHERE tree = ? AND uid IN {_LISTED} "
                 "ORDER BY uid, rel_path", (tree, uids)):
             files.setdefault(uid, []).append((rel_path, text))
         return files

@@ -7,13 +7,13 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from dicomimgcmp.base.workers import chunks
 from dicomimgcmp.enums import RecipeVerdict
 from dicomimgcmp.model import CSV_COLUMNS, PairResult, Status
-from dicomimgcmp.summary import SummaryRow
 from dicomimgcmp.run.store.base import _BATCH, _PAGES_READ, DEID, StoreBase
 from dicomimgcmp.run.store.findings import FAILS_RECIPE as _FAILS_RECIPE
 from dicomimgcmp.run.store.rows import _row_from_json
-from dicomimgcmp.base.workers import chunks
+from dicomimgcmp.summary import SummaryRow
 
 #: The report's order, the one home of it: PatientID, StudyInstanceUID, SeriesNumber, InstanceNumber, path.
 _PAGE_ORDER = "patient_id, study, series_number, instance_number, rel_path"
@@ -144,7 +144,7 @@ class ReportQueries(StoreBase):
 
     def summary_rows(self) -> Iterator[SummaryRow]:
         """Every row of the summary in CSV order (de-identified files by path, then source files by path), a page
-        at a time: its saved cells (:func:`row_values`) with its page and its group's size, which are known only
+        at a time: its saved cells (:func:`.rows.row_values`) with its page and its group's size, which are known only
         now. The records and results are not read: three times faster than making each row's result again."""
         last = (-1, "")
         while page := self._db.execute(

@@ -23,7 +23,7 @@ class Results(StoreBase):
                                  [(c.row.deid_path, c.pair_key, c.result) for c in compared])
 
     def save_rows(self, rows: Iterable[RowValues]) -> None:
-        """Save final rows (:func:`row_values`), one per file: a de-identified file's, or a source file's no pair
+        """Save final rows (:func:`.rows.row_values`), one per file: a de-identified file's, or a source file's no pair
         compares."""
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO rows (side, rel_path, status, patient_id, study, "

@@ -133,7 +133,7 @@ def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | N
                       deid=deid, source=source)
 
 
-def _row_from_json(data: dict, **extra) -> PairResult:
+def _row_from_json(data: dict, **extra: object) -> PairResult:
     """A row of ``full_rows`` as a result, with ``extra`` fields (its page) set."""
     deid, source = (None if data[side] is None else record_from_json(data[side]) for side in ("deid", "source"))
     return result_from_json({**data["result"], **extra}, deid, source)

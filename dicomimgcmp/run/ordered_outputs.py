@@ -9,19 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from dicomimgcmp.base.atomic import temporary_name
+from dicomimgcmp.base.log import log
+from dicomimgcmp.base.progress import Progress, StageClock
+from dicomimgcmp.base.workers import Workers, map_batches
 from dicomimgcmp.config import Config
 from dicomimgcmp.enums import PageMode
 from dicomimgcmp.model import REVIEW_HTML, SUMMARY_CSV, Status, pdf_name
-from dicomimgcmp.summary import HeaderTally, RecipeTally
-from dicomimgcmp.base.log import log
 from dicomimgcmp.output.csvfile import logged, summary_csv
 from dicomimgcmp.output.pdf.plan import Summary, plan_pdf, save_plan
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, GroupView, write_review
-from dicomimgcmp.base.atomic import temporary_name
-from dicomimgcmp.base.progress import Progress, StageClock
 from dicomimgcmp.run.store import RunState
 from dicomimgcmp.run.tasks import PdfJob, write_pdfs
-from dicomimgcmp.base.workers import Workers, map_batches
+from dicomimgcmp.summary import HeaderTally, RecipeTally
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class _Written:
         """``write()``, or None when it raised: logged with its traceback, and ``what`` noted as not written."""
         try:
             return write()
-        except Exception:  # one output's failure must not cost the others
+        except Exception:  # noqa: BLE001 - one output's failure must not cost the others
             self.fail(what, traceback.format_exc())
             return None
 

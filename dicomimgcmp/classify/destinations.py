@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydicom.datadict import keyword_dict
+from pydicom.dataset import Dataset
 
+from dicomimgcmp.base.workers import Workers, map_batches
 from dicomimgcmp.enums import Placement
 from dicomimgcmp.errors import HeaderError, NotDicomError, PatternError
 from dicomimgcmp.read.dicomfile import quiet_pydicom
-from dicomimgcmp.read.header import read_header
+from dicomimgcmp.read.record import read_header
 from dicomimgcmp.read.walk import iter_file_paths
-from dicomimgcmp.base.workers import Workers, map_batches
 
 DEFAULT_PATTERN = "{PatientName}_{PatientID}/{SeriesDescription}_{SeriesNumber}"
 
@@ -66,7 +67,7 @@ class Pattern:
                 raise PatternError(f"unknown DICOM keyword {{{keyword}}} in pattern{hint}")
         return self
 
-    def folder(self, ds) -> Path:
+    def folder(self, ds: Dataset) -> Path:
         """The destination folder (relative) for a dataset; every component made safe. A missing or empty value
         is ``UNKNOWN``; a format spec that does not fit the value (``{SeriesNumber:04d}`` on text) is ignored."""
         default_style = self.text == DEFAULT_PATTERN
@@ -78,7 +79,7 @@ class Pattern:
 class _LenientFormatter(string.Formatter):
     """``str.format`` that writes a value as plain text where its format spec does not fit it."""
 
-    def format_field(self, value, format_spec: str) -> str:
+    def format_field(self, value: object, format_spec: str) -> str:
         try:
             return super().format_field(value, format_spec)
         except (ValueError, TypeError):
@@ -174,7 +175,7 @@ def _same_content(a: str, b: str) -> bool:
         return False
 
 
-def _value(ds, keyword: str, *, default_style: bool):
+def _value(ds: Dataset, keyword: str, *, default_style: bool) -> str | int:
     value = ds.get(keyword, None)
     text = "" if value is None else str(value).strip()
     if default_style and keyword in ("PatientName", "SeriesDescription"):

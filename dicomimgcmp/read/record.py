@@ -12,6 +12,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -20,7 +21,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, MediaStorageDirectorySto
 
 from dicomimgcmp.errors import HeaderError, NotDicomError
 from dicomimgcmp.model import DATE_KEYWORDS, DISPLAY_TABLES, DISPLAY_VALUES, FileRecord, PixelFormat
-from dicomimgcmp.read.layers import LAYER_TAGS, header_layers
+from dicomimgcmp.read.attributes import attribute_tags, attribute_texts
 from dicomimgcmp.read.dicomfile import (
     HEADER_PREFIX,
     PIXEL_DATA_TAGS,
@@ -29,7 +30,7 @@ from dicomimgcmp.read.dicomfile import (
     looks_like_dicom,
     quiet_pydicom,
 )
-from dicomimgcmp.read.attributes import attribute_tags, attribute_texts
+from dicomimgcmp.read.layers import LAYER_TAGS, header_layers
 from dicomimgcmp.read.walk import relative_path, stamp
 
 #: The attributes that, with the transfer syntax, decide how pixel values are laid out in the bytes.
@@ -87,7 +88,7 @@ def read_header(path: Path, keywords: list) -> Header:
             raise HeaderError("cannot list this folder") from None
         except OSError as exc:
             raise HeaderError(f"cannot read file: {exc.strerror or exc}") from None
-        except Exception as exc:  # a damaged header makes pydicom raise almost anything
+        except Exception as exc:  # noqa: BLE001 - a damaged header makes pydicom raise almost anything
             raise HeaderError(f"unreadable DICOM header: {type(exc).__name__}: {exc}") from None
 
 
@@ -104,7 +105,7 @@ def read_record(path: str | os.PathLike, root: str | os.PathLike, *, fast: bool 
     """Read the header of ``path`` into a :class:`FileRecord`; problems go into ``error``, never raise.
 
     A header without SOPInstanceUID (see :func:`sop_instance_uid`) is an error here: the comparison pairs by
-    it, and a header that lacks it is usually cut short. ``fast`` tries the fast scan first (:mod:`.scan`;
+    it, and a header that lacks it is usually cut short. ``fast`` tries the fast scan first (:mod:`.fastscan`;
     only in a worker process that may crash), pydicom reads what it is not sure of. ``attributes`` are read too
     (:mod:`.attributes`: what a recipe reads).
     """
@@ -171,7 +172,7 @@ def _pixel_format(ds: Dataset, implicit: bool) -> PixelFormat:
     )
 
 
-def _parse_header(fp, path: Path, keywords: list[str], *, whole: bool) -> Header | None:
+def _parse_header(fp: BinaryIO, path: Path, keywords: list[str], *, whole: bool) -> Header | None:
     """Parse ``fp`` up to the pixel data. ``whole`` says ``fp`` holds the entire file; when it holds only a
     prefix and the header does not end inside it, None (parsing from memory avoids pydicom's hundreds of small
     reads on a file)."""
@@ -195,11 +196,11 @@ def _parse_header(fp, path: Path, keywords: list[str], *, whole: bool) -> Header
     return Header(ds, found, offset if found else None)
 
 
-def _text(ds, keyword: str) -> str:
+def _text(ds: Dataset, keyword: str) -> str:
     return str(ds.get(keyword, "") or "").strip()
 
 
-def _float(ds, keyword: str, default: float) -> float:
+def _float(ds: Dataset, keyword: str, default: float) -> float:
     try:
         value = ds.get(keyword, None)
         return default if value in (None, "") else float(value)
@@ -207,7 +208,7 @@ def _float(ds, keyword: str, default: float) -> float:
         return default
 
 
-def _int(ds, keyword: str, default: int | None = None) -> int | None:
+def _int(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
     try:
         value = ds.get(keyword, None)
         return default if value in (None, "") else int(value)
