@@ -100,7 +100,7 @@ class NeedleKind(enum.Enum):
     """How a source identity value is matched in the de-identified file (:mod:`.checks.header_identity`)."""
 
     WORDS = "words"  # as a run of whole words of an element's text
-    GIVEN_NAME = "given_name"  # the same, but not inside another person name
+    NAME_PART = "name_part"  # a name's component alone: the same, where the source's element held it too
     WHOLE = "whole"  # an identifier that is a plain word: only as an element's whole value
     DATE = "date"  # a date in its DICOM form (YYYYMMDD), also glued to a time or to text
     UID = "uid"  # as a whole value

@@ -144,13 +144,18 @@ def test_toolkit_file_meta_plain_words_and_others_names_are_not_identity(tree):
         deid.AccessionNumber = src.AccessionNumber  # an identifier of letters only, kept: found
         deid.OtherPatientNames = "MCCARTY^PHIL^ANNA"  # a replaced name that shares the given name: someone else
         deid.AdditionalPatientHistory = "RIS COMMENTS- seen by SyngoWorkflow"  # a short component alone: a word
+        # what a de-identifier makes up may hold a common surname: dicognito's institutions and operators
+        deid.InstitutionName = "NANJING'S KOWALCZYK STREET CLINIC"
+        deid.OperatorsName = "KOWALCZYK^DILLON^DAVE"
+        deid.StudyDescription = "CT KOWALCZYK"  # cleaned of its date, the name carried over: found
 
     pair_cleaned(tree, "kept.dcm", source_with_identity("CT_small.dcm", "kept", AccessionNumber="QWERTYX",
                                                         InstitutionalDepartmentName="RADIOLOGY",
-                                                        PerformingPhysicianName="Workflow^RIS^CCF"), kept)
+                                                        PerformingPhysicianName="Workflow^RIS^CCF",
+                                                        StudyDescription="CT KOWALCZYK 2019-03-04"), kept)
     run = run_script(tree.config())
     assert run.row("meta.dcm").header_identity == ""
-    assert run.row("kept.dcm").header_identity == "AccessionNumber@(0008,0050)"
+    assert run.row("kept.dcm").header_identity == "AccessionNumber@(0008,0050);PatientName@(0008,1030)"
 
 
 def test_dates_glued_to_times_text_or_written_in_utf16_are_found(tree):

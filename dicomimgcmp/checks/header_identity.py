@@ -2,7 +2,8 @@
 
 What is looked for (:mod:`.roles` says which attributes are identity), from the whole source data set (sequences
 and private elements included, VR UN read through the dictionary):
-- every Person Name, whole and by component (family, given, ...);
+- every Person Name, whole and by component (family, given, ...: a component alone only where the source's
+  element at the same place held it too, not in a value the de-identifier made up);
 - the values of the profile's identifying attributes (PS3.15 Table E.1-1): IDs, accession numbers, institution,
   addresses, telephone numbers, station and device names and serial numbers; not the patient's characteristics
   (age, sex, size, weight...) nor free text and descriptions, whose own words identify no one;
@@ -14,8 +15,8 @@ and private elements included, VR UN read through the dictionary):
 Where: the elements of the de-identified file that are places (:func:`.roles.is_place`: the profile's attributes,
 private elements, anything changed), at any depth, and the bytes of UN/OB/OW elements other than pixel data (read
 as text, UTF-16 runs included). Text matches as the text check matches it, exactly (case, spaces and
-punctuation aside) and on whole words: a value is found when a run of the element's words is the value; a given
-name alone not inside another person's name; a value of one plain word ("NIH") only as an element's whole value
+punctuation aside) and on whole words: a value is found when a run of the element's words is the value; a name's
+component alone only where it was carried over; a value of one plain word ("NIH") only as an element's whole value
 (a department "RADIOLOGY" not at all: :data:`.roles.KINDS_OF_SERVICE`); a UID only as a whole value.
 Values shorter than 3 characters and words that are not identity on their own (:data:`NOT_IDENTITY`) never match.
 
@@ -123,15 +124,12 @@ def source_needles(source: Iterable[Element]) -> Iterator[Needle]:
 
 
 def _name_needles(attribute: str, person: str) -> Iterator[Needle]:
-    """A person name whole, and its components alone: family names anywhere, given and middle names not inside
-    another person's name (a replaced name that shares a given name with the source is someone else's). A lone
-    component shorter than :data:`MIN_NAME_PART` is not looked for ("RIS", "LEE" are words too)."""
-    groups = [[part for part in group.split("^") if part.strip()] for group in person.split("=")]
-    yield from _needles(attribute, [" ".join(part for group in groups for part in group)], NeedleKind.WORDS)
-    for group in groups:
-        for k, part in enumerate(group):
-            words = [word for word in part.split() if len(fold(word)) >= MIN_NAME_PART]
-            yield from _needles(attribute, words, NeedleKind.WORDS if k == 0 else NeedleKind.GIVEN_NAME)
+    """A person name whole, and its components alone (:attr:`~.enums.NeedleKind.NAME_PART`). A lone component
+    shorter than :data:`MIN_NAME_PART` is not looked for ("RIS", "LEE" are words too)."""
+    parts = [part for part in re.split(r"[\^=]", person) if part.strip()]
+    yield from _needles(attribute, [" ".join(parts)], NeedleKind.WORDS)
+    words = [word for part in parts for word in part.split() if len(fold(word)) >= MIN_NAME_PART]
+    yield from _needles(attribute, words, NeedleKind.NAME_PART)
 
 
 def _plain_word(value: str) -> bool:
@@ -173,15 +171,15 @@ def _locate(deid: Iterable[Element], needles: list[Needle], source: list[Element
     by_kind: dict[NeedleKind, dict[str, set[str]]] = {kind: {} for kind in NeedleKind}
     for needle in needles:
         by_kind[needle.kind].setdefault(needle.text, set()).add(needle.attribute)
-    texts, given, uids, wholes, dates = (by_kind[k] for k in (NeedleKind.WORDS, NeedleKind.GIVEN_NAME,
+    texts, parts, uids, wholes, dates = (by_kind[k] for k in (NeedleKind.WORDS, NeedleKind.NAME_PART,
                                                              NeedleKind.UID, NeedleKind.WHOLE, NeedleKind.DATE))
     glued = _glued_dates(dates)
-    longest = max(map(len, [*texts, *given]), default=0)
-    source_values = {e.path: e.texts for e in source if not is_place(e.tag, e.vr)}
+    longest = max(map(len, [*texts, *parts]), default=0)
+    source_at = {e.path: e.texts for e in source}
     found = []
     for elem in deid:
         if not elem.texts or not is_place(elem.tag, elem.vr) and (
-                elem.tag >> 16 == 0x0002 or source_values.get(elem.path) == elem.texts):
+                elem.tag >> 16 == 0x0002 or source_at.get(elem.path) == elem.texts):
             continue
         names: set[str] = set()
         if uids and (elem.vr == "UI" or elem.vr in BYTES_VRS):
@@ -190,9 +188,10 @@ def _locate(deid: Iterable[Element], needles: list[Needle], source: list[Element
                     names |= uids.get(fold(part), set())
         if elem.vr != "UI":  # a date is no UID's digits
             for value in elem.texts:
-                if texts or given:
-                    for run in _runs(folded_words(value), longest):
-                        names |= texts.get(run, set()) | (given.get(run, set()) if elem.vr != "PN" else set())
+                for run in _runs(folded_words(value), longest) if texts or parts else ():
+                    names |= texts.get(run, set())
+                    if run in parts and _carried(run, source_at.get(elem.path, ())):
+                        names |= parts[run]
                 if wholes:
                     names |= wholes.get(fold(value), set())
                 if glued is not None:
@@ -202,6 +201,14 @@ def _locate(deid: Iterable[Element], needles: list[Needle], source: list[Element
             own = keyword(elem.tag)
             found.append(f"{own if own in names else min(names)}@{elem.path}")
     return tuple(sorted(found))
+
+
+def _carried(part: str, source_texts: tuple[str, ...]) -> bool:
+    """Whether a name's component found alone in an element was carried over from the source's element at the
+    same place (a description kept, or cleaned of other words), not written there by the de-identifier: a
+    pseudonym or a made-up institution that happens to hold a common surname (dicognito's "NANJING'S SMITH STREET
+    CLINIC" for a source physician Smith) is someone else's."""
+    return any(part in _runs(folded_words(text), len(part)) for text in source_texts)
 
 
 def _glued_dates(dates: dict[str, set[str]]) -> re.Pattern | None:
