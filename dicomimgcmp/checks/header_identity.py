@@ -26,6 +26,7 @@ inflated): a file that holds none of the values in any form is not parsed at all
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
@@ -38,7 +39,7 @@ from dicomimgcmp.checks.roles import date_is_identity, is_place, keyword, plain_
 from dicomimgcmp.enums import NeedleKind
 from dicomimgcmp.model import PairResult, Status
 from dicomimgcmp.read.dicomfile import TEXT_VRS, quiet_pydicom
-from dicomimgcmp.read.elements import BYTES_VRS, Element, header_bytes, header_elements
+from dicomimgcmp.read.elements import BYTES_VRS, Element, header_bytes, header_elements, tag_text
 
 #: Values that are not identity on their own, normalised (modality codes are under 3 characters or listed here).
 NOT_IDENTITY = frozenset({"anonymous", "anonymized", "anonymised", "anon", "removed", "none", "unknown", "yes",
@@ -100,27 +101,39 @@ def identity_found(deid: Located, source: Located, kept_uids: Iterable[str] = ()
 
 
 def source_needles(source: Iterable[Element]) -> Iterator[Needle]:
-    """The identity values of a source data set's elements."""
+    """The identity values of a source data set's elements (those :func:`_may_hold_identity` accepts)."""
     for elem in source:
-        attribute = keyword(elem.tag) or elem.path.rsplit("/", 1)[-1]
-        if elem.vr == "PN":
-            for person in elem.texts:
-                yield from _name_needles(attribute, person)
-        elif elem.vr in ("DA", "DT"):
-            for day in filter(None, map(real_date, elem.texts)):
-                yield Needle(day, NeedleKind.DATE, attribute)
-                yield from _needles(attribute, [text for text, _exact in written_dates(day)], NeedleKind.WORDS)
-        elif elem.vr == "UI":
-            for uid in elem.texts:
-                if uid and uid not in UID_dictionary and not attribute.endswith("ClassUID") \
-                        and attribute not in _NOT_INSTANCE_UIDS:
-                    yield Needle(fold(uid), NeedleKind.UID, attribute)
-        else:
-            for value in elem.texts:
-                if not _plain_word(value):
-                    yield from _needles(attribute, [value], NeedleKind.WORDS)
-                elif plain_word_is_identity(elem.tag):
-                    yield from _needles(attribute, [value], NeedleKind.WHOLE)
+        if elem.texts:
+            if elem.vr == "UI":  # an instance's own: computed each time
+                yield from _uid_needles(elem.tag, elem.texts)
+            else:  # a patient's, a study's, a series' values: each derived once per process
+                yield from _value_needles(elem.tag, elem.vr, elem.texts)
+
+
+def _uid_needles(tag: int, uids: tuple[str, ...]) -> Iterator[Needle]:
+    attribute = keyword(tag) or tag_text(tag)
+    if not attribute.endswith("ClassUID") and attribute not in _NOT_INSTANCE_UIDS:
+        yield from (Needle(fold(uid), NeedleKind.UID, attribute) for uid in uids if uid and uid not in UID_dictionary)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _value_needles(tag: int, vr: str, texts: tuple[str, ...]) -> tuple[Needle, ...]:
+    """The needles of one element's values: names whole and by component, dates in their written forms, the
+    profile's identifying text (a plain word only as a whole value)."""
+    attribute = keyword(tag) or tag_text(tag)
+    found: list[Needle] = []
+    for value in texts:
+        if vr == "PN":
+            found += _name_needles(attribute, value)
+        elif vr in ("DA", "DT"):
+            if day := real_date(value):
+                found.append(Needle(day, NeedleKind.DATE, attribute))
+                found += _needles(attribute, [text for text, _exact in written_dates(day)], NeedleKind.WORDS)
+        elif not _plain_word(value):
+            found += _needles(attribute, [value], NeedleKind.WORDS)
+        elif plain_word_is_identity(tag):
+            found += _needles(attribute, [value], NeedleKind.WHOLE)
+    return tuple(found)
 
 
 def _name_needles(attribute: str, person: str) -> Iterator[Needle]:
@@ -143,6 +156,7 @@ _NOT_INSTANCE_UIDS = frozenset({"TransferSyntaxUID", "ImplementationClassUID", "
                                 "MappingResourceUID", "ContextUID"})
 
 
+@functools.lru_cache(maxsize=8192)
 def _may_hold_identity(tag: int, vr: str) -> bool:
     """Whether a source element's values are looked for: names, dates, UIDs, the profile's identifying text."""
     if vr in ("DA", "DT"):
@@ -164,43 +178,64 @@ def _only_a_number(text: str) -> bool:
 
 def _locate(deid: Iterable[Element], needles: list[Needle], source: list[Element]) -> tuple[str, ...]:
     """Each needle found in a place of the de-identified data set (:func:`.roles.is_place`), as "attribute@path",
-    sorted. Text is found as a run of whole words (every run of an element's words is looked up once), a plain
-    word and a UID as a whole value, a date also glued to a time or text. Where values of several source
-    attributes are found in one element (the same date in StudyDate and ContentDate), the element's own
-    attribute is named if it is one of them, else the first."""
-    by_kind: dict[NeedleKind, dict[str, set[str]]] = {kind: {} for kind in NeedleKind}
-    for needle in needles:
-        by_kind[needle.kind].setdefault(needle.text, set()).add(needle.attribute)
-    texts, parts, uids, wholes, dates = (by_kind[k] for k in (NeedleKind.WORDS, NeedleKind.NAME_PART,
-                                                             NeedleKind.UID, NeedleKind.WHOLE, NeedleKind.DATE))
-    glued = _glued_dates(dates)
-    longest = max(map(len, [*texts, *parts]), default=0)
-    source_at = {e.path: e.texts for e in source}
+    sorted. Where values of several source attributes are found in one element (the same date in StudyDate and
+    ContentDate), the element's own attribute is named if it is one of them, else the first."""
+    find = _Finder(needles, {e.path: e.texts for e in source})
     found = []
     for elem in deid:
         if not elem.texts or not is_place(elem.tag, elem.vr) and (
-                elem.tag >> 16 == 0x0002 or source_at.get(elem.path) == elem.texts):
+                elem.tag >> 16 == 0x0002 or find.source_at.get(elem.path) == elem.texts):
             continue
-        names: set[str] = set()
-        if uids and (elem.vr == "UI" or elem.vr in BYTES_VRS):
-            for value in elem.texts:
-                for part in re.split(r"[\\\s\x00]+", value):
-                    names |= uids.get(fold(part), set())
-        if elem.vr != "UI":  # a date is no UID's digits
-            for value in elem.texts:
-                for run in _runs(folded_words(value), longest) if texts or parts else ():
-                    names |= texts.get(run, set())
-                    if run in parts and _carried(run, source_at.get(elem.path, ())):
-                        names |= parts[run]
-                if wholes:
-                    names |= wholes.get(fold(value), set())
-                if glued is not None:
-                    for match in glued.finditer(value):
-                        names |= dates[match.group(1)]
+        names = find.in_element(elem)
         if names:
             own = keyword(elem.tag)
             found.append(f"{own if own in names else min(names)}@{elem.path}")
     return tuple(sorted(found))
+
+
+class _Finder:
+    """The needles of one pair, by how they match (:class:`~.enums.NeedleKind`): text as a run of whole words
+    (every run of an element's words looked up once), a plain word and a UID as a whole value, a date also glued
+    to a time or text. An element whose folded text holds none of them at all is passed over at once."""
+
+    def __init__(self, needles: list[Needle], source_at: dict[str, tuple[str, ...]]) -> None:
+        by_kind: dict[NeedleKind, dict[str, set[str]]] = {kind: {} for kind in NeedleKind}
+        for needle in needles:
+            by_kind[needle.kind].setdefault(needle.text, set()).add(needle.attribute)
+        self.texts, self.parts, self.uids, self.wholes, self.dates = (
+            by_kind[k] for k in (NeedleKind.WORDS, NeedleKind.NAME_PART, NeedleKind.UID, NeedleKind.WHOLE,
+                                 NeedleKind.DATE))
+        self.glued = _glued_dates(self.dates)
+        self.longest = max(map(len, [*self.texts, *self.parts]), default=0)
+        self.anywhere = re.compile("|".join(map(re.escape, sorted({*self.texts, *self.parts, *self.wholes,
+                                                                     *self.uids})))) if needles else None
+        self.source_at = source_at
+
+    def in_element(self, elem: Element) -> set[str]:
+        """The source attributes whose values the element holds."""
+        names: set[str] = set()
+        for value in elem.texts:
+            if self.anywhere is not None and self.anywhere.search(_folded(value)):
+                names |= self._in_value(elem, value)
+            if self.glued is not None and elem.vr != "UI":  # a date is no UID's digits
+                names.update(*(self.dates[match.group(1)] for match in self.glued.finditer(value)))
+        return names
+
+    def _in_value(self, elem: Element, value: str) -> set[str]:
+        names: set[str] = set()
+        if self.uids and (elem.vr == "UI" or elem.vr in BYTES_VRS):
+            for part in re.split(r"[\\\s\x00]+", value):
+                names |= self.uids.get(fold(part), set())
+        if elem.vr == "UI":
+            return names
+        for run in _runs(folded_words(value), self.longest) if self.texts or self.parts else ():
+            names |= self.texts.get(run, set())
+            if run in self.parts and _carried(run, self.source_at.get(elem.path, ())):
+                names |= self.parts[run]
+        return names | self.wholes.get(_folded(value), set())
+
+
+_folded = functools.lru_cache(maxsize=1 << 16)(fold)  # element values repeat from file to file
 
 
 def _carried(part: str, source_texts: tuple[str, ...]) -> bool:

@@ -21,6 +21,7 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from dicomimgcmp.read.bytewalk import NotPlain, character_set, walk_plain
 from dicomimgcmp.read.dicomfile import (
     PIXEL_DATA_TAGS,
     TEXT_VRS,
@@ -76,9 +77,14 @@ def _inflated(fh: BinaryIO) -> bytes:
     return out
 
 
-def header_elements(path: str, head: bytes, wanted: Callable[[int, str], bool] | None = None) -> list[Element]:
-    """Every text and bytes element of a file's header (``head``: its bytes, :func:`header_bytes`); with
+def header_elements(path: str, head: bytes, wanted: Wanted | None = None) -> list[Element]:
+    """Every text and bytes element of a file's header (``head``: its bytes, :func:`header_bytes`): walked in its
+    bytes when it is Explicit VR Little Endian (:mod:`.bytewalk`), else by dicomsdl, else by pydicom. With
     ``wanted``, only those it accepts by tag and VR (the others are not decoded)."""
+    try:
+        return _plain_elements(head, wanted)
+    except NotPlain:
+        pass
     dicomsdl = dicomsdl_library()
     if dicomsdl is not None and not is_deflated(head):
         try:
@@ -88,6 +94,30 @@ def header_elements(path: str, head: bytes, wanted: Callable[[int, str], bool] |
             pass
     with quiet_pydicom():
         return [e for e in _pydicom_elements(read_dataset(path), "", None) if wanted is None or wanted(e.tag, e.vr)]
+
+
+#: Which elements a caller wants decoded, by tag and VR.
+Wanted = Callable[[int, str], bool]
+
+
+def _plain_elements(head: bytes, wanted: Wanted | None) -> list[Element]:
+    out: list[Element] = []
+    encoding = "utf-8" if b"192" in character_set(head) else "latin-1"
+
+    def accept(tag: int, vr: str) -> bool:
+        return vr in _READ_VRS and (wanted is None or wanted(tag, vr))
+
+    def visit(prefix: str, tag: int, vr: str, raw: bytes) -> None:
+        if vr in TEXT_VRS:  # trailing padding and line ends are not text, as dicomsdl hands text over
+            raw = raw.rstrip(b" \0\r\n\t")
+        out.append(Element(prefix + tag_text(tag), tag, vr, texts_of(raw if len(raw) <= MAX_BYTES else b"", vr,
+                                                                  encoding)))
+
+    walk_plain(head, visit, accept, _known_vr, tag_text)
+    return out
+
+
+_READ_VRS = TEXT_VRS | BYTES_VRS
 
 
 @functools.cache
@@ -102,8 +132,8 @@ def _encoding_of(dataset: Any) -> str:
     return "utf-8" if "192" in str(charset or "") else "latin-1"
 
 
-def _sdl_elements(dataset: Any, prefix: str, encoding: str, names: dict[int, str],
-                  wanted: Callable[[int, str], bool] | None, out: list[Element]) -> list[Element]:
+def _sdl_elements(dataset: Any, prefix: str, encoding: str, names: dict[int, str], wanted: Wanted | None,
+                  out: list[Element]) -> list[Element]:
     """``out`` with the data set's elements (a list filled in place: a generator per element costs a third)."""
     for elem in dataset:
         vr = names.get(int(elem.vr()))
@@ -113,13 +143,19 @@ def _sdl_elements(dataset: Any, prefix: str, encoding: str, names: dict[int, str
         if vr == "UN":  # a sequence stored as UN is not parsed here: its bytes are searched
             vr = _known_vr(tag).replace("SQ", "UN")
         if vr == "SQ":
-            path = f"{prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})"
+            path = prefix + tag_text(tag)
             for k, item in enumerate(elem.toSequence()):
                 _sdl_elements(item, f"{path}[{k}]/", encoding, names, wanted, out)
         elif (wanted is None or wanted(tag, vr)) and tag not in PIXEL_DATA_TAGS:
             raw = elem.toBytes() if elem.length() <= MAX_BYTES else b""
-            out.append(Element(f"{prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})", tag, vr, texts_of(raw, vr, encoding)))
+            out.append(Element(prefix + tag_text(tag), tag, vr, texts_of(raw, vr, encoding)))
     return out
+
+
+@functools.lru_cache(maxsize=8192)
+def tag_text(tag: int) -> str:
+    """A tag as a path writes it: "(0010,0010)"."""
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def _pydicom_elements(ds: Dataset, prefix: str, encoding: str | None) -> Iterator[Element]:
@@ -134,7 +170,7 @@ def _pydicom_elements(ds: Dataset, prefix: str, encoding: str | None) -> Iterato
                 continue
             raw = part.get_item(tag)
             vr = _known_vr(tag) if raw.VR in ("", "UN") else raw.VR  # no VR: an implicit VR file
-            path = f"{prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})"
+            path = prefix + tag_text(tag)
             if vr == "SQ":
                 for k, item in enumerate(part[tag].value or []):
                     yield from _pydicom_elements(item, f"{path}[{k}]/", encoding)
@@ -162,9 +198,22 @@ def _known_vr(tag: int) -> str:
 
 
 def texts_of(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
-    """A stored value as text: text values one by one, bytes (UN, OB, OW) as their runs of printable bytes."""
+    """A stored value as text: text values one by one, bytes (UN, OB, OW) as their runs of printable bytes.
+    Short values are decoded once per process (most repeat from file to file: a patient's, a series' values)."""
     if not raw:
         return ()
+    return _short_texts(raw, vr, encoding) if len(raw) <= _SHORT else _texts(raw, vr, encoding)
+
+
+_SHORT = 256  # bytes: values up to this long are remembered decoded (most repeat from file to file)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _short_texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
+    return _texts(raw, vr, encoding)
+
+
+def _texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
     if vr in BYTES_VRS:
         raw = raw[:MAX_BYTES]
         return tuple(part.decode("latin-1") for part in _NOT_PRINTABLE.split(raw) if part) + tuple(
