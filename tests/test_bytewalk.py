@@ -8,11 +8,11 @@ import warnings
 from pathlib import Path
 
 import pytest
+from sampledata import TEST_FILES
 
 from dicomimgcmp.read import elements
 from dicomimgcmp.read.bytewalk import NotPlain
 from dicomimgcmp.read.fastscan import dicomsdl_library
-from sampledata import TEST_FILES
 
 
 def _real_files() -> list[Path]:
