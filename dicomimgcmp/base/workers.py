@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from itertools import islice
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
@@ -78,8 +79,23 @@ class Workers:
 def local_workers(count: int) -> Workers:
     """``count`` worker processes, or the calling process itself when ``count`` is 1."""
     if count > 1:
-        return Workers(lambda: ProcessPoolExecutor(max_workers=count, initializer=_leave_interrupts_to_main))
+        return _processes(count)
     return Workers(InlineExecutor, isolated=False)
+
+
+def _processes(count: int) -> Workers:
+    return Workers(lambda: ProcessPoolExecutor(max_workers=count, initializer=_leave_interrupts_to_main))
+
+
+@contextmanager
+def isolated(workers: Workers) -> Iterator[Workers]:
+    """``workers`` when their tasks run in other processes, else one worker process for the block: work that
+    may crash its process (a library's native reader on a damaged file) runs there, never in the caller."""
+    if workers.isolated:
+        yield workers
+        return
+    with _processes(1) as process:
+        yield process
 
 
 def _leave_interrupts_to_main() -> None:

@@ -18,7 +18,7 @@ from dicomimgcmp.base.access import make_dirs, run_umask, sweep
 from dicomimgcmp.base.atomic import remove_temporaries
 from dicomimgcmp.base.log import log
 from dicomimgcmp.base.progress import Progress, StageClock, StageProgress
-from dicomimgcmp.base.workers import Workers, chunks, iter_batches, run_one_by_one
+from dicomimgcmp.base.workers import Workers, chunks, isolated, iter_batches, run_one_by_one
 from dicomimgcmp.config import Config
 from dicomimgcmp.enums import HeaderMode, Status, TextMode
 from dicomimgcmp.errors import ConfigError
@@ -190,8 +190,8 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState, attributes
 
     The trees are walked as their files are read (the workers start on the first files while the main process
     walks on; the stage's total is known when the walk ends): a file unchanged since the store read it is not
-    read again. The fast scan runs only where a crash cannot end the run (worker processes); a batch whose
-    worker died is read again by pydicom.
+    read again. The fast scan runs only where a crash cannot end the run: in the worker processes, or for the
+    single script in one worker process of its own; a batch whose worker died is read again by pydicom.
     """
     aliases: list[tuple[Path, Path]] = []
     counts = [0] * len(roots)
@@ -209,13 +209,14 @@ def index_trees(roots: list[Path], workers: Workers, state: RunState, attributes
 
         read: list[tuple[IndexJob, RecordRow]] = []
         clock = _SaveClock()
-        for jobs, records in iter_batches(workers, index_batch, unread(), INDEX_BATCH, workers.isolated, attributes,
-                                          progress=progress, retry_args=(False, attributes),
-                                          on_failure=unreadable_file):
-            read += zip(jobs, records)
-            if clock.due(read):
-                _save_records(state, read)
-                clock.saved()
+        with isolated(workers) as readers:  # the fast scan, in processes that may crash (the single script: one)
+            for jobs, records in iter_batches(readers, index_batch, unread(), INDEX_BATCH, True, attributes,
+                                              progress=progress, retry_args=(False, attributes),
+                                              on_failure=unreadable_file):
+                read += zip(jobs, records)
+                if clock.due(read):
+                    _save_records(state, read)
+                    clock.saved()
         _save_records(state, read)
     state.finish_records()
     for path, first in aliases:
