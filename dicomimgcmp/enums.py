@@ -96,7 +96,7 @@ class HeaderMode(Word):
     OFF = "off"
 
 
-class NeedleKind(enum.Enum):
+class NeedleKind(Word):
     """How a source identity value is matched in the de-identified file (:mod:`.checks.header_identity`)."""
 
     WORDS = "words"  # as a run of whole words of an element's text

@@ -27,8 +27,9 @@ inflated): a file that holds none of the values in any form is not parsed at all
 from __future__ import annotations
 
 import functools
+import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 from pydicom.uid import UID_dictionary
@@ -97,7 +98,7 @@ def identity_found(deid: Located, source: Located, kept_uids: Iterable[str] = ()
     candidates = [n for n in needles if (n.text.encode() in ascii_words if n.text.isascii() else n.text in text)]
     if not candidates:
         return ()
-    return _locate(header_elements(deid[0], head), candidates, header_elements(source[0], source_head))
+    return _locate(header_elements(deid[0], head), candidates, lambda: header_elements(source[0], source_head))
 
 
 def source_needles(source: Iterable[Element]) -> Iterator[Needle]:
@@ -176,21 +177,35 @@ def _only_a_number(text: str) -> bool:
     return text.isdigit() and (len(text) < 5 or len(set(text)) == 1)
 
 
-def _locate(deid: Iterable[Element], needles: list[Needle], source: list[Element]) -> tuple[str, ...]:
+def _locate(deid: Iterable[Element], needles: list[Needle], source: Callable[[], list[Element]]) -> tuple[str, ...]:
     """Each needle found in a place of the de-identified data set (:func:`.roles.is_place`), as "attribute@path",
     sorted. Where values of several source attributes are found in one element (the same date in StudyDate and
-    ContentDate), the element's own attribute is named if it is one of them, else the first."""
-    find = _Finder(needles, {e.path: e.texts for e in source})
+    ContentDate), the element's own attribute is named if it is one of them, else the first. The source's
+    elements (``source``) are read only if an element found needs them."""
+    find = _Finder(needles, _SourceTexts(source))
     found = []
     for elem in deid:
-        if not elem.texts or not is_place(elem.tag, elem.vr) and (
-                elem.tag >> 16 == 0x0002 or find.source_at.get(elem.path) == elem.texts):
+        place = is_place(elem.tag, elem.vr)
+        if not elem.texts or not place and elem.tag >> 16 == 0x0002:
             continue
         names = find.in_element(elem)
-        if names:
+        if names and (place or find.source_at.get(elem.path) != elem.texts):
             own = keyword(elem.tag)
             found.append(f"{own if own in names else min(names)}@{elem.path}")
     return tuple(sorted(found))
+
+
+class _SourceTexts:
+    """The source's element values by path, read on first use."""
+
+    def __init__(self, read: Callable[[], list[Element]]) -> None:
+        self.read = read
+        self.at: dict[str, tuple[str, ...]] | None = None
+
+    def get(self, path: str) -> tuple[str, ...] | None:
+        if self.at is None:
+            self.at = {e.path: e.texts for e in self.read()}
+        return self.at.get(path)
 
 
 class _Finder:
@@ -198,7 +213,7 @@ class _Finder:
     (every run of an element's words looked up once), a plain word and a UID as a whole value, a date also glued
     to a time or text. An element whose folded text holds none of them at all is passed over at once."""
 
-    def __init__(self, needles: list[Needle], source_at: dict[str, tuple[str, ...]]) -> None:
+    def __init__(self, needles: list[Needle], source_at: _SourceTexts) -> None:
         by_kind: dict[NeedleKind, dict[str, set[str]]] = {kind: {} for kind in NeedleKind}
         for needle in needles:
             by_kind[needle.kind].setdefault(needle.text, set()).add(needle.attribute)
@@ -206,17 +221,17 @@ class _Finder:
             by_kind[k] for k in (NeedleKind.WORDS, NeedleKind.NAME_PART, NeedleKind.UID, NeedleKind.WHOLE,
                                  NeedleKind.DATE))
         self.glued = _glued_dates(self.dates)
-        self.longest = max(map(len, [*self.texts, *self.parts]), default=0)
         self.anywhere = re.compile("|".join(map(re.escape, sorted({*self.texts, *self.parts, *self.wholes,
-                                                                     *self.uids})))) if needles else None
+                                                                     *self.uids, *self.dates})))) if needles else None
         self.source_at = source_at
 
     def in_element(self, elem: Element) -> set[str]:
         """The source attributes whose values the element holds."""
         names: set[str] = set()
         for value in elem.texts:
-            if self.anywhere is not None and self.anywhere.search(_folded(value)):
-                names |= self._in_value(elem, value)
+            if self.anywhere is None or not self.anywhere.search(_folded(value)):
+                continue  # a date glued to a time or text is in the folded value too
+            names |= self._in_value(elem, value)
             if self.glued is not None and elem.vr != "UI":  # a date is no UID's digits
                 names.update(*(self.dates[match.group(1)] for match in self.glued.finditer(value)))
         return names
@@ -228,10 +243,13 @@ class _Finder:
                 names |= self.uids.get(fold(part), set())
         if elem.vr == "UI":
             return names
-        for run in _runs(folded_words(value), self.longest) if self.texts or self.parts else ():
-            names |= self.texts.get(run, set())
-            if run in self.parts and _carried(run, self.source_at.get(elem.path, ())):
-                names |= self.parts[run]
+        if self.texts or self.parts:
+            words = _Words(value)
+            for text in filter(words.has_run, self.texts):
+                names |= self.texts[text]
+            for part in filter(words.has_run, self.parts):
+                if _carried(part, self.source_at.get(elem.path) or ()):
+                    names |= self.parts[part]
         return names | self.wholes.get(_folded(value), set())
 
 
@@ -243,7 +261,7 @@ def _carried(part: str, source_texts: tuple[str, ...]) -> bool:
     same place (a description kept, or cleaned of other words), not written there by the de-identifier: a
     pseudonym or a made-up institution that happens to hold a common surname (dicognito's "NANJING'S SMITH STREET
     CLINIC" for a source physician Smith) is someone else's."""
-    return any(part in _runs(folded_words(text), len(part)) for text in source_texts)
+    return any(_Words(text).has_run(part) for text in source_texts)
 
 
 def _glued_dates(dates: dict[str, set[str]]) -> re.Pattern | None:
@@ -255,12 +273,20 @@ def _glued_dates(dates: dict[str, set[str]]) -> re.Pattern | None:
     return re.compile(rf"(?<!\d)({alternatives})(?:(?!\d)|(?=(?:[01]\d|2[0-3])(?:[0-5]\d|\D|$)))")
 
 
-def _runs(words: list[str], longest: int) -> Iterator[str]:
-    """Every run of consecutive words, joined, up to ``longest`` characters."""
-    for start in range(len(words)):
-        joined = ""
-        for word in words[start:]:
-            joined += word
-            if len(joined) > longest:
-                break
-            yield joined
+class _Words:
+    """A text's folded words (:func:`.identity.folded_words`), joined, with where each word starts and ends."""
+
+    def __init__(self, text: str) -> None:
+        words = folded_words(text)
+        self.ends = set(itertools.accumulate(map(len, words)))
+        self.starts = {0, *self.ends}
+        self.joined = "".join(words)
+
+    def has_run(self, run: str) -> bool:
+        """Whether ``run`` (folded) is a run of consecutive whole words of the text."""
+        at = self.joined.find(run)
+        while at >= 0:
+            if at in self.starts and at + len(run) in self.ends:
+                return True
+            at = self.joined.find(run, at + 1)
+        return False

@@ -14,13 +14,16 @@ from collections.abc import Callable
 
 from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, data_set_start
 
-_HEADER = struct.Struct("<HH2sH")  # group, element, VR, 16-bit length
+_TAG_VR = struct.Struct("<HH2s")  # group, element, VR
+_SHORT = struct.Struct("<H")
 _LONG = struct.Struct("<L")
 _ITEM = struct.Struct("<HHL")  # (FFFE,xxxx) and its 32-bit length
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 _SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
                         b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"})
 _UNDEFINED = 0xFFFFFFFF
+_MAX_KNOWN = 1 << 16  # tags and VRs a walker remembers
+_ITEM_END_NAME = "item end"  # an item delimiter's place among the names of VRs
 _ITEM_TAG, _ITEM_END, _SEQUENCE_END = 0xE000, 0xE00D, 0xE0DD
 #: The transfer syntaxes whose data set is not Explicit VR Little Endian (every other one's is: compressed
 #: ones included), and a file without file meta ("").
@@ -37,22 +40,8 @@ class NotPlain(Exception):
 Visit = Callable[[str, int, str, bytes], None]
 #: Whether an element (tag, VR) is visited: asked once per tag and VR, the answer remembered.
 Accept = Callable[[int, str], bool]
-_VR_NAMES = {vr: vr.decode() for vr in _LONG_VRS | _SHORT_VRS}
 #: What a UN element's VR is read as (the dictionary's, for a public tag; "SQ" is not followed but searched).
 KnownVR = Callable[[int], str]
-
-
-def walk_plain(head: bytes, visit: Visit, accept: Accept, known_vr: KnownVR, tag_text: Callable[[int], str]) -> None:
-    """Visit the elements ``accept`` accepts of a file's header bytes (file meta included, pixel data excluded),
-    in order, when the data set is Explicit VR Little Endian; raises :class:`NotPlain` otherwise or on anything
-    unexpected."""
-    if _transfer_syntax(head) in _NOT_EXPLICIT_LE:
-        raise NotPlain("not Explicit VR Little Endian")
-    walk = _Walk(head, visit, accept, known_vr, tag_text)
-    try:
-        walk.elements(132 if head[128:132] == b"DICM" else 0, len(head), "")
-    except struct.error as exc:  # a length that points past the bytes
-        raise NotPlain(str(exc)) from None
 
 
 def character_set(head: bytes) -> bytes:
@@ -74,51 +63,72 @@ def _transfer_syntax(head: bytes) -> str:
     return head[at + 8:at + 8 + length].rstrip(b"\0 ").decode("ascii", "replace")
 
 
-class _Walk:
-    """One walk of one header: its bytes, what it visits, and the answers of ``accept`` so far."""
+class Walker:
+    """Walks Explicit VR Little Endian headers, visiting the elements ``accept`` accepts. What it learns of a tag
+    and VR (their kind, whether they are visited) is kept from header to header: most repeat in every file."""
 
-    def __init__(self, head: bytes, visit: Visit, accept: Accept, known_vr: KnownVR,
-                 tag_text: Callable[[int], str]) -> None:
-        self.head, self.visit, self.accept, self.known_vr, self.tag_text = head, visit, accept, known_vr, tag_text
-        self.accepted: dict[tuple[int, str], bool] = {}
+    def __init__(self, accept: Accept, known_vr: KnownVR, tag_text: Callable[[int], str]) -> None:
+        self.accept, self.known_vr, self.tag_text = accept, known_vr, tag_text
+        self.known: dict[bytes, tuple[int, str, bool, bool]] = {}
 
-    def elements(self, at: int, end: int, prefix: str) -> int:
+    def walk(self, head: bytes, visit: Visit) -> None:
+        """Visit the accepted elements of a file's header bytes (file meta included, pixel data excluded), in
+        order, when the data set is Explicit VR Little Endian; raises :class:`NotPlain` otherwise or on anything
+        unexpected."""
+        if _transfer_syntax(head) in _NOT_EXPLICIT_LE:
+            raise NotPlain("not Explicit VR Little Endian")
+        if len(self.known) > _MAX_KNOWN:  # private tags without end in a long run: memory stays flat
+            self.known.clear()
+        try:
+            self.elements(head, visit, 132 if head[128:132] == b"DICM" else 0, len(head), "")
+        except struct.error as exc:  # a length that points past the bytes
+            raise NotPlain(str(exc)) from None
+
+    def elements(self, head: bytes, visit: Visit, at: int, end: int, prefix: str) -> int:
         """Walk the elements from ``at`` up to ``end`` (or an item delimiter); returns where the walk stopped."""
-        head, accepted = self.head, self.accepted
+        known = self.known
         while at + 8 <= end:
-            group, element, vr, length = _HEADER.unpack_from(head, at)
-            tag = group << 16 | element
-            if group == 0xFFFE:
-                if element == _ITEM_END:
-                    return at + 8
-                raise NotPlain(f"item tag at {at}")
-            if vr in _LONG_VRS:
+            key = head[at:at + 6]  # tag and VR
+            kind = known.get(key)
+            if kind is None:
+                kind = known[key] = self.kind(key, at)
+            tag, name, long, wanted = kind
+            if long:
                 (length,) = _LONG.unpack_from(head, at + 8)
                 at += 12
-            elif vr in _SHORT_VRS:
-                at += 8
             else:
-                raise NotPlain(f"unknown VR {vr!r} at {at}")
-            if vr == b"SQ":
-                at = self.sequence(at, length, prefix + self.tag_text(tag))
+                (length,) = _SHORT.unpack_from(head, at + 6)
+                at += 8
+            if name == "SQ":
+                at = self.sequence(head, visit, at, length, prefix + self.tag_text(tag))
                 continue
+            if name == _ITEM_END_NAME:
+                return at
             if length == _UNDEFINED or at + length > end:
                 raise NotPlain(f"value of {self.tag_text(tag)} runs past the header")
-            name = _VR_NAMES[vr]
-            if name == "UN":  # read as the dictionary's VR; a sequence stored as UN is searched as bytes
-                name = self.known_vr(tag).replace("SQ", "UN")
-            key = (tag, name)
-            wanted = accepted.get(key)
-            if wanted is None:
-                wanted = accepted[key] = self.accept(tag, name) and tag not in PIXEL_DATA_TAGS
             if wanted:
-                self.visit(prefix, tag, name, head[at:at + length])
+                visit(prefix, tag, name, head[at:at + length])
             at += length
         return at
 
-    def sequence(self, at: int, length: int, path: str) -> int:
+    def kind(self, key: bytes, at: int) -> tuple[int, str, bool, bool]:
+        """An element's tag, the VR it is read as, whether its length is 32-bit, and whether it is visited."""
+        group, element, vr = _TAG_VR.unpack(key)
+        tag = group << 16 | element
+        if group == 0xFFFE:
+            if element == _ITEM_END:
+                return tag, _ITEM_END_NAME, False, False
+            raise NotPlain(f"item tag at {at}")
+        if vr not in _LONG_VRS and vr not in _SHORT_VRS:
+            raise NotPlain(f"unknown VR {vr!r} at {at}")
+        name = vr.decode()
+        if name == "UN":  # read as the dictionary's VR; a sequence stored as UN is searched as bytes
+            name = self.known_vr(tag).replace("SQ", "UN")
+        wanted = name != "SQ" and self.accept(tag, name) and tag not in PIXEL_DATA_TAGS
+        return tag, name, vr in _LONG_VRS, wanted
+
+    def sequence(self, head: bytes, visit: Visit, at: int, length: int, path: str) -> int:
         """Walk a sequence's items; returns the offset after the sequence."""
-        head = self.head
         end = len(head) if length == _UNDEFINED else at + length
         if end > len(head):
             raise NotPlain(f"sequence {path} runs past the header")
@@ -135,7 +145,7 @@ class _Walk:
             item_end = end if item_length == _UNDEFINED else at + item_length
             if item_end > end:
                 raise NotPlain(f"item of {path} runs past its sequence")
-            stop = self.elements(at, item_end, f"{path}[{k}]/")
+            stop = self.elements(head, visit, at, item_end, f"{path}[{k}]/")
             at = stop if item_length == _UNDEFINED else item_end
             k += 1
         if length == _UNDEFINED:

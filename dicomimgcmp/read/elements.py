@@ -21,7 +21,7 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from dicomimgcmp.read.bytewalk import NotPlain, character_set, walk_plain
+from dicomimgcmp.read.bytewalk import NotPlain, Walker, character_set
 from dicomimgcmp.read.dicomfile import (
     PIXEL_DATA_TAGS,
     TEXT_VRS,
@@ -104,17 +104,20 @@ def _plain_elements(head: bytes, wanted: Wanted | None) -> list[Element]:
     out: list[Element] = []
     encoding = "utf-8" if b"192" in character_set(head) else "latin-1"
 
-    def accept(tag: int, vr: str) -> bool:
-        return vr in _READ_VRS and (wanted is None or wanted(tag, vr))
-
     def visit(prefix: str, tag: int, vr: str, raw: bytes) -> None:
         if vr in TEXT_VRS:  # trailing padding and line ends are not text, as dicomsdl hands text over
             raw = raw.rstrip(b" \0\r\n\t")
         out.append(Element(prefix + tag_text(tag), tag, vr, texts_of(raw if len(raw) <= MAX_BYTES else b"", vr,
                                                                   encoding)))
 
-    walk_plain(head, visit, accept, _known_vr, tag_text)
+    _walker(wanted).walk(head, visit)
     return out
+
+
+@functools.cache
+def _walker(wanted: Wanted | None) -> Walker:
+    """The byte walker of a caller's choice of elements (one per choice and process: it learns the tags)."""
+    return Walker(lambda tag, vr: vr in _READ_VRS and (wanted is None or wanted(tag, vr)), _known_vr, tag_text)
 
 
 _READ_VRS = TEXT_VRS | BYTES_VRS
