@@ -109,3 +109,19 @@ def test_date_shifts_are_measured_and_a_patient_with_two_shifts_is_listed(tree):
     run = run_script(tree.config())
     assert [run.row(f"s{k}").date_shift_days for k in range(3)] == ["22", "23", "27"]
     assert "DATE SHIFTS DIFFER within 1 patients: PID-778812: 22,23 days" in run.proc.stdout
+
+
+def test_uids_the_mapping_keeps_may_stay_and_others_are_found(tree):
+    """A de-identifier that retains UIDs (the profile's option) lists them in the mapping as themselves: the
+    study UID it keeps is no finding, in its own element or in a reference; the series UID it was to replace is."""
+    src = source_with_identity("CT_small.dcm", "keeps-study")
+
+    def keep_study(deid, src):
+        deid.StudyInstanceUID = src.StudyInstanceUID
+        _study_in_references(deid, src)
+        deid.add_new(0x00081250, "SQ", Sequence([Dataset()]))  # RelatedSeriesSequence
+        deid[0x00081250].value[0].SeriesInstanceUID = src.SeriesInstanceUID
+    pair_cleaned(tree, "keeps_study", src, keep_study)
+    tree.mapping[str(src.StudyInstanceUID)] = str(src.StudyInstanceUID)
+    run = run_script(tree.config())
+    assert run.row("keeps_study").header_identity == "SeriesInstanceUID@(0008,1250)[0]/(0020,000E)"

@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from typing import NamedTuple
 
 from pydicom.uid import UID_dictionary
@@ -73,48 +73,67 @@ def check_headers(result: PairResult, kept_uids: frozenset[str]) -> PairResult:
     if result.status in (Status.UNMAPPED, Status.MISSING_PRE, Status.DUPLICATE_UID):
         return result
     deid, source = result.deid, result.source
-    unchanged = {deid.sop_instance_uid} if deid.sop_instance_uid == source.sop_instance_uid else set()
+    kept: Container[str] = kept_uids
+    if deid.sop_instance_uid == source.sop_instance_uid:  # the pairing found it unchanged
+        kept = _Kept(kept_uids, deid.sop_instance_uid)
     try:
         with quiet_pydicom():  # sequences are converted as they are searched: their warnings are pydicom's
-            found = identity_found((deid.path, deid.pixel_offset), (source.path, source.pixel_offset),
-                                   kept_uids | unchanged)
+            found = identity_found((deid.path, deid.pixel_offset), (source.path, source.pixel_offset), kept)
     except Exception as exc:  # the comparison's row must survive a header that cannot be searched  # noqa: BLE001
         return result.with_note(f"header check failed: {type(exc).__name__}: {exc}")
     return result.replace(header_identity=found, date_shift_days=date_shift(source.dates, deid.dates))
 
 
-def identity_found(deid: Located, source: Located, kept_uids: Iterable[str] = ()) -> tuple[str, ...]:
+class _Kept:
+    """The UIDs the mapping keeps and one more (a set of any size is not copied for a pair)."""
+
+    def __init__(self, kept: Container[str], also: str) -> None:
+        self.kept, self.also = kept, also
+
+    def __contains__(self, uid: object) -> bool:
+        return uid == self.also or uid in self.kept
+
+
+def identity_found(deid: Located, source: Located, kept_uids: Container[str] = frozenset()) -> tuple[str, ...]:
     """The source's identity values found in the de-identified file, each "SourceAttribute@tag path", sorted.
-    Each file is given as (path, pixel data offset or None)."""
-    kept = {fold(uid) for uid in kept_uids if uid}
+    Each file is given as (path, pixel data offset or None); UIDs in ``kept_uids`` may stay."""
     source_head = header_bytes(*source)
-    needles = [n for n in set(source_needles(header_elements(source[0], source_head, _may_hold_identity)))
-               if not (n.kind is NeedleKind.UID and n.text in kept)]
+    elements = header_elements(source[0], source_head, _may_hold_identity)
+    values = _source_values(tuple(elem for elem in elements if elem.vr != "UI" and elem.texts))
+    uids = [needle for elem in elements if elem.vr == "UI" for needle in _uid_needles(elem, kept_uids)]
     head = header_bytes(*deid)
     ascii_words = head.lower().translate(None, _NOT_ALNUM)
-    other = [n for n in needles if not n.text.isascii()]
-    if other:  # names in other scripts: in the header's text as UTF-8 or as a single-byte character set
-        text = fold(head.decode("utf-8", "ignore")) + "\0" + fold(head.decode("latin-1"))
-    candidates = [n for n in needles if (n.text.encode() in ascii_words if n.text.isascii() else n.text in text)]
+    candidates = [needle for needle in uids if needle.text.encode() in ascii_words]
+    candidates += (needle for key, text in values.ascii if key in ascii_words for needle in values.by_text[text])
+    if values.other:  # names in other scripts: in the header's text as UTF-8 or as a single-byte character set
+        folded = fold(head.decode("utf-8", "ignore")) + "\0" + fold(head.decode("latin-1"))
+        candidates += (needle for text in values.other if text in folded for needle in values.by_text[text])
     if not candidates:
         return ()
     return _locate(header_elements(deid[0], head), candidates, lambda: header_elements(source[0], source_head))
 
 
-def source_needles(source: Iterable[Element]) -> Iterator[Needle]:
-    """The identity values of a source data set's elements (those :func:`_may_hold_identity` accepts)."""
-    for elem in source:
-        if elem.texts:
-            if elem.vr == "UI":  # an instance's own: computed each time
-                yield from _uid_needles(elem.tag, elem.texts)
-            else:  # a patient's, a study's, a series' values: each derived once per process
-                yield from _value_needles(elem.tag, elem.vr, elem.texts)
+class _SourceValues:
+    """The needles of a source's values other than UIDs, by text, and the texts' search keys: derived once per
+    distinct set of elements (the files of a series share theirs)."""
+
+    def __init__(self, elements: tuple[Element, ...]) -> None:
+        self.by_text: dict[str, list[Needle]] = {}
+        for needle in {n for elem in elements for n in _value_needles(elem.tag, elem.vr, elem.texts)}:
+            self.by_text.setdefault(needle.text, []).append(needle)
+        self.ascii = [(text.encode(), text) for text in self.by_text if text.isascii()]
+        self.other = [text for text in self.by_text if not text.isascii()]
 
 
-def _uid_needles(tag: int, uids: tuple[str, ...]) -> Iterator[Needle]:
-    attribute = keyword(tag) or tag_text(tag)
+_source_values = functools.lru_cache(maxsize=256)(_SourceValues)
+
+
+def _uid_needles(elem: Element, kept_uids: Container[str]) -> Iterator[Needle]:
+    """An element's instance UIDs (standard and class UIDs aside) that the mapping does not keep."""
+    attribute = keyword(elem.tag) or tag_text(elem.tag)
     if not attribute.endswith("ClassUID") and attribute not in _NOT_INSTANCE_UIDS:
-        yield from (Needle(fold(uid), NeedleKind.UID, attribute) for uid in uids if uid and uid not in UID_dictionary)
+        yield from (Needle(fold(uid), NeedleKind.UID, attribute) for uid in elem.texts
+                    if uid and uid not in UID_dictionary and uid not in kept_uids)
 
 
 @functools.lru_cache(maxsize=1 << 15)
