@@ -3,6 +3,7 @@ dates (on the study's date and time together, so that a shift of hours is one nu
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 
@@ -24,6 +25,7 @@ def real_date(value: str) -> str | None:
     return None if day in PLACEHOLDER_DATES or int(day[:4]) < _FIRST_REAL_YEAR else day
 
 
+@functools.lru_cache(maxsize=4096)  # a study's date and time, once per process
 def moment(day: str, time: str = "") -> datetime | None:
     """A DA value and an optional TM value as one moment; None when the date is missing, not a date or a
     placeholder (a time that cannot be read is left out)."""

@@ -266,8 +266,8 @@ class _Finder:
             words = _Words(value)
             for text in filter(words.has_run, self.texts):
                 names |= self.texts[text]
-            for part in filter(words.has_run, self.parts):
-                if _carried(part, self.source_at.get(elem.path) or ()):
+            for part in filter(words.has_run, self.parts):  # a part of a name found whole needs no more
+                if not self.parts[part] <= names and _carried(part, self.source_at.get(elem.path) or ()):
                     names |= self.parts[part]
         return names | self.wholes.get(_folded(value), set())
 

@@ -35,7 +35,7 @@ class NotPlain(Exception):
     """The header is not one this walk reads with certainty."""
 
 
-#: Called with (the path of the element's data set, "" or "(gggg,eeee)[k]/...", tag, VR, raw value) for every
+#: Called with (the element's path, "(gggg,eeee)" or "(gggg,eeee)[k]/(gggg,eeee)", tag, VR, raw value) for every
 #: element that is not a sequence and that :data:`Accept` accepts.
 Visit = Callable[[str, int, str, bytes], None]
 #: Whether an element (tag, VR) is visited: asked once per tag and VR, the answer remembered.
@@ -69,7 +69,7 @@ class Walker:
 
     def __init__(self, accept: Accept, known_vr: KnownVR, tag_text: Callable[[int], str]) -> None:
         self.accept, self.known_vr, self.tag_text = accept, known_vr, tag_text
-        self.known: dict[bytes, tuple[int, str, bool, bool]] = {}
+        self.known: dict[bytes, tuple[int, str, str, bool, bool]] = {}
 
     def walk(self, head: bytes, visit: Visit) -> None:
         """Visit the accepted elements of a file's header bytes (file meta included, pixel data excluded), in
@@ -92,7 +92,7 @@ class Walker:
             kind = known.get(key)
             if kind is None:
                 kind = known[key] = self.kind(key, at)
-            tag, name, long, wanted = kind
+            tag, text, name, long, wanted = kind
             if long:
                 (length,) = _LONG.unpack_from(head, at + 8)
                 at += 12
@@ -100,24 +100,25 @@ class Walker:
                 (length,) = _SHORT.unpack_from(head, at + 6)
                 at += 8
             if name == "SQ":
-                at = self.sequence(head, visit, at, length, prefix + self.tag_text(tag))
+                at = self.sequence(head, visit, at, length, prefix + text)
                 continue
             if name == _ITEM_END_NAME:
                 return at
             if length == _UNDEFINED or at + length > end:
-                raise NotPlain(f"value of {self.tag_text(tag)} runs past the header")
+                raise NotPlain(f"value of {text} runs past the header")
             if wanted:
-                visit(prefix, tag, name, head[at:at + length])
+                visit(prefix + text, tag, name, head[at:at + length])
             at += length
         return at
 
-    def kind(self, key: bytes, at: int) -> tuple[int, str, bool, bool]:
-        """An element's tag, the VR it is read as, whether its length is 32-bit, and whether it is visited."""
+    def kind(self, key: bytes, at: int) -> tuple[int, str, str, bool, bool]:
+        """An element's tag, as a number and as a path writes it, the VR it is read as, whether its length is
+        32-bit, and whether it is visited."""
         group, element, vr = _TAG_VR.unpack(key)
         tag = group << 16 | element
         if group == 0xFFFE:
             if element == _ITEM_END:
-                return tag, _ITEM_END_NAME, False, False
+                return tag, "", _ITEM_END_NAME, False, False
             raise NotPlain(f"item tag at {at}")
         if vr not in _LONG_VRS and vr not in _SHORT_VRS:
             raise NotPlain(f"unknown VR {vr!r} at {at}")
@@ -125,7 +126,7 @@ class Walker:
         if name == "UN":  # read as the dictionary's VR; a sequence stored as UN is searched as bytes
             name = self.known_vr(tag).replace("SQ", "UN")
         wanted = name != "SQ" and self.accept(tag, name) and tag not in PIXEL_DATA_TAGS
-        return tag, name, vr in _LONG_VRS, wanted
+        return tag, self.tag_text(tag), name, vr in _LONG_VRS, wanted
 
     def sequence(self, head: bytes, visit: Visit, at: int, length: int, path: str) -> int:
         """Walk a sequence's items; returns the offset after the sequence."""

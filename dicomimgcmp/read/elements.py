@@ -104,11 +104,10 @@ def _plain_elements(head: bytes, wanted: Wanted | None) -> list[Element]:
     out: list[Element] = []
     encoding = "utf-8" if b"192" in character_set(head) else "latin-1"
 
-    def visit(prefix: str, tag: int, vr: str, raw: bytes) -> None:
+    def visit(path: str, tag: int, vr: str, raw: bytes) -> None:
         if vr in TEXT_VRS:  # trailing padding and line ends are not text, as dicomsdl hands text over
             raw = raw.rstrip(b" \0\r\n\t")
-        out.append(Element(prefix + tag_text(tag), tag, vr, texts_of(raw if len(raw) <= MAX_BYTES else b"", vr,
-                                                                  encoding)))
+        out.append(Element(path, tag, vr, texts_of(raw if len(raw) <= MAX_BYTES else b"", vr, encoding)))
 
     _walker(wanted).walk(head, visit)
     return out
