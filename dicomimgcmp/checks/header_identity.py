@@ -40,7 +40,15 @@ from dicomimgcmp.checks.roles import date_is_identity, is_place, keyword, plain_
 from dicomimgcmp.enums import NeedleKind
 from dicomimgcmp.model import PairResult, Status
 from dicomimgcmp.read.dicomfile import TEXT_VRS, quiet_pydicom
-from dicomimgcmp.read.elements import BYTES_VRS, Element, header_bytes, header_elements, tag_text
+from dicomimgcmp.read.elements import (
+    BYTES_VRS,
+    REMEMBERED,
+    SHORT,
+    Element,
+    header_bytes,
+    header_elements,
+    tag_text,
+)
 
 #: Values that are not identity on their own, normalised (modality codes are under 3 characters or listed here).
 NOT_IDENTITY = frozenset({"anonymous", "anonymized", "anonymised", "anon", "removed", "none", "unknown", "yes",
@@ -136,7 +144,7 @@ def _uid_needles(elem: Element, kept_uids: Container[str]) -> Iterator[Needle]:
                     if uid and uid not in UID_dictionary and uid not in kept_uids)
 
 
-@functools.lru_cache(maxsize=1 << 15)
+@functools.lru_cache(maxsize=REMEMBERED)
 def _value_needles(tag: int, vr: str, texts: tuple[str, ...]) -> tuple[Needle, ...]:
     """The needles of one element's values: names whole and by component, dates in their written forms, the
     profile's identifying text (a plain word only as a whole value)."""
@@ -248,14 +256,15 @@ class _Finder:
         """The source attributes whose values the element holds."""
         names: set[str] = set()
         for value in elem.texts:
-            if self.anywhere is None or not self.anywhere.search(_folded(value)):
+            folded = _short_folded(value) if len(value) <= SHORT and elem.vr != "UI" else fold(value)
+            if self.anywhere is None or not self.anywhere.search(folded):
                 continue  # a date glued to a time or text is in the folded value too
-            names |= self._in_value(elem, value)
+            names |= self._in_value(elem, value, folded)
             if self.glued is not None and elem.vr != "UI":  # a date is no UID's digits
                 names.update(*(self.dates[match.group(1)] for match in self.glued.finditer(value)))
         return names
 
-    def _in_value(self, elem: Element, value: str) -> set[str]:
+    def _in_value(self, elem: Element, value: str, folded: str) -> set[str]:
         names: set[str] = set()
         if self.uids and (elem.vr == "UI" or elem.vr in BYTES_VRS):
             for part in re.split(r"[\\\s\x00]+", value):
@@ -269,10 +278,10 @@ class _Finder:
             for part in filter(words.has_run, self.parts):  # a part of a name found whole needs no more
                 if not self.parts[part] <= names and _carried(part, self.source_at.get(elem.path) or ()):
                     names |= self.parts[part]
-        return names | self.wholes.get(_folded(value), set())
+        return names | self.wholes.get(folded, set())
 
 
-_folded = functools.lru_cache(maxsize=1 << 16)(fold)  # element values repeat from file to file
+_short_folded = functools.lru_cache(maxsize=REMEMBERED)(fold)  # element values repeat from file to file
 
 
 def _carried(part: str, source_texts: tuple[str, ...]) -> bool:

@@ -201,16 +201,19 @@ def _known_vr(tag: int) -> str:
 
 def texts_of(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
     """A stored value as text: text values one by one, bytes (UN, OB, OW) as their runs of printable bytes.
-    Short values are decoded once per process (most repeat from file to file: a patient's, a series' values)."""
+    Short values are decoded once per process (most repeat from file to file: a patient's, a series' values; an
+    instance's UIDs do not, and are not remembered)."""
     if not raw:
         return ()
-    return _short_texts(raw, vr, encoding) if len(raw) <= _SHORT else _texts(raw, vr, encoding)
+    return _short_texts(raw, vr, encoding) if len(raw) <= SHORT and vr != "UI" else _texts(raw, vr, encoding)
 
 
-_SHORT = 256  # bytes: values up to this long are remembered decoded (most repeat from file to file)
+SHORT = 256  # bytes or characters: values up to this long are remembered (most repeat from file to file)
+#: Values a cache of them holds: a few series' worth, the most recent (memory stays flat however long the run).
+REMEMBERED = 1 << 14
 
 
-@functools.lru_cache(maxsize=1 << 15)
+@functools.lru_cache(maxsize=REMEMBERED)
 def _short_texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
     return _texts(raw, vr, encoding)
 
