@@ -118,7 +118,13 @@ def identity_found(deid: Located, source: Located, kept_uids: Container[str] = f
         candidates += (needle for text in values.other if text in folded for needle in values.by_text[text])
     if not candidates:
         return ()
-    return _locate(header_elements(deid[0], head), candidates, lambda: header_elements(source[0], source_head))
+    places = header_elements(deid[0], head, None if any(n.kind is NeedleKind.UID for n in candidates) else _not_uid)
+    return _locate(places, candidates, lambda: header_elements(source[0], source_head))
+
+
+def _not_uid(_tag: int, vr: str) -> bool:
+    """Whether an element may hold a value other than a UID (a UI element holds nothing else)."""
+    return vr != "UI"
 
 
 class _SourceValues:
@@ -136,12 +142,26 @@ class _SourceValues:
 _source_values = functools.lru_cache(maxsize=256)(_SourceValues)
 
 
-def _uid_needles(elem: Element, kept_uids: Container[str]) -> Iterator[Needle]:
+def _uid_needles(elem: Element, kept_uids: Container[str]) -> list[Needle]:
     """An element's instance UIDs (standard and class UIDs aside) that the mapping does not keep."""
-    attribute = keyword(elem.tag) or tag_text(elem.tag)
-    if not attribute.endswith("ClassUID") and attribute not in _NOT_INSTANCE_UIDS:
-        yield from (Needle(fold(uid), NeedleKind.UID, attribute) for uid in elem.texts
-                    if uid and uid not in UID_dictionary and uid not in kept_uids)
+    attribute = _instance_uid_attribute(elem.tag)
+    if attribute is None:
+        return []
+    return [Needle(_fold_uid(uid), NeedleKind.UID, attribute) for uid in elem.texts
+            if uid and uid not in UID_dictionary and uid not in kept_uids]
+
+
+@functools.lru_cache(maxsize=8192)
+def _instance_uid_attribute(tag: int) -> str | None:
+    """The attribute of a UI element whose values are instance UIDs (None for a class UID and the like)."""
+    attribute = keyword(tag) or tag_text(tag)
+    return None if attribute.endswith("ClassUID") or attribute in _NOT_INSTANCE_UIDS else attribute
+
+
+def _fold_uid(uid: str) -> str:
+    """:func:`.identity.fold` of a UID: a valid one (digits and dots) without its dots, at once."""
+    digits = uid.replace(".", "")
+    return digits if digits.isascii() and digits.isdigit() else fold(uid)
 
 
 @functools.lru_cache(maxsize=REMEMBERED)
@@ -268,7 +288,7 @@ class _Finder:
         names: set[str] = set()
         if self.uids and (elem.vr == "UI" or elem.vr in BYTES_VRS):
             for part in re.split(r"[\\\s\x00]+", value):
-                names |= self.uids.get(fold(part), set())
+                names |= self.uids.get(_fold_uid(part), set())
         if elem.vr == "UI":
             return names
         if self.texts or self.parts:
