@@ -45,12 +45,13 @@ class RecipeTally(NamedTuple):
 
 class HeaderTally(NamedTuple):
     """The header check over a run: files with findings; (source attribute, where found, files), most files
-    first; the first files found, (path, findings as JSON, page or None); patients whose date shifts differ,
-    (source PatientID, the shifts in days, comma-separated)."""
+    first; the files' sets of findings, (findings as JSON, files), most files first, and how many sets there are
+    in all; patients whose date shifts differ, (source PatientID, the shifts in days, comma-separated)."""
 
     files: int
     table: tuple[tuple[str, str, int], ...]
-    listed: tuple[tuple[str, str, int | None], ...]
+    combinations: tuple[tuple[str, int], ...]
+    combination_count: int
     shifts: tuple[tuple[str, str], ...]
 
 

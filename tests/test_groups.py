@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pikepdf
 import pytest
-from conftest import pdf_pages, run_script
+from conftest import pdf_pages, run_script, summary_pages
 from helpers import add, blank, page_text, series, series_slice
 
 
@@ -146,3 +146,26 @@ def test_pages_read_a_few_at_a_time_make_the_same_pdfs(grouped, pages, monkeypat
     with local_workers(1) as workers:
         pipeline.run(load_config(config), parts=2, workers=workers)
     assert {name: (whole.run_dir / name).read_bytes() for name in outputs} == outputs
+
+
+@pytest.mark.parametrize("pages", ["all", "per_group"])
+def test_a_large_run_summary_is_short_and_links_to_its_groups_on_page_one(tree, pages):
+    """600 changed images in 6 series whose headers all keep the source's institution, station and dates: each
+    part's summary opens with the counts and the change groups (linked on its first page) and takes at most 3
+    pages; header findings are counted by the set of findings, never listed file by file."""
+    for s in range(6):
+        for k in range(100):
+            add(tree, f"se{s}/i{k:03d}.dcm", series_slice("CT_small.dcm", f"se{s}", k), blank)
+    run = run_script(tree.config(pages=pages), multi=True)
+    csv = run.csv
+    assert (csv.status == "changed").sum() == 600 and (csv.header_identity != "").all()
+    for part in sorted(set(csv.pdf_file) - {""}):
+        with pikepdf.open(run.run_dir / part) as pdf:
+            first = page_text(pdf, 0)
+            assert "[group " in first or "group g" in first, first
+            assert pdf.pages[0].obj.get("/Annots"), "no link on the summary's first page"
+            summary = summary_pages(csv, part)
+            assert summary <= 3, f"{part}: {summary} summary pages"
+            text = "".join(page_text(pdf, k) for k in range(summary))
+        assert "i000.dcm   " not in text.replace("\n", " ")  # no file listed with its header findings
+        assert "The same findings in several files" in text

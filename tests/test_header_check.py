@@ -125,3 +125,22 @@ def test_uids_the_mapping_keeps_may_stay_and_others_are_found(tree):
     tree.mapping[str(src.StudyInstanceUID)] = str(src.StudyInstanceUID)
     run = run_script(tree.config())
     assert run.row("keeps_study").header_identity == "SeriesInstanceUID@(0008,1250)[0]/(0020,000E)"
+
+
+def test_one_offset_of_hours_is_one_shift_whether_or_not_a_file_has_a_time(tree):
+    """dicognito shifts by hours: -658.5 days moves 20190304 18:50:59 to 20170515 06:50:59 and a date without
+    its time, 20190304, to 20170514 (-659 days). One patient, one offset: no "shifts differ"; two studies shifted
+    by offsets hours apart, both measured on date and time, do differ."""
+    cases = {"timed": ("20190304", "185059", "20170515", "065059", "PID-1"),
+             "untimed": ("20190304", "", "20170514", "", "PID-1"),
+             "other_a": ("20200101", "120000", "20180101", "000000", "PID-2"),
+             "other_b": ("20200201", "120000", "20180201", "180000", "PID-2")}
+    for name, (day, time, shifted_day, shifted_time, patient) in cases.items():
+        src = source_with_identity("CT_small.dcm", name, StudyDate=day, StudyTime=time, PatientID=patient)
+
+        def plant(deid, _src, shifted_day=shifted_day, shifted_time=shifted_time):
+            deid.StudyDate, deid.StudyTime = shifted_day, shifted_time
+        pair_cleaned(tree, name, src, plant)
+    run = run_script(tree.config())
+    assert [run.row(name).date_shift_days for name in cases] == ["-658.5", "-659", "-730.5", "-729.75"]
+    assert "DATE SHIFTS DIFFER within 1 patients: PID-2" in run.proc.stdout

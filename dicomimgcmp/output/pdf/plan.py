@@ -18,6 +18,7 @@ from dicomimgcmp.output.review import share_text
 from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, RecipeTally, nothing_paired
 
 _PAGE_FIELD = 8  # "p.12345 " before a listed line
+TABLE_SHOWN = 10  # places of the header check's table the summary shows (review.html shows them all)
 
 
 @dataclass(frozen=True)
@@ -180,20 +181,20 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
     if nothing_paired(summary.counts):
         head.append(Line(f"WARNING: {NOTHING_PAIRED}: {summary.unpaired or 'check uid_mapping_file'}.", "warn"))
     if summary.phi_total:
-        head.insert(1, Line(f"Identity found in pixels: {summary.phi_total} images", "warn"))
+        head.append(Line(f"Identity found in pixels: {summary.phi_total} images", "warn"))
     if summary.header is not None and not nothing_paired(summary.counts):
-        head[1:1] = _header_lines(summary.header)
+        head += _header_lines(summary.header)
     head += _recipe_lines(summary)
     members = [m for page in pages for m in page if m.status is Status.CHANGED]
     missed = [page[0] for page in pages if page[0].status is not Status.CHANGED and not page[0].phi_match]
     if missed:
         head.append(Line("Unchanged, but the recipe expects a region blanked (page, de-identified file, rule):"))
-        head += [Line(f"{m.rel_path}   {m.recipe_rule}", "mono", m.pdf_page) for m in missed]
+        head += _capped([Line(f"{m.rel_path}   {m.recipe_rule}", "mono", m.pdf_page) for m in missed], "pages")
     found = [page[0] for page in pages if page[0].phi_match]
     if found:
         head.append(Line("Identity found in pixels (page, de-identified file, attributes matched, status):"))
-        head += [Line(f"{m.rel_path}   {m.phi_match.replace(';', ', ')}   {m.status}", "mono", m.pdf_page)
-                 for m in found]
+        head += _capped([Line(f"{m.rel_path}   {m.phi_match.replace(';', ', ')}   {m.status}", "mono", m.pdf_page)
+                         for m in found], "pages")
     if summary.changed_total == 0:
         return head + [Line("No changed images: every compared pair has identical pixel values.")]
     if not members:
@@ -209,27 +210,48 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
         lines += groups
     if summary.per_group:
         lines.append(Line("Changed images by page (page, change group, its images here):"))
-        lines += [Line(f"group {page[0].change_group} ({len(page)} image"
-                       f"{'s' * (len(page) > 1)}): " + ", ".join(m.rel_path for m in page),
-                       "mono", page[0].pdf_page) for page in pages if page[0].status is Status.CHANGED]
+        lines += _capped([Line(f"group {page[0].change_group} ({len(page)} image{'s' * (len(page) > 1)}): "
+                               + _some_files(page), "mono", page[0].pdf_page)
+                          for page in pages if page[0].status is Status.CHANGED], "pages")
     else:
         lines.append(Line("Changed images (page, de-identified file, changed pixels, change group, note):"))
-        lines += [Line(f"{m.rel_path}   {m.changed_pixels} px   group {m.change_group}"
-                       f"{'   ' + m.reason if m.reason else ''}", "mono", m.pdf_page) for m in members]
+        lines += _capped([Line(f"{m.rel_path}   {m.changed_pixels} px   group {m.change_group}"
+                               f"{'   ' + m.reason if m.reason else ''}", "mono", m.pdf_page) for m in members],
+                         "pages")
     return lines
 
 
+#: Lines a list of the summary shows (files, pages, places); the rest are counted: the outline has every page,
+#: the CSV and review.html every file.
+SHOWN = 40
+
+
+def _capped(lines: list[Line], what: str, shown: int = SHOWN) -> list[Line]:
+    """The first ``shown`` lines and one saying how many more there are and where they are."""
+    if len(lines) <= shown:
+        return lines
+    where = "in the outline, the CSV and review.html" if what == "pages" else "in the CSV and review.html"
+    return lines[:shown] + [Line(f"... and {len(lines) - shown} more {what} ({where})")]
+
+
+def _some_files(page: list[Listed], shown: int = 3) -> str:
+    """The first files a group's page stands for, and how many more."""
+    names = ", ".join(m.rel_path for m in page[:shown])
+    return names + (f" and {len(page) - shown} more" if len(page) > shown else "")
+
+
 def _header_lines(header: HeaderTally) -> list[Line]:
-    """Identity found in headers: the count (in red when any), the table (files, source attribute, where), the
-    files (with their page, when they have one), and the patients whose date shifts differ."""
+    """Identity found in headers: the count (in red when any), the table (files, source attribute, where; the
+    first :data:`TABLE_SHOWN` places), the sets of findings most files share (never file by file: the CSV and
+    review.html have every file), and the patients whose date shifts differ."""
     lines = [Line(f"Identity found in headers: {header.files} files", "warn" if header.files else "text")]
     if header.table:
         lines.append(Line("Source attribute found in the de-identified files (files, attribute @ where):"))
-        lines += [Line(f"{files:>7}   {attribute} @ {place}", "mono") for attribute, place, files in header.table]
-        lines.append(Line(f"Files with identity in their headers (the first {len(header.listed)}; all in the "
-                          "CSV column header_identity):" if len(header.listed) < header.files else
-                          "Files with identity in their headers:"))
-        lines += [Line(f"{path}   {'; '.join(json.loads(found))}", "mono", page) for path, found, page in header.listed]
+        lines += _capped([Line(f"{files:>7}   {attribute} @ {place}", "mono")
+                          for attribute, place, files in header.table], "places", TABLE_SHOWN)
+        lines.append(Line(f"The same findings in several files (files, findings; {header.combination_count} "
+                          "different sets in all, each file's in the CSV column header_identity):"))
+        lines += [Line(f"{files:>7}   {'; '.join(json.loads(found))}", "mono") for found, files in header.combinations]
     if header.shifts:
         lines.append(Line(f"Date shifts differ within {len(header.shifts)} patients (intervals between their "
                           "studies are lost): " + "; ".join(f"{patient or '(no ID)'}: {shifts} days"

@@ -12,7 +12,7 @@ from dicomimgcmp.summary import HeaderTally, RecipeTally, RuleTally
 FAILS_RECIPE = "(COALESCE(recipe_verdict, '') IN ({}))".format(
     ", ".join(f"'{v.value}'" for v in RecipeVerdict if v.fails))
 
-LISTED = 200  # files with header findings the summary lists (the CSV has them all)
+COMBINATIONS = 5  # sets of header findings the summary lists, with their files (the CSV has every file's)
 
 
 class FindingQueries(StoreBase):
@@ -30,7 +30,7 @@ class FindingQueries(StoreBase):
 
     def header_tally(self) -> HeaderTally:
         """The header check over the run: files with findings, (source attribute, where, files) largest first
-        (item numbers of sequences as [*]), the first :data:`LISTED` files with their findings and page, and the
+        (item numbers of sequences as [*]), the :data:`COMBINATIONS` sets of findings most files share, and the
         patients (source PatientID) whose date shifts differ."""
         files = self._one("SELECT COUNT(*) FROM rows WHERE header_items IS NOT NULL")
         self._db.create_function("any_item", 1, _any_item, deterministic=True)
@@ -39,14 +39,22 @@ class FindingQueries(StoreBase):
             "substr(value, 1, instr(value, '@') - 1) AS attribute, substr(value, instr(value, '@') + 1) AS place "
             "FROM rows, json_each(rows.header_items) WHERE header_items IS NOT NULL) "
             "GROUP BY attribute, at ORDER BY n DESC, attribute, at").fetchall())
-        listed = tuple(self._db.execute(
-            "SELECT rel_path, header_items, pdf_page FROM rows WHERE header_items IS NOT NULL "
-            "ORDER BY patient_id, study, series_number, instance_number, rel_path LIMIT ?", (LISTED,)).fetchall())
+        combinations = tuple(self._db.execute(
+            "SELECT header_items, COUNT(*) AS n FROM rows WHERE header_items IS NOT NULL GROUP BY header_items "
+            "ORDER BY n DESC, header_items LIMIT ?", (COMBINATIONS,)).fetchall())
+        combination_count = self._one("SELECT COUNT(DISTINCT header_items) FROM rows")
         shifts = tuple(self._db.execute(
             "SELECT source_patient, GROUP_CONCAT(DISTINCT date_shift) FROM rows WHERE date_shift IS NOT NULL "
             "AND COALESCE(source_patient, '') != '' "  # files without a PatientID are not one patient
-            "GROUP BY source_patient HAVING COUNT(DISTINCT date_shift) > 1 ORDER BY source_patient").fetchall())
-        return HeaderTally(files, table, listed, shifts)
+            f"GROUP BY source_patient HAVING {_SHIFTS_DIFFER} ORDER BY source_patient").fetchall())
+        return HeaderTally(files, table, combinations, combination_count, shifts)
+
+
+#: A patient's shifts differ when they are a day or more apart, or when two of them measured on date and time
+#: (not whole days) differ: a shift measured on a date alone is whole days, and one offset of hours moves a date
+#: without its time by up to a day more or less than a date with it (-658.5 days is -659 on a date alone).
+_SHIFTS_DIFFER = ("(MAX(CAST(date_shift AS REAL)) - MIN(CAST(date_shift AS REAL)) >= 1 OR COUNT(DISTINCT CASE "
+                  "WHEN CAST(date_shift AS REAL) != ROUND(CAST(date_shift AS REAL)) THEN date_shift END) > 1)")
 
 
 def _any_item(place: str) -> str:
