@@ -1,6 +1,6 @@
 """Runs on trees laid out as archives lay them out (:mod:`archive`): UID paths of about 200 characters, TCIA-style
 names, non-ASCII names, files without an extension, and enough changed images and groups that every PDF's summary
-runs over three pages or more. Then the order in which outputs are written, and what a failure in one costs."""
+runs over two pages or more. Then the order in which outputs are written, and what a failure in one costs."""
 
 from __future__ import annotations
 
@@ -57,12 +57,13 @@ def test_every_output_is_written_and_every_link_lands_on_its_pair(archive, pages
     for path in pdfs:
         rows = paged[paged.pdf_file == path.name]
         summary_pages = rows.pdf_page.min() - 1
-        assert summary_pages >= 3, path.name
+        assert summary_pages >= 2, path.name
         with pikepdf.open(path) as pdf:
             assert len(pdf.pages) == rows.pdf_page.max()
             links = {pdf.pages.index(pikepdf.Page(a.Dest[0])) + 1
                      for page in pdf.pages[:summary_pages] for a in page.obj.get("/Annots", [])}
-            assert links == set(rows.pdf_page)  # every pair page linked, and only pair pages
+            # only pair pages linked; the lists stop at their first 40 lines (the outline has every page)
+            assert links and links <= set(rows.pdf_page)
             leaves = _bookmarks(pdf)
         # a bookmark for each page, landing where the CSV puts the pair it names (the page's first, per group)
         assert sorted(leaves.values()) == sorted(set(rows.pdf_page))
