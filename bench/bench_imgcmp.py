@@ -159,7 +159,8 @@ def time_cat(folder: Path, cold: bool) -> float:
 
 
 def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, kill_after: float | None = None,
-               pages: str = "all", text_check: str = "off", recipe: str = "", header_check: str = "on") -> dict:
+               pages: str = "all", text_check: str = "off", recipe: str = "", header_check: str = "on",
+               profile: str = "off") -> dict:
     """Run a script on the corpus; wall time, stage times and the largest process's peak RSS. ``kill_after``
     seconds: SIGKILL the script and its workers then (nothing is returned)."""
     cfg = folder / "config.json"
@@ -167,7 +168,7 @@ def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, ki
                                "uid_mapping_file": "map.csv", "output_data_path": "out",
                                "log_path": "out/logs", "multiprocessing_cpus": str(cpus), "pages": pages,
                                "text_check": text_check, "text_modalities": "*", "recipe": recipe,
-                               "header_check": header_check}))
+                               "header_check": header_check, "profile": profile}))
     log = folder / "out" / "logs" / "imgCmpLog.log"
     log.unlink(missing_ok=True)
     script = REPO / ("run_DICOMImgCmp_multiT.py" if multi else "run_DICOMImgCmp.py")
@@ -259,6 +260,7 @@ def main() -> None:
                         help="the config key text_check (every modality read); the corpus then has text written "
                              "in every image")
     parser.add_argument("--header-check", choices=("on", "off"), default="on", help="the config key header_check")
+    parser.add_argument("--profile", default="off", help="the config key profile (auto, off, or options)")
     parser.add_argument("--clean-headers", action="store_true",
                         help="de-identified headers without the source's identity (else they keep all but UIDs)")
     parser.add_argument("--recipe", default="",
@@ -294,7 +296,8 @@ def main() -> None:
             drop_caches()
         result = run_script(folder, not args.single, args.cpus, pages=args.pages, text_check=args.text_check,
                             recipe=str(Path(args.recipe).resolve()) if args.recipe and not args.recipe.startswith(
-                                "deid:") else args.recipe, header_check=args.header_check)
+                                "deid:") else args.recipe, header_check=args.header_check,
+                            profile=args.profile)
         wall = result["wall"]
         walls.append(wall)
         pages = pdf_navigation(folder / "out" / "bench")

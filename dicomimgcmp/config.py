@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from dicomimgcmp.base.access import make_dirs
+from dicomimgcmp.checks.profile_options import OPTIONS as PROFILE_OPTIONS
 from dicomimgcmp.enums import ExecutorKind, HeaderMode, OutputAccess, PageMode, TextMode, Word
 from dicomimgcmp.errors import ConfigError, MissingDependency
 from dicomimgcmp.model import DEFAULT_MAX_PIXELS
@@ -65,6 +66,11 @@ CONFIG_KEYS: dict[str, str] = {
     "header_check": "optional: \"on\" (default) or \"off\": look for the source's identity values (names, "
                     "IDs, dates, UIDs, the Confidentiality Profile's attributes) anywhere in the de-identified file "
                     "(CSV columns header_identity, date_shift_days)",
+    "profile": "optional: \"off\" (default), \"auto\" (the options each de-identified file declares in "
+               "DeidentificationMethodCodeSequence, the Basic Profile alone when none), or options to "
+               "judge every file against, e.g. \"basic,retain_device_identity\": every attribute judged against "
+               "the Confidentiality Profile (CSV columns profile, profile_findings); options: "
+               + ", ".join(PROFILE_OPTIONS),
     "output_access": "optional: \"owner\" (default) or \"group\": who may read what the run writes (folders "
                      "0700 and files 0600, or 0750 and 0640 for a curation team sharing a group); the outputs "
                      "show source images and identity values",
@@ -97,6 +103,9 @@ class Config:
     review_decisions: Path | None = None
     text_check: TextCheck = TextCheck()
     header_check: HeaderMode = HeaderMode.ON
+    #: The profile judgement (:mod:`.checks.header_profile`): None off, () the options each file declares, else
+    #: the options named.
+    profile: tuple[str, ...] | None = None
     output_access: OutputAccess = OutputAccess.OWNER
     #: The recipe the changes are judged against (:mod:`.checks.recipe`), None without one.
     recipe: Recipe | None = None
@@ -152,6 +161,7 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         review_decisions=_optional_file(values, "review_decisions", base),
         text_check=_text_check(values),
         header_check=_choice(values, "header_check", HeaderMode),
+        profile=_profile(values),
         output_access=_choice(values, "output_access", OutputAccess),
         recipe=_recipe(values, base),
         unused_keys=tuple(k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS),
@@ -214,6 +224,22 @@ def _recipe(values: dict, base: Path) -> Recipe | None:
     from dicomimgcmp.checks.recipe import load_recipe  # only now: deid loads only when a recipe is configured
 
     return load_recipe(value, base)
+
+
+def _profile(values: dict) -> tuple[str, ...] | None:
+    """The config key ``profile``: None for "off" (the default), () for "auto", else the options named."""
+    value = values.get("profile", "off")
+    words = value if isinstance(value, list) else str(value).replace(",", " ").split()
+    names = tuple(str(word).strip().lower() for word in words if str(word).strip())
+    if names in ((), ("off",)):
+        return None
+    if names == ("auto",):
+        return ()
+    unknown = [name for name in names if name not in PROFILE_OPTIONS]
+    if unknown:
+        raise ConfigError(f"config key 'profile': unknown option {unknown[0]!r}; \"auto\", \"off\" or a list of "
+                          f"{', '.join(PROFILE_OPTIONS)}")
+    return tuple(name for name in PROFILE_OPTIONS if name in names)
 
 
 def _text_check(values: dict) -> TextCheck:

@@ -20,7 +20,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "bbox_row0", "bbox_row1", "bbox_col0", "bbox_col1",
     "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page", "change_group", "group_size", "hidden_content",
     "text_found", "phi_match", "text_boxes", "recipe_verdict", "recipe_rule", "recipe_boxes", "header_identity",
-    "date_shift_days", "change_kind", "display_changes",
+    "date_shift_days", "change_kind", "display_changes", "profile", "profile_findings",
 )
 HEADER_FOUND_CAP = 20  # header findings written in a CSV cell
 TEXT_FOUND_CAP = 20  # text lines written in a CSV cell
@@ -265,6 +265,10 @@ class PairResult:
     #: "SourceAttribute@tag path", and its dates' shift from the source's, in days (None: not measured).
     header_identity: tuple[str, ...] = ()
     date_shift_days: float | None = None
+    #: The options the header was judged against and the judgement's findings, "finding:Keyword@path"
+    #: (:mod:`.checks.header_profile`; empty when it did not run).
+    profile: str = ""
+    profile_findings: tuple[str, ...] = ()
     pdf_file: str = ""
     pdf_page: int | None = None
     #: Changed pairs in this pair's group (the run's, set when the rows are read back).
@@ -327,6 +331,8 @@ class PairResult:
             "date_shift_days": days_text(self.date_shift_days),
             "change_kind": self.change_kind or "",
             "display_changes": self.display_changes,
+            "profile": self.profile,
+            "profile_findings": ";".join(self.profile_findings),
         }
         return row
 

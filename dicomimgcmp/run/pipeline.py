@@ -180,6 +180,7 @@ def _settings(cfg: Config) -> dict[str, object]:
     return {"pixel_tolerance": cfg.pixel_tolerance, "max_pixels": cfg.max_pixels, "dicomimgcmp": __version__,
             "text_check": text.mode if text.mode is TextMode.OFF else [text.mode, text.modalities],
             "header_check": cfg.header_check,
+            "profile": "off" if cfg.profile is None else list(cfg.profile),
             **({"recipe": repr(cfg.recipe), "deid": installed("deid")} if cfg.recipe else {}),
             **{name: installed(name) for name in ("pydicom", "numpy", "pylibjpeg", "pylibjpeg-libjpeg",
                                                   "pylibjpeg-openjpeg", "pylibjpeg-rle", "pyjpegls", *ocr)}}
@@ -258,7 +259,7 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
     pairs = 0
     clock = _SaveClock()
     checks = Checks(cfg.text_check, cfg.recipe, cfg.header_check is HeaderMode.ON,
-                    state.kept_uids() if cfg.header_check is HeaderMode.ON else frozenset())
+                    state.kept_uids() if cfg.header_check is HeaderMode.ON else frozenset(), cfg.profile)
     compare_args = (cfg.pixel_tolerance, cfg.max_pixels, checks)
 
     def pair_by_pair(batch: PairingBatch, _reason: str) -> BatchOutcome:

@@ -53,6 +53,7 @@ class Checks(NamedTuple):
     recipe: Recipe | None
     header: bool
     kept_uids: frozenset[str] = frozenset()
+    profile: tuple[str, ...] | None = None  # the profile judgement's options (config key profile; None: off)
 
 
 def pair_and_compare_batches(batches: list[PairingBatch], tolerance: float, max_pixels: int,
@@ -119,6 +120,10 @@ def compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, checks: 
         from dicomimgcmp.checks.header_identity import check_headers
 
         results = [check_headers(result, checks.kept_uids) for result in results]
+    if checks.profile is not None:
+        from dicomimgcmp.checks.header_profile import check_profile
+
+        results = [check_profile(result, checks.profile) for result in results]
     return [compared_row(pair, result) for pair, result in zip(pairs, results)]
 
 

@@ -127,6 +127,7 @@ def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | N
                          "crop": None if data["crop"] is None else Crop(*data["crop"]),
                          "changed_frames": tuple(data["changed_frames"]),
                          "header_identity": tuple(data["header_identity"]),
+                         "profile_findings": tuple(data.get("profile_findings", ())),
                          "text_lines": tuple(TextLine(text, tuple(box), frame, tuple(matches), layer)
                                              for text, box, frame, matches, layer in data["text_lines"]),
                          "bbox": None if data["bbox"] is None else tuple(data["bbox"])},

@@ -1,0 +1,182 @@
+"""The header judged against the standard: every element of the source's header given the action the
+confidentiality profile asks for (PS3.15 Table E.1-1, :mod:`.profile`, under the options the de-identified file
+declares or the config names), and what the de-identifier did with it.
+
+Findings, each ``finding:Keyword@path`` (the keyword of the element, ``(gggg,eeee)`` for a private or unknown
+tag; the path as the header check writes it):
+
+- ``kept``: the action is X, Z, D, U or a combination, and the de-identified file holds the source's non-empty
+  value at the same path (C and K are never kept);
+- ``lost``: a standard attribute the profile keeps (K under an active option, or not in the table) has a value in
+  the source and none at the same path of the de-identified file (a sequence with items: none of its items);
+- ``altered``: the same, with another value (values compared as values: numbers as numbers, text without its
+  padding);
+- ``private_kept``: a private element (not its creator) is in the de-identified file. Retain Safe Private does not
+  spare it: the standard's list of safe private attributes (Table E.3.10-1) is not held here;
+- ``marker_missing``: PatientIdentityRemoved (0012,0062) is not YES, or neither DeidentificationMethod (0012,0063)
+  nor DeidentificationMethodCodeSequence (0012,0064) is there.
+
+Elements inside a sequence item are judged only where the de-identified file has that item (a removed sequence
+takes its contents with it). Never lost or altered: the file meta, the markers, SpecificCharacterSet, what the
+display comparison reports (the Image Pixel module, rescale, windows, LUTs, lossy compression, overlays), pixel
+data. Elements the header walk reads are judged: text, UIDs and bytes (UN, OB, OW); numbers stored as binary (US,
+FL, ...) are not read.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from dicomimgcmp.checks.profile import Attribute
+from dicomimgcmp.checks.profile_options import OPTIONS
+from dicomimgcmp.checks.roles import is_private, keyword, profile_entry
+from dicomimgcmp.model import PairResult
+from dicomimgcmp.read.dicomfile import quiet_pydicom
+from dicomimgcmp.read.elements import Element, header_bytes, header_elements, tag_text
+
+_METHOD_CODES = "(0012,0064)"  # DeidentificationMethodCodeSequence: its items' CodeValue name the options
+_CODE_VALUE = "(0008,0100)"
+_MARKERS = 0x0012
+#: Never lost or altered: SpecificCharacterSet, what the display comparison reports (Image Pixel module, rescale,
+#: windows, LUTs, lossy compression), BurnedInAnnotation, LongitudinalTemporalInformationModified.
+_NOT_JUDGED = frozenset({0x00080005, 0x00280002, 0x00280004, 0x00280006, 0x00280008, 0x00280009, 0x00280010,
+                         0x00280011, 0x00280034, 0x00280100, 0x00280101, 0x00280102, 0x00280103, 0x00280106,
+                         0x00280107, 0x00280301, 0x00280303, 0x00281050, 0x00281051, 0x00281052, 0x00281053,
+                         0x00281054, 0x00281055, 0x00281056, 0x00281101, 0x00281102, 0x00281103, 0x00281199,
+                         0x00281201, 0x00281202, 0x00281203, 0x00282110, 0x00282112, 0x00282114, 0x00283000,
+                         0x00283010, 0x00283002, 0x00283003, 0x00283006})
+_REMOVING = frozenset("XZDU")
+_NUMBER_VRS = frozenset({"DS", "IS"})
+
+
+class Judged(NamedTuple):
+    """A pair's judgement: the options judged against, as the CSV says them, and the findings, sorted."""
+
+    profile: str
+    findings: tuple[str, ...]
+
+
+def check_profile(result: PairResult, configured: tuple[str, ...]) -> PairResult:
+    """The result with the profile judgement; a pair whose headers cannot both be read is left as is."""
+    if result.deid is None or result.source is None or result.deid.error or result.source.error or \
+            not result.status.compared:
+        return result
+    deid, source = result.deid, result.source
+    try:
+        with quiet_pydicom():
+            judged = judge(header_elements(deid.path, header_bytes(deid.path, deid.pixel_offset)),
+                           header_elements(source.path, header_bytes(source.path, source.pixel_offset)), configured)
+    except Exception as exc:  # the comparison's row must survive a header that cannot be judged  # noqa: BLE001
+        return result.with_note(f"profile judgement failed: {type(exc).__name__}: {exc}")
+    return result.replace(profile=judged.profile, profile_findings=judged.findings)
+
+
+def declared_options(deid: Iterable[Element]) -> tuple[str, ...]:
+    """The options the de-identified file declares in DeidentificationMethodCodeSequence, by name, in the
+    table's order (codes of other schemes ignored)."""
+    codes = {value.strip() for elem in deid if elem.path.startswith(_METHOD_CODES) and
+             elem.path.endswith(_CODE_VALUE) for value in elem.texts}
+    return tuple(name for name, option in OPTIONS.items() if option.code in codes)
+
+
+def judge(deid: list[Element], source: list[Element], configured: tuple[str, ...]) -> Judged:
+    """Every element of ``source`` and ``deid`` judged against the profile under ``configured`` options, or
+    (``configured`` empty) under those ``deid`` declares: the Basic Profile alone when it declares none."""
+    options = configured or declared_options(deid)
+    said = "+".join(options or ("basic",)) + (" (configured)" if configured else
+                                               " (declared)" if options else " (none declared)")
+    columns = tuple(OPTIONS[name].column for name in options if OPTIONS[name].column)
+    kept = {e.path: e for e in deid}
+    items = {path.rsplit("/", 1)[0] + "/" for path in kept if "/" in path}
+    found: set[str] = set()
+    for elem in source:
+        if elem.tag >> 16 in (0x0002, _MARKERS) or is_private(elem.tag) or _private_part(elem.path) or \
+                not _has_value(elem):
+            continue  # private elements (creators too) are judged only where the de-identified file has them
+        if "/" in elem.path and elem.path.rsplit("/", 1)[0] + "/" not in items:
+            continue  # its item was removed with the sequence
+        other = kept.get(elem.path)
+        action = expected_action(elem.tag, columns)
+        if _REMOVING & set(action) and other is not None and _same(elem, other):
+            found.add(_item("kept", elem))
+        elif action == "K" and elem.tag not in _NOT_JUDGED and elem.tag >> 16 not in _OVERLAY_GROUPS:
+            if other is None or not _has_value(other):
+                found.add(_item("lost", elem))
+            elif not _same(elem, other):
+                found.add(_item("altered", elem))
+    found |= _lost_sequences(source, kept, items, columns)
+    found |= {f"private_kept:{part}@{part_path}" for e in deid if (part_path := _private_part(e.path))
+              for part in [part_path.rsplit("/", 1)[-1].split("[")[0]]}
+    found |= _markers_missing(kept)
+    return Judged(said, tuple(sorted(found)))
+
+
+@functools.lru_cache(maxsize=8192)
+def expected_action(tag: int, columns: tuple[str, ...]) -> str:
+    """The action for an attribute under the options' columns: an option's K wins, then its C, then the Basic
+    Profile's action; K for an attribute the table does not list."""
+    entry: Attribute | None = profile_entry(tag)
+    if entry is None:
+        return "K"
+    actions = {entry.options.get(column) for column in columns}
+    return "K" if "K" in actions else "C" if "C" in actions else entry.basic
+
+
+_OVERLAY_GROUPS = frozenset(range(0x6000, 0x6020, 2))
+
+
+def _lost_sequences(source: list[Element], kept: dict[str, Element], items: set[str],
+                    columns: tuple[str, ...]) -> set[str]:
+    """A sequence the profile keeps that has items in the source and none in the de-identified file is lost."""
+    lost = set()
+    for elem in source:
+        if "[" not in elem.path:
+            continue
+        outer, _, rest = elem.path.partition("[")
+        sequence = int(outer[1:5] + outer[6:10], 16)
+        if is_private(sequence) or sequence >> 16 == _MARKERS or expected_action(sequence, columns) != "K":
+            continue
+        if not any(item.startswith(outer + "[") for item in items):
+            lost.add(f"lost:{keyword(sequence) or outer}@{outer}")
+    return lost
+
+
+def _private_part(path: str) -> str:
+    """The path to the first private element on ``path`` (the element, or the private sequence it is in), ""
+    when there is none; private creators (gggg,0010-00FF) are not private data elements."""
+    segments = path.split("/")
+    for k, segment in enumerate(segments):
+        tag = segment.split("[")[0]
+        if int(tag[1:5], 16) & 1 and int(tag[6:10], 16) & 0xFF00:
+            return "/".join([*segments[:k], tag])
+    return ""
+
+
+def _markers_missing(deid: dict[str, Element]) -> set[str]:
+    found = set()
+    removed = deid.get("(0012,0062)")
+    if removed is None or [v.strip().upper() for v in removed.texts] != ["YES"]:
+        found.add("marker_missing:PatientIdentityRemoved@(0012,0062)")
+    if "(0012,0063)" not in deid and not any(path.startswith(_METHOD_CODES) for path in deid):
+        found.add("marker_missing:DeidentificationMethod@(0012,0063)")
+    return found
+
+
+def _item(finding: str, elem: Element) -> str:
+    return f"{finding}:{keyword(elem.tag) or tag_text(elem.tag)}@{elem.path}"
+
+
+def _has_value(elem: Element) -> bool:
+    return any(value.strip(" \0") for value in elem.texts)
+
+
+def _same(a: Element, b: Element) -> bool:
+    """Whether two elements hold the same value: numbers as numbers, text without its padding."""
+    if a.vr in _NUMBER_VRS and b.vr in _NUMBER_VRS:
+        try:
+            return [float(v) for v in a.texts] == [float(v) for v in b.texts]
+        except ValueError:
+            pass
+    return [v.strip(" \0") for v in a.texts] == [v.strip(" \0") for v in b.texts]

@@ -1,0 +1,158 @@
+"""The header judged against the standard's confidentiality profile: real images de-identified by a Basic Profile
+implementation written here with pydicom (Table E.1-1 read from the generated table, options applied as the
+standard says), clean with and without declared options; each fault planted alone is found at its path."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from conftest import run_script
+from helpers import source_with_identity
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import UID_dictionary, generate_uid
+from sampledata import save
+
+from dicomimgcmp.checks.header_profile import judge
+from dicomimgcmp.checks.profile import ATTRIBUTES, REPEATING
+from dicomimgcmp.checks.profile_options import OPTIONS
+from dicomimgcmp.read.dicomfile import quiet_pydicom
+from dicomimgcmp.read.elements import header_bytes, header_elements
+
+FILES = ("CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "rtdose_1frame.dcm", "examples_overlay.dcm")
+
+
+def _action(tag: int, options: tuple[str, ...]) -> str:
+    """The standard's action: an option's K, then its C, then the Basic Profile's; K for a tag not listed."""
+    entry = ATTRIBUTES.get(tag) or next((e for (mask, value), e in REPEATING.items() if tag & mask == value), None)
+    if entry is None:
+        return "K"
+    asked = [entry.options.get(OPTIONS[name].column) for name in options]
+    return "K" if "K" in asked else "C" if "C" in asked else entry.basic
+
+
+def basic_profile(ds: Dataset, options: tuple[str, ...] = ()) -> Dataset:
+    """A de-identified copy: private elements removed; X (and any combination with X) removed, Z emptied, D a
+    dummy, U a new UID, C and K kept; the markers set, the options declared."""
+    out = copy.deepcopy(ds)
+    out.remove_private_tags()
+
+    def callback(dataset: Dataset, elem) -> None:
+        action = _action(int(elem.tag), options)
+        if action in ("K", "C"):
+            return
+        if "X" in action:
+            del dataset[elem.tag]
+        elif action.startswith("U") and elem.VR == "UI" and str(elem.value) not in UID_dictionary:
+            elem.value = generate_uid(entropy_srcs=["basic", str(elem.value)])
+        elif action.startswith("Z") or elem.VR in ("SQ", "UI"):
+            elem.value = [] if elem.VR == "SQ" else ""
+        elif action.startswith("D"):
+            elem.value = {"DA": "19000101", "DT": "19000101", "TM": "000000", "PN": "DUMMY"}.get(elem.VR, "DUMMY")
+
+    with quiet_pydicom():
+        out.walk(callback)
+    out.PatientIdentityRemoved = "YES"
+    out.DeidentificationMethod = "test basic profile"
+    out.DeidentificationMethodCodeSequence = Sequence([_code(OPTIONS[name].code) for name in ("basic", *options)])
+    return out
+
+
+def _code(value: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", "option"
+    return item
+
+
+def _judged(tmp_path: Path, src: Dataset, deid: Dataset, configured: tuple[str, ...] = ()) -> tuple[str, ...]:
+    save(src, tmp_path / "src.dcm")
+    deid.save_as(tmp_path / "deid.dcm", enforce_file_format=False)
+    files = [str(tmp_path / name) for name in ("deid.dcm", "src.dcm")]
+    with quiet_pydicom():
+        deid_elements, source_elements = (header_elements(f, header_bytes(f)) for f in files)
+    return judge(deid_elements, source_elements, configured).findings
+
+
+@pytest.mark.parametrize("options", [(), ("retain_device_identity", "retain_patient_characteristics")])
+@pytest.mark.parametrize("name", FILES)
+def test_a_basic_profile_deidentification_has_no_finding(tmp_path, name, options):
+    src = source_with_identity(name, name, DeviceSerialNumber="SN-4471", PatientAge="057Y", PatientSex="F")
+    assert _judged(tmp_path, src, basic_profile(src, options)) == ()
+
+
+def _keep_institution(deid, src):
+    deid.InstitutionName = src.InstitutionName
+
+
+def _keep_in_item(deid, src):
+    item = Dataset()
+    item.PatientID, item.TypeOfPatientID = src.OtherPatientIDsSequence[0].PatientID, "TEXT"
+    deid.OtherPatientIDsSequence = Sequence([item])
+
+
+def _remove_modality(deid, src):
+    del deid.Modality
+
+
+def _alter_thickness(deid, src):
+    deid.SliceThickness = "9.5"
+
+
+def _leave_private(deid, src):
+    deid.private_block(0x0011, "ACME 1.0", create=True).add_new(0x10, "LO", "kept")
+
+
+def _remove_marker(deid, src):
+    del deid.PatientIdentityRemoved
+
+
+def _declared_then_removed(deid, src):  # made with retain_device_identity declared, then the serial removed
+    del deid.DeviceSerialNumber
+
+
+FAULTS = {
+    "kept": (_keep_institution, "kept:InstitutionName@(0008,0080)"),
+    "kept_in_item": (_keep_in_item, "kept:PatientID@(0010,1002)[0]/(0010,0020)"),
+    "lost": (_remove_modality, "lost:Modality@(0008,0060)"),
+    "altered": (_alter_thickness, "altered:SliceThickness@(0018,0050)"),
+    "private_kept": (_leave_private, "private_kept:(0011,1010)@(0011,1010)"),
+    "marker_missing": (_remove_marker, "marker_missing:PatientIdentityRemoved@(0012,0062)"),
+    "option_declared": (_declared_then_removed, "lost:DeviceSerialNumber@(0018,1000)"),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_planted_fault_is_found_at_its_path(tmp_path, fault):
+    other = Dataset()
+    other.PatientID, other.TypeOfPatientID = "MRN-0099172", "TEXT"
+    src = source_with_identity("CT_small.dcm", fault, DeviceSerialNumber="SN-4471", SliceThickness="5.0",
+                               OtherPatientIDsSequence=Sequence([other]))
+    plant, expected = FAULTS[fault]
+    deid = basic_profile(src, ("retain_device_identity",) if fault == "option_declared" else ())
+    plant(deid, src)
+    assert _judged(tmp_path, src, deid) == (expected,)
+
+
+def test_configured_options_override_the_declared_and_the_csv_says_which(tree):
+    """A file that keeps its device serial number and declares retain_device_identity: no finding as declared; a
+    finding when the config names the Basic Profile alone; nothing with the judgement off. The CSV names the
+    options and where they came from."""
+    src = source_with_identity("CT_small.dcm", "device", DeviceSerialNumber="SN-4471")
+    deid = basic_profile(src, ("retain_device_identity",))
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        tree.mapping[str(src[keyword].value)] = str(deid[keyword].value)
+    save(src, tree.source / "device")
+    tree.deid.mkdir(parents=True)
+    deid.save_as(tree.deid / "device", enforce_file_format=False)
+    run = run_script(tree.config(profile="auto"))
+    assert run.row("device").profile == "basic+retain_device_identity (declared)"
+    assert run.row("device").profile_findings == ""
+    configured = run_script(tree.config(run_name="configured", profile="basic"))
+    assert configured.row("device").profile == "basic (configured)"
+    # the device identity the option kept: the serial number and CT_small's station name
+    assert configured.row("device").profile_findings == \
+        "kept:DeviceSerialNumber@(0018,1000);kept:StationName@(0008,1010)"
+    off = run_script(tree.config(run_name="off"))  # off by default
+    assert off.row("device").profile == off.row("device").profile_findings == ""
