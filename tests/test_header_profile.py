@@ -154,5 +154,7 @@ def test_configured_options_override_the_declared_and_the_csv_says_which(tree):
     # the device identity the option kept: the serial number and CT_small's station name
     assert configured.row("device").profile_findings == \
         "kept:DeviceSerialNumber@(0018,1000);kept:StationName@(0008,1010)"
+    alone = run_script(tree.config(run_name="alone", profile="basic", header_check="off"))  # its own walks
+    assert alone.row("device").profile_findings == configured.row("device").profile_findings
     off = run_script(tree.config(run_name="off"))  # off by default
     assert off.row("device").profile == off.row("device").profile_findings == ""

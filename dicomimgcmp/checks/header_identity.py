@@ -35,6 +35,7 @@ from typing import NamedTuple
 from pydicom.uid import UID_dictionary
 
 from dicomimgcmp.checks.dates import date_shift, real_date
+from dicomimgcmp.checks.header_profile import judged_pair
 from dicomimgcmp.checks.identity import MIN_VALUE, fold, folded_words, written_dates
 from dicomimgcmp.checks.roles import date_is_identity, is_place, keyword, plain_word_is_identity, text_is_identity
 from dicomimgcmp.enums import NeedleKind
@@ -45,8 +46,7 @@ from dicomimgcmp.read.elements import (
     REMEMBERED,
     SHORT,
     Element,
-    header_bytes,
-    header_elements,
+    Header,
     tag_text,
 )
 
@@ -74,8 +74,10 @@ class Needle(NamedTuple):
     attribute: str
 
 
-def check_headers(result: PairResult, kept_uids: frozenset[str]) -> PairResult:
-    """The result with the header check's findings; a pair whose headers cannot both be read is left as is."""
+def check_headers(result: PairResult, kept_uids: frozenset[str], profile: tuple[str, ...] | None = None) -> PairResult:
+    """The result with the header check's findings, and with ``profile`` (not None) the profile judgement's
+    (:mod:`.header_profile`: each header walked once for both); a pair whose headers cannot both be read is left
+    as is."""
     if result.deid is None or result.source is None or result.deid.error or result.source.error:
         return result
     if result.status in (Status.UNMAPPED, Status.MISSING_PRE, Status.DUPLICATE_UID):
@@ -86,10 +88,14 @@ def check_headers(result: PairResult, kept_uids: frozenset[str]) -> PairResult:
         kept = _Kept(kept_uids, deid.sop_instance_uid)
     try:
         with quiet_pydicom():  # sequences are converted as they are searched: their warnings are pydicom's
-            found = identity_found((deid.path, deid.pixel_offset), (source.path, source.pixel_offset), kept)
+            headers = Header(deid.path, deid.pixel_offset), Header(source.path, source.pixel_offset)
+            for header in headers if profile is not None else ():  # one whole walk each serves both judgements
+                header.elements()
+            found = _found(*headers, kept)
     except Exception as exc:  # the comparison's row must survive a header that cannot be searched  # noqa: BLE001
         return result.with_note(f"header check failed: {type(exc).__name__}: {exc}")
-    return result.replace(header_identity=found, date_shift_days=date_shift(source.dates, deid.dates))
+    result = result.replace(header_identity=found, date_shift_days=date_shift(source.dates, deid.dates))
+    return result if profile is None else judged_pair(result, headers, profile)
 
 
 class _Kept:
@@ -105,11 +111,14 @@ class _Kept:
 def identity_found(deid: Located, source: Located, kept_uids: Container[str] = frozenset()) -> tuple[str, ...]:
     """The source's identity values found in the de-identified file, each "SourceAttribute@tag path", sorted.
     Each file is given as (path, pixel data offset or None); UIDs in ``kept_uids`` may stay."""
-    source_head = header_bytes(*source)
-    elements = header_elements(source[0], source_head, _may_hold_identity)
+    return _found(Header(*deid), Header(*source), kept_uids)
+
+
+def _found(deid: Header, source: Header, kept_uids: Container[str]) -> tuple[str, ...]:
+    elements = source.elements(_may_hold_identity)
     values = _source_values(tuple(elem for elem in elements if elem.vr != "UI" and elem.texts))
     uids = [needle for elem in elements if elem.vr == "UI" for needle in _uid_needles(elem, kept_uids)]
-    head = header_bytes(*deid)
+    head = deid.head
     ascii_words = head.lower().translate(None, _NOT_ALNUM)
     candidates = [needle for needle in uids if needle.text.encode() in ascii_words]
     candidates += (needle for key, text in values.ascii if key in ascii_words for needle in values.by_text[text])
@@ -118,8 +127,8 @@ def identity_found(deid: Located, source: Located, kept_uids: Container[str] = f
         candidates += (needle for text in values.other if text in folded for needle in values.by_text[text])
     if not candidates:
         return ()
-    places = header_elements(deid[0], head, None if any(n.kind is NeedleKind.UID for n in candidates) else _not_uid)
-    return _locate(places, candidates, lambda: header_elements(source[0], source_head))
+    places = deid.elements(None if any(n.kind is NeedleKind.UID for n in candidates) else _not_uid)
+    return _locate(places, candidates, source.elements)
 
 
 def _not_uid(_tag: int, vr: str) -> bool:

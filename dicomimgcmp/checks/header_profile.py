@@ -34,7 +34,7 @@ from dicomimgcmp.checks.profile_options import OPTIONS
 from dicomimgcmp.checks.roles import is_private, keyword, profile_entry
 from dicomimgcmp.model import PairResult
 from dicomimgcmp.read.dicomfile import quiet_pydicom
-from dicomimgcmp.read.elements import Element, header_bytes, header_elements, tag_text
+from dicomimgcmp.read.elements import REMEMBERED, Element, Header, tag_text
 
 _METHOD_CODES = "(0012,0064)"  # DeidentificationMethodCodeSequence: its items' CodeValue name the options
 _CODE_VALUE = "(0008,0100)"
@@ -47,7 +47,7 @@ _NOT_JUDGED = frozenset({0x00080005, 0x00280002, 0x00280004, 0x00280006, 0x00280
                          0x00281054, 0x00281055, 0x00281056, 0x00281101, 0x00281102, 0x00281103, 0x00281199,
                          0x00281201, 0x00281202, 0x00281203, 0x00282110, 0x00282112, 0x00282114, 0x00283000,
                          0x00283010, 0x00283002, 0x00283003, 0x00283006})
-_REMOVING = frozenset("XZDU")
+_KEEPING = frozenset({"K", "C"})  # every other action removes, empties or replaces (X, Z, D, U and combinations)
 _NUMBER_VRS = frozenset({"DS", "IS"})
 
 
@@ -63,11 +63,15 @@ def check_profile(result: PairResult, configured: tuple[str, ...]) -> PairResult
     if result.deid is None or result.source is None or result.deid.error or result.source.error or \
             not result.status.compared:
         return result
-    deid, source = result.deid, result.source
+    return judged_pair(result, (Header(result.deid.path, result.deid.pixel_offset),
+                                Header(result.source.path, result.source.pixel_offset)), configured)
+
+
+def judged_pair(result: PairResult, headers: tuple[Header, Header], configured: tuple[str, ...]) -> PairResult:
+    """The result with the judgement of its headers (de-identified, source: walked whole once, whoever asks)."""
     try:
         with quiet_pydicom():
-            judged = judge(header_elements(deid.path, header_bytes(deid.path, deid.pixel_offset)),
-                           header_elements(source.path, header_bytes(source.path, source.pixel_offset)), configured)
+            judged = judge(headers[0].elements(), headers[1].elements(), configured)
     except Exception as exc:  # the comparison's row must survive a header that cannot be judged  # noqa: BLE001
         return result.with_note(f"profile judgement failed: {type(exc).__name__}: {exc}")
     return result.replace(profile=judged.profile, profile_findings=judged.findings)
@@ -92,14 +96,14 @@ def judge(deid: list[Element], source: list[Element], configured: tuple[str, ...
     items = {path.rsplit("/", 1)[0] + "/" for path in kept if "/" in path}
     found: set[str] = set()
     for elem in source:
-        if elem.tag >> 16 in (0x0002, _MARKERS) or is_private(elem.tag) or _private_part(elem.path) or \
-                not _has_value(elem):
+        if not elem.texts or elem.tag >> 16 in (0x0002, _MARKERS) or is_private(elem.tag) or \
+                _private_part(elem.path) or not _has_value(elem):
             continue  # private elements (creators too) are judged only where the de-identified file has them
         if "/" in elem.path and elem.path.rsplit("/", 1)[0] + "/" not in items:
             continue  # its item was removed with the sequence
         other = kept.get(elem.path)
         action = expected_action(elem.tag, columns)
-        if _REMOVING & set(action) and other is not None and _same(elem, other):
+        if action not in _KEEPING and other is not None and _same(elem, other):
             found.add(_item("kept", elem))
         elif action == "K" and elem.tag not in _NOT_JUDGED and elem.tag >> 16 not in _OVERLAY_GROUPS:
             if other is None or not _has_value(other):
@@ -143,6 +147,7 @@ def _lost_sequences(source: list[Element], kept: dict[str, Element], items: set[
     return lost
 
 
+@functools.lru_cache(maxsize=REMEMBERED)  # paths repeat from file to file
 def _private_part(path: str) -> str:
     """The path to the first private element on ``path`` (the element, or the private sequence it is in), ""
     when there is none; private creators (gggg,0010-00FF) are not private data elements."""
@@ -169,11 +174,16 @@ def _item(finding: str, elem: Element) -> str:
 
 
 def _has_value(elem: Element) -> bool:
-    return any(value.strip(" \0") for value in elem.texts)
+    for value in elem.texts:  # a loop, not any(): called for every element of both headers
+        if value.strip(" \0"):
+            return True
+    return False
 
 
 def _same(a: Element, b: Element) -> bool:
     """Whether two elements hold the same value: numbers as numbers, text without its padding."""
+    if a.texts == b.texts:
+        return True
     if a.vr in _NUMBER_VRS and b.vr in _NUMBER_VRS:
         try:
             return [float(v) for v in a.texts] == [float(v) for v in b.texts]

@@ -65,6 +65,25 @@ def header_bytes(path: str, pixel_offset: int | None = None) -> bytes:
     return head
 
 
+class Header:
+    """One file's header bytes (:func:`header_bytes`) and its elements, walked whole at most once: a caller that
+    wants some of them after the whole walk gets them from it (both header judgements share one walk)."""
+
+    def __init__(self, path: str, pixel_offset: int | None = None) -> None:
+        self.path, self.head = path, header_bytes(path, pixel_offset)
+        self._all: list[Element] | None = None
+
+    def elements(self, wanted: Wanted | None = None) -> list[Element]:
+        """The elements ``wanted`` accepts (all without it), as :func:`header_elements` gives them."""
+        if wanted is None:
+            if self._all is None:
+                self._all = header_elements(self.path, self.head)
+            return self._all
+        if self._all is not None:
+            return [elem for elem in self._all if wanted(elem.tag, elem.vr)]
+        return header_elements(self.path, self.head, wanted)
+
+
 def _inflated(fh: BinaryIO) -> bytes:
     """The first :data:`MAX_BYTES` of a raw deflate stream read from ``fh`` (a stream cut short gives what it
     holds)."""

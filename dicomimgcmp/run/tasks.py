@@ -119,8 +119,8 @@ def compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, checks: 
     if checks.header:
         from dicomimgcmp.checks.header_identity import check_headers
 
-        results = [check_headers(result, checks.kept_uids) for result in results]
-    if checks.profile is not None:
+        results = [check_headers(result, checks.kept_uids, checks.profile) for result in results]
+    elif checks.profile is not None:
         from dicomimgcmp.checks.header_profile import check_profile
 
         results = [check_profile(result, checks.profile) for result in results]
