@@ -109,7 +109,8 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
         print(f"internal error: {type(exc).__name__}: {exc} (see the log in {cfg.log_path})", file=sys.stderr)
         return EXIT_INTERNAL
     print(console_summary(outcome.counts, outcome.outputs, log_file, outcome.notes, outcome.reused,
-                          outcome.identity_found, outcome.recipe, outcome.header, outcome.unpaired))
+                          outcome.identity_found, outcome.recipe, outcome.header, outcome.unpaired,
+                          outcome.profile))
     if outcome.failed:
         said = incomplete_outputs(list(outcome.failed), list(outcome.complete), cfg.log_path)
         print(f"error: {said}", file=sys.stderr)

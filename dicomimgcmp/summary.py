@@ -55,6 +55,14 @@ class HeaderTally(NamedTuple):
     shifts: tuple[tuple[str, str], ...]
 
 
+class ProfileTally(NamedTuple):
+    """The profile judgement over a run: files with findings, and (finding, attribute, files), most files first
+    (item numbers of sequences as [*])."""
+
+    files: int
+    table: tuple[tuple[str, str, str, int], ...]  # finding, attribute, where, files
+
+
 def nothing_paired(counts: dict[Status, int]) -> bool:
     """Whether a run compared no pair at all (its status counts: every status listed)."""
     return counts.get(Status.IDENTICAL, 0) + counts.get(Status.CHANGED, 0) == 0

@@ -7,9 +7,10 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pikepdf
 import pytest
 from conftest import run_script
-from helpers import source_with_identity
+from helpers import page_text, source_with_identity
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID_dictionary, generate_uid
@@ -154,6 +155,12 @@ def test_configured_options_override_the_declared_and_the_csv_says_which(tree):
     # the device identity the option kept: the serial number and CT_small's station name
     assert configured.row("device").profile_findings == \
         "kept:DeviceSerialNumber@(0018,1000);kept:StationName@(0008,1010)"
+    assert "PROFILE NOT FOLLOWED: 1 files (CSV column profile_findings)" in configured.proc.stdout
+    assert "Profile followed: 0 files" in run.proc.stdout
+    with pikepdf.open(configured.run_dir / "comparison_results.pdf") as pdf:
+        summary = page_text(pdf, 0)
+    assert "Confidentiality Profile not followed: 1 files" in summary
+    assert "kept   DeviceSerialNumber @ (0018,1000)" in summary
     alone = run_script(tree.config(run_name="alone", profile="basic", header_check="off"))  # its own walks
     assert alone.row("device").profile_findings == configured.row("device").profile_findings
     off = run_script(tree.config(run_name="off"))  # off by default

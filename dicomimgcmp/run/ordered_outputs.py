@@ -21,7 +21,7 @@ from dicomimgcmp.output.pdf.plan import Summary, plan_pdf, save_plan
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, GroupView, write_review
 from dicomimgcmp.run.store import RunState
 from dicomimgcmp.run.tasks import PdfJob, write_pdfs
-from dicomimgcmp.summary import HeaderTally, RecipeTally
+from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class RunReport:
     recipe: RecipeTally | None = None
     header: HeaderTally | None = None
     unpaired: str = ""  # why nothing was paired ("" when something was)
+    profile: ProfileTally | None = None
 
 
 @dataclass
@@ -141,7 +142,7 @@ def _plan_pdfs(cfg: Config, parts: int | None, state: RunState, report: RunRepor
             summary = Summary(cfg.run_name, report.date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
                                      str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED],
                                      per_group, report.identity_found, cfg.recipe.name if cfg.recipe else "",
-                                     report.recipe, report.header, report.unpaired)
+                                     report.recipe, report.header, report.unpaired, report.profile)
             jobs.append(_plan_part(cfg, state, summary, pdf_name(None if parts is None else part), first, size,
                                    leaders))
     except BaseException:

@@ -44,7 +44,7 @@ from dicomimgcmp.run.tasks import (
     unreadable_file,
     unreadable_pair,
 )
-from dicomimgcmp.summary import HeaderTally, RecipeTally, nothing_paired
+from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, nothing_paired
 
 #: Files per header-reading task: each task costs the process that runs the pipeline (submitting, collecting); 40,000
 #: files: that process 1.3-1.5 CPU-s with 64, 1.1-1.2 with 256.
@@ -79,6 +79,7 @@ class RunOutcome:
     identity_found: int = 0  # images whose pixels show text matching the source's identity (the text check)
     recipe: RecipeTally | None = None  # the recipe verdicts (config key recipe)
     header: HeaderTally | None = None  # identity found in headers (config key header_check)
+    profile: ProfileTally | None = None  # the profile judgement's findings (config key profile)
     failed: tuple[str, ...] = ()  # the outputs that could not be written (why is in the log), in words ...
     complete: tuple[str, ...] = ()  # ... and the ones written
     unpaired: str = ""  # why nothing was paired ("" when something was)
@@ -145,13 +146,15 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
         identity_found = state.count_phi()
         recipe = state.recipe_tally()
         header = state.header_tally() if cfg.header_check is HeaderMode.ON else None
+        profile = None if cfg.profile is None else state.profile_tally()
         unpaired = state.why_unpaired() if nothing_paired(counts) else ""
         written = write_outputs(cfg, parts, workers, state, RunReport(counts, identity_found, date, carried,
-                                                                      recipe, header, unpaired), progress, clock)
+                                                                      recipe, header, unpaired, profile),
+                                progress, clock)
         reused = dict(state.reused)
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
-    return RunOutcome(counts, written.paths, clock.laps, notes, reused, identity_found, recipe, header,
+    return RunOutcome(counts, written.paths, clock.laps, notes, reused, identity_found, recipe, header, profile,
                       tuple(written.failed), tuple(written.complete), unpaired)
 
 

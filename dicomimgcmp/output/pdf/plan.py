@@ -15,7 +15,7 @@ from dicomimgcmp.enums import ChangeKind, RecipeVerdict
 from dicomimgcmp.model import PairResult, Status
 from dicomimgcmp.output.pdf.layout import STYLES, TEXT_BOTTOM, TEXT_TOP, Line
 from dicomimgcmp.output.review import share_text
-from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, RecipeTally, nothing_paired
+from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, ProfileTally, RecipeTally, nothing_paired
 
 _PAGE_FIELD = 8  # "p.12345 " before a listed line
 TABLE_SHOWN = 10  # places of the header check's table the summary shows (review.html shows them all)
@@ -40,6 +40,7 @@ class Summary:
     recipe: RecipeTally | None = None  # the run's recipe verdicts
     header: HeaderTally | None = None  # identity found in the run's headers (None: the check is off)
     unpaired: str = ""  # why nothing was paired ("" when something was)
+    profile: ProfileTally | None = None  # the profile judgement's findings (None: it is off)
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,8 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
         head.append(Line(f"Identity found in pixels: {summary.phi_total} images", "warn"))
     if summary.header is not None and not nothing_paired(summary.counts):
         head += _header_lines(summary.header)
+    if summary.profile is not None and not nothing_paired(summary.counts):
+        head += _profile_lines(summary.profile)
     head += _recipe_lines(summary)
     members = [m for page in pages for m in page if m.status is Status.CHANGED]
     missed = [page[0] for page in pages if page[0].status is not Status.CHANGED and not page[0].phi_match]
@@ -256,6 +259,17 @@ def _header_lines(header: HeaderTally) -> list[Line]:
         lines.append(Line(f"Date shifts differ within {len(header.shifts)} patients (intervals between their "
                           "studies are lost): " + "; ".join(f"{patient or '(no ID)'}: {shifts} days"
                                                             for patient, shifts in header.shifts), "warn"))
+    return lines
+
+
+def _profile_lines(profile: ProfileTally) -> list[Line]:
+    """The profile judgement: files with findings (in red when any), then the findings by attribute and place,
+    the first :data:`TABLE_SHOWN` (all in the CSV column profile_findings)."""
+    lines = [Line(f"Confidentiality Profile not followed: {profile.files} files", "warn" if profile.files else "text")]
+    if profile.table:
+        lines.append(Line("Findings by attribute (files, finding, attribute @ where):"))
+        lines += _capped([Line(f"{files:>7}   {finding}   {attribute} @ {place}", "mono")
+                          for finding, attribute, place, files in profile.table], "findings", TABLE_SHOWN)
     return lines
 
 

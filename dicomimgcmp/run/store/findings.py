@@ -6,7 +6,7 @@ import re
 
 from dicomimgcmp.enums import RecipeVerdict
 from dicomimgcmp.run.store.base import StoreBase
-from dicomimgcmp.summary import HeaderTally, RecipeTally, RuleTally
+from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, RuleTally
 
 #: Pages of pairs that fail the recipe come before those that conform (after those showing identity).
 FAILS_RECIPE = "(COALESCE(recipe_verdict, '') IN ({}))".format(
@@ -48,6 +48,19 @@ class FindingQueries(StoreBase):
             "AND COALESCE(source_patient, '') != '' "  # files without a PatientID are not one patient
             f"GROUP BY source_patient HAVING {_SHIFTS_DIFFER} ORDER BY source_patient").fetchall())
         return HeaderTally(files, table, combinations, combination_count, shifts)
+
+    def profile_tally(self) -> ProfileTally:
+        """The profile judgement over the run: files with findings, and (finding, attribute, where, files) most
+        files first (item numbers of sequences as [*])."""
+        files = self._one("SELECT COUNT(*) FROM rows WHERE profile_items IS NOT NULL")
+        self._db.create_function("any_item", 1, _any_item, deterministic=True)
+        table = tuple(self._db.execute(
+            "SELECT finding, attribute, any_item(place) AS at, COUNT(DISTINCT rel_path) AS n FROM (SELECT rel_path, "
+            "substr(value, 1, instr(value, ':') - 1) AS finding, substr(value, instr(value, ':') + 1, "
+            "instr(value, '@') - instr(value, ':') - 1) AS attribute, substr(value, instr(value, '@') + 1) AS place "
+            "FROM rows, json_each(rows.profile_items) WHERE profile_items IS NOT NULL) "
+            "GROUP BY finding, attribute, at ORDER BY n DESC, finding, attribute, at").fetchall())
+        return ProfileTally(files, table)
 
 
 #: A patient's shifts differ when they are a day or more apart, or when two of them measured on date and time

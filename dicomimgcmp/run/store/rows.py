@@ -44,6 +44,7 @@ class RowValues(NamedTuple):
     header_items: str | None  # JSON: the header check's findings (None: none)
     date_shift: str | None  # days, as the CSV writes them (:func:`~.model.days_text`): compared as text
     source_patient: str | None  # the source's PatientID (date shifts must agree within a patient)
+    profile_items: str | None  # JSON: the profile judgement's findings (None: none)
 
 
 def row_values(r: PairResult, result: str | None = None) -> RowValues:
@@ -58,7 +59,8 @@ def row_values(r: PairResult, result: str | None = None) -> RowValues:
                      json.dumps([*map(r.csv_row().__getitem__, CSV_COLUMNS), r.series_label]),  # read by position
                      r.recipe_verdict, r.recipe_rule if r.recipe_verdict else "",
                      json.dumps(r.header_identity) if r.header_identity else None, days_text(r.date_shift_days) or None,
-                     r.source.patient_id if r.source else None)
+                     r.source.patient_id if r.source else None,
+                     json.dumps(r.profile_findings) if r.profile_findings else None)
 
 
 class ComparedRow(NamedTuple):
