@@ -161,6 +161,8 @@ def test_configured_options_override_the_declared_and_the_csv_says_which(tree):
         summary = page_text(pdf, 0)
     assert "Confidentiality Profile not followed: 1 files" in summary
     assert "kept   DeviceSerialNumber @ (0018,1000)" in summary
+    review = (configured.run_dir / "review.html").read_text()
+    assert 'id="profile-table"' in review and "<td>DeviceSerialNumber</td>" in review
     alone = run_script(tree.config(run_name="alone", profile="basic", header_check="off"))  # its own walks
     assert alone.row("device").profile_findings == configured.row("device").profile_findings
     off = run_script(tree.config(run_name="off"))  # off by default

@@ -21,7 +21,7 @@ from dicomimgcmp.base.atomic import atomic_output
 from dicomimgcmp.base.workers import chunks
 from dicomimgcmp.enums import ChangeKind, ReviewDecision, Status
 from dicomimgcmp.model import PairResult, box_text
-from dicomimgcmp.summary import HeaderTally, RecipeTally, SummaryRow
+from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, SummaryRow
 
 THUMBNAIL_DIR = "review"
 DECISIONS_CSV = "review_decisions.csv"
@@ -100,7 +100,8 @@ def write_thumbnail(path: Path, panels: list[np.ndarray]) -> None:
 
 def write_review(path: Path, *, run_name: str, date: str, counts: dict[Status, int], groups: Iterable[GroupView],
                  rows: Iterable[SummaryRow], carried: dict[str, Decision], phi_total: int = 0,
-                 recipe: RecipeTally | None = None, header: HeaderTally | None = None) -> None:
+                 recipe: RecipeTally | None = None, header: HeaderTally | None = None,
+                 profile: ProfileTally | None = None) -> None:
     """Write ``review.html`` atomically; rows and groups are streamed into it, not held in memory."""
     import jinja2
 
@@ -109,7 +110,7 @@ def write_review(path: Path, *, run_name: str, date: str, counts: dict[Status, i
     template = env.get_template("review.html.j2")
     with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for text in template.generate(run_name=run_name, date=date, counts=counts, phi_total=phi_total,
-                                      recipe=recipe, header=header,
+                                      recipe=recipe, header=header, profile=profile,
                                       groups=(_group_json(g, path.parent, carried) for g in groups),
                                       row_pieces=_rows_json(rows, recipe is not None, header is not None),
                                       decisions=[d for d in ReviewDecision if d is not ReviewDecision.NOTE_ONLY],

@@ -126,7 +126,8 @@ def _write_review(path: Path, run_name: str, state: RunState, report: RunReport)
     write_review(path, run_name=run_name, date=report.date, counts=report.counts,
                         rows=state.summary_rows(), carried=report.carried,
                         groups=(GroupView(*group) for group in state.groups()),
-                        phi_total=report.identity_found, recipe=report.recipe, header=report.header)
+                        phi_total=report.identity_found, recipe=report.recipe, header=report.header,
+                        profile=report.profile)
 
 
 def _plan_pdfs(cfg: Config, parts: int | None, state: RunState, report: RunReport) -> list[PdfJob]:
