@@ -42,6 +42,9 @@ DISPLAY_TABLES = ("RedPaletteColorLookupTableData", "ModalityLUTSequence", "VOIL
 
 SUMMARY_CSV = "comparison_summary.csv"
 REVIEW_HTML = "review.html"
+HEADER_ACTIONS_CSV = "header_actions.csv"
+#: Columns of ``header_actions.csv``: per attribute, what the profile asks, what was done, in how many files.
+HEADER_ACTIONS_COLUMNS = ("attribute", "expected", "observed", "files", "finding")
 LOG_FILE = "imgCmpLog.log"
 
 
@@ -269,6 +272,7 @@ class PairResult:
     #: (:mod:`.checks.header_profile`; empty when it did not run).
     profile: str = ""
     profile_findings: tuple[str, ...] = ()
+    profile_actions: tuple[str, ...] = ()  # what was done to each attribute (:data:`.checks.header_profile.OBSERVED`)
     pdf_file: str = ""
     pdf_page: int | None = None
     #: Changed pairs in this pair's group (the run's, set when the rows are read back).

@@ -133,6 +133,7 @@ def test_one_offset_of_hours_is_one_shift_whether_or_not_a_file_has_a_time(tree)
     by offsets hours apart, both measured on date and time, do differ."""
     cases = {"timed": ("20190304", "185059", "20170515", "065059", "PID-1"),
              "untimed": ("20190304", "", "20170514", "", "PID-1"),
+             "colon_time": ("20190304", "18:50:59", "20170515", "065059", "PID-1"),  # as before DICOM 3.0
              "other_a": ("20200101", "120000", "20180101", "000000", "PID-2"),
              "other_b": ("20200201", "120000", "20180201", "180000", "PID-2")}
     for name, (day, time, shifted_day, shifted_time, patient) in cases.items():
@@ -142,5 +143,5 @@ def test_one_offset_of_hours_is_one_shift_whether_or_not_a_file_has_a_time(tree)
             deid.StudyDate, deid.StudyTime = shifted_day, shifted_time
         pair_cleaned(tree, name, src, plant)
     run = run_script(tree.config())
-    assert [run.row(name).date_shift_days for name in cases] == ["-658.5", "-659", "-730.5", "-729.75"]
+    assert [run.row(name).date_shift_days for name in cases] == ["-658.5", "-659", "-658.5", "-730.5", "-729.75"]
     assert "DATE SHIFTS DIFFER within 1 patients: PID-2" in run.proc.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pandas as pd
 import pikepdf
 import pytest
 from conftest import run_script
@@ -109,6 +110,10 @@ def _remove_marker(deid, src):
     del deid.PatientIdentityRemoved
 
 
+def _keep_trial_site(deid, src):  # group 0012 holds the markers and the clinical trial attributes
+    deid.ClinicalTrialSiteName = src.ClinicalTrialSiteName
+
+
 def _declared_then_removed(deid, src):  # made with retain_device_identity declared, then the serial removed
     del deid.DeviceSerialNumber
 
@@ -120,6 +125,7 @@ FAULTS = {
     "altered": (_alter_thickness, "altered:SliceThickness@(0018,0050)"),
     "private_kept": (_leave_private, "private_kept:(0011,1010)@(0011,1010)"),
     "marker_missing": (_remove_marker, "marker_missing:PatientIdentityRemoved@(0012,0062)"),
+    "trial_site_kept": (_keep_trial_site, "kept:ClinicalTrialSiteName@(0012,0031)"),
     "option_declared": (_declared_then_removed, "lost:DeviceSerialNumber@(0018,1000)"),
 }
 
@@ -129,7 +135,7 @@ def test_each_planted_fault_is_found_at_its_path(tmp_path, fault):
     other = Dataset()
     other.PatientID, other.TypeOfPatientID = "MRN-0099172", "TEXT"
     src = source_with_identity("CT_small.dcm", fault, DeviceSerialNumber="SN-4471", SliceThickness="5.0",
-                               OtherPatientIDsSequence=Sequence([other]))
+                               OtherPatientIDsSequence=Sequence([other]), ClinicalTrialSiteName="Site 7 Leeds")
     plant, expected = FAULTS[fault]
     deid = basic_profile(src, ("retain_device_identity",) if fault == "option_declared" else ())
     plant(deid, src)
@@ -161,6 +167,14 @@ def test_configured_options_override_the_declared_and_the_csv_says_which(tree):
         summary = page_text(pdf, 0)
     assert "Confidentiality Profile not followed: 1 files" in summary
     assert "kept   DeviceSerialNumber @ (0018,1000)" in summary
+    actions = pd.read_csv(configured.run_dir / "header_actions.csv", dtype=str, keep_default_na=False)
+    assert list(actions.columns) == ["attribute", "expected", "observed", "files", "finding"]
+    row = actions[actions.attribute == "DeviceSerialNumber"].iloc[0]
+    assert (row.expected, row.observed, row.files, row.finding) == ("X/Z/D", "kept", "1", "kept")
+    assert ("PatientName", "emptied") in set(zip(actions.attribute, actions.observed))
+    assert "CodeValue" not in set(actions.attribute)  # the markers' code items are not attributes added
+    assert ("SOPInstanceUID", "new UID", "") in set(zip(actions.attribute, actions.observed, actions.finding))
+    assert not (run.run_dir.parent / "off" / "header_actions.csv").exists()
     review = (configured.run_dir / "review.html").read_text()
     assert 'id="profile-table"' in review and "<td>DeviceSerialNumber</td>" in review
     alone = run_script(tree.config(run_name="alone", profile="basic", header_check="off"))  # its own walks

@@ -12,7 +12,7 @@ from datetime import datetime
 PLACEHOLDER_DATES = frozenset({"19000101", "00000000", "00010101", "18991230", "19700101"})
 _FIRST_REAL_YEAR = 1800  # a year before it is a placeholder whatever its month and day
 _DA = re.compile(r"\s*(\d{4})\.?(\d{2})\.?(\d{2})")  # YYYYMMDD, or yyyy.mm.dd as before DICOM 3.0
-_TM = re.compile(r"\s*(\d{2})(\d{2})?(\d{2})?(?:\.(\d{1,6}))?\s*$")
+_TM = re.compile(r"\s*(\d{2}):?(\d{2})?:?(\d{2})?(?:\.(\d{1,6}))?\s*$")  # HH:MM:SS as before DICOM 3.0 too
 
 
 def real_date(value: str) -> str | None:

@@ -38,7 +38,10 @@ from dicomimgcmp.read.elements import REMEMBERED, Element, Header, tag_text
 
 _METHOD_CODES = "(0012,0064)"  # DeidentificationMethodCodeSequence: its items' CodeValue name the options
 _CODE_VALUE = "(0008,0100)"
-_MARKERS = 0x0012
+#: The markers a de-identifier writes (PatientIdentityRemoved, DeidentificationMethod and its code sequence):
+#: judged as markers, never as attributes of the source (the rest of group 0012, the clinical trial attributes,
+#: is judged as any other).
+_MARKERS = ("(0012,0062)", "(0012,0063)", "(0012,0064)")
 #: Never lost or altered: SpecificCharacterSet, what the display comparison reports (Image Pixel module, rescale,
 #: windows, LUTs, lossy compression), BurnedInAnnotation, LongitudinalTemporalInformationModified.
 _NOT_JUDGED = frozenset({0x00080005, 0x00280002, 0x00280004, 0x00280006, 0x00280008, 0x00280009, 0x00280010,
@@ -52,10 +55,17 @@ _NUMBER_VRS = frozenset({"DS", "IS"})
 
 
 class Judged(NamedTuple):
-    """A pair's judgement: the options judged against, as the CSV says them, and the findings, sorted."""
+    """A pair's judgement: the options judged against, as the CSV says them, the findings, sorted, and what was
+    done to each attribute, "attribute\texpected action\tobserved action\tfinding" (:data:`OBSERVED`), sorted."""
 
     profile: str
     findings: tuple[str, ...]
+    actions: tuple[str, ...] = ()
+
+
+#: What a de-identifier did to an attribute the source has (or the de-identified file alone has: added).
+OBSERVED = ("removed", "emptied", "replaced", "new UID", "shifted", "kept", "added")
+_DATE_VRS = frozenset({"DA", "DT", "TM"})
 
 
 def check_profile(result: PairResult, configured: tuple[str, ...]) -> PairResult:
@@ -74,7 +84,7 @@ def judged_pair(result: PairResult, headers: tuple[Header, Header], configured: 
             judged = judge(headers[0].elements(), headers[1].elements(), configured)
     except Exception as exc:  # the comparison's row must survive a header that cannot be judged  # noqa: BLE001
         return result.with_note(f"profile judgement failed: {type(exc).__name__}: {exc}")
-    return result.replace(profile=judged.profile, profile_findings=judged.findings)
+    return result.replace(profile=judged.profile, profile_findings=judged.findings, profile_actions=judged.actions)
 
 
 def declared_options(deid: Iterable[Element]) -> tuple[str, ...]:
@@ -95,26 +105,68 @@ def judge(deid: list[Element], source: list[Element], configured: tuple[str, ...
     kept = {e.path: e for e in deid}
     items = {path.rsplit("/", 1)[0] + "/" for path in kept if "/" in path}
     found: set[str] = set()
+    actions: set[str] = set()
     for elem in source:
-        if not elem.texts or elem.tag >> 16 in (0x0002, _MARKERS) or is_private(elem.tag) or \
+        if not elem.texts or elem.tag >> 16 == 0x0002 or elem.path.startswith(_MARKERS) or is_private(elem.tag) or \
                 _private_part(elem.path) or not _has_value(elem):
             continue  # private elements (creators too) are judged only where the de-identified file has them
         if "/" in elem.path and elem.path.rsplit("/", 1)[0] + "/" not in items:
             continue  # its item was removed with the sequence
         other = kept.get(elem.path)
         action = expected_action(elem.tag, columns)
-        if action not in _KEEPING and other is not None and _same(elem, other):
-            found.add(_item("kept", elem))
-        elif action == "K" and elem.tag not in _NOT_JUDGED and elem.tag >> 16 not in _OVERLAY_GROUPS:
-            if other is None or not _has_value(other):
-                found.add(_item("lost", elem))
-            elif not _same(elem, other):
-                found.add(_item("altered", elem))
+        observed = _observed(elem, other)
+        finding = _finding(elem.tag, action, observed)
+        actions.add(f"{keyword(elem.tag) or tag_text(elem.tag)}\t{action}\t{observed}\t{finding}")
+        if finding:
+            found.add(_item(finding, elem))
     found |= _lost_sequences(source, kept, items, columns)
     found |= {f"private_kept:{part}@{part_path}" for e in deid if (part_path := _private_part(e.path))
               for part in [part_path.rsplit("/", 1)[-1].split("[")[0]]}
     found |= _markers_missing(kept)
-    return Judged(said, tuple(sorted(found)))
+    actions |= _added(deid, {e.path for e in source}, columns)
+    return Judged(said, tuple(sorted(found)), tuple(sorted(actions)))
+
+
+def _finding(tag: int, action: str, observed: str) -> str:
+    """The finding of a source element (kept, lost, altered) from the action asked and the one observed."""
+    if observed == "kept":
+        return "" if action in _KEEPING else "kept"
+    if action != "K" or tag in _NOT_JUDGED or tag >> 16 in _OVERLAY_GROUPS:
+        return ""
+    return "lost" if observed in ("removed", "emptied") else "altered"
+
+
+def _observed(elem: Element, other: Element | None) -> str:
+    """What was done to a source element (:data:`OBSERVED`)."""
+    if other is None:
+        return "removed"
+    if not _has_value(other):
+        return "emptied"
+    if _same(elem, other):
+        return "kept"
+    return "new UID" if elem.vr == "UI" else "shifted" if elem.vr in _DATE_VRS else "replaced"
+
+
+def _added(deid: list[Element], source_paths: set[str], columns: tuple[str, ...]) -> set[str]:
+    """The attributes only the de-identified file has (its markers, dummies), and its private elements (kept:
+    named by their creator, as "(gggg,xxee) CREATOR")."""
+    added = set()
+    for elem in deid:
+        if elem.tag >> 16 == 0x0002 or elem.path.startswith(_MARKERS) or not _has_value(elem):
+            continue  # the file meta; the markers (with their code items) are judged as markers
+        if part := _private_part(elem.path):
+            added.add(f"{_private_name(part, deid)}\tX\tkept\tprivate_kept")
+        elif elem.path not in source_paths:
+            added.add(f"{keyword(elem.tag) or tag_text(elem.tag)}\t{expected_action(elem.tag, columns)}\tadded\t")
+    return added
+
+
+def _private_name(path: str, deid: list[Element]) -> str:
+    """A private element as "(gggg,xxee) CREATOR": its block's creator, from the same data set."""
+    prefix, _, tag = path.rpartition("/")
+    creator_path = f"{prefix}/" * bool(prefix) + f"{tag[:6]}00{tag[6:8]})"
+    creator = next((e.texts[0].strip() for e in deid if e.path == creator_path and e.texts), "")
+    return f"{tag[:6]}xx{tag[8:10]}) {creator}".rstrip()
 
 
 @functools.lru_cache(maxsize=8192)
@@ -140,7 +192,7 @@ def _lost_sequences(source: list[Element], kept: dict[str, Element], items: set[
             continue
         outer, _, rest = elem.path.partition("[")
         sequence = int(outer[1:5] + outer[6:10], 16)
-        if is_private(sequence) or sequence >> 16 == _MARKERS or expected_action(sequence, columns) != "K":
+        if is_private(sequence) or outer in _MARKERS or expected_action(sequence, columns) != "K":
             continue
         if not any(item.startswith(outer + "[") for item in items):
             lost.add(f"lost:{keyword(sequence) or outer}@{outer}")

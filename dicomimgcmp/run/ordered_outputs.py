@@ -15,8 +15,8 @@ from dicomimgcmp.base.progress import Progress, StageClock
 from dicomimgcmp.base.workers import Workers, map_batches
 from dicomimgcmp.config import Config
 from dicomimgcmp.enums import PageMode
-from dicomimgcmp.model import REVIEW_HTML, SUMMARY_CSV, Status, pdf_name
-from dicomimgcmp.output.csvfile import logged, summary_csv
+from dicomimgcmp.model import HEADER_ACTIONS_COLUMNS, HEADER_ACTIONS_CSV, REVIEW_HTML, SUMMARY_CSV, Status, pdf_name
+from dicomimgcmp.output.csvfile import logged, summary_csv, write_csv
 from dicomimgcmp.output.pdf.plan import Summary, plan_pdf, save_plan
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, GroupView, write_review
 from dicomimgcmp.run.store import RunState
@@ -86,6 +86,11 @@ def write_outputs(cfg: Config, parts: int | None, workers: Workers, state: RunSt
         if _kept(written, "the CSV" if jobs is not None else "the CSV (without page numbers)", csv_path,
                  lambda: _write_csv(csv_path, state)):
             progress.done.append("wrote the CSV")
+        if cfg.profile is not None:
+            actions_path = cfg.run_dir / HEADER_ACTIONS_CSV
+            _kept(written, HEADER_ACTIONS_CSV, actions_path, lambda: write_csv(
+                actions_path, HEADER_ACTIONS_COLUMNS, (dict(zip(HEADER_ACTIONS_COLUMNS, row))
+                                                       for row in state.header_actions())))
         progress.stage = "writing the review page"
         review_path = cfg.run_dir / REVIEW_HTML
         _kept(written, "review.html", review_path, lambda: _write_review(review_path, cfg.run_name, state, report))

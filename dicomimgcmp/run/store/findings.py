@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import zlib
+from collections import Counter
 
 from dicomimgcmp.enums import RecipeVerdict
 from dicomimgcmp.run.store.base import StoreBase
@@ -61,6 +63,19 @@ class FindingQueries(StoreBase):
             "FROM rows, json_each(rows.profile_items) WHERE profile_items IS NOT NULL) "
             "GROUP BY finding, attribute, at ORDER BY n DESC, finding, attribute, at").fetchall())
         return ProfileTally(files, table)
+
+
+    def header_actions(self) -> list[tuple[str, str, str, int, str]]:
+        """What was done to each attribute over the run: (attribute, expected, observed, files, finding), by
+        attribute; the files alike (one set of actions) counted once in SQL and their set read once."""
+        counts: Counter[tuple[str, str, str, str]] = Counter()
+        for packed, files in self._db.execute("SELECT profile_actions, COUNT(*) FROM rows WHERE profile_actions "
+                                              "IS NOT NULL GROUP BY profile_actions"):
+            for line in zlib.decompress(packed).decode().split("\n"):
+                attribute, expected, observed, finding = line.split("\t")
+                counts[attribute, expected, observed, finding] += files
+        return [(attribute, expected, observed, files, finding)
+                for (attribute, expected, observed, finding), files in sorted(counts.items())]
 
 
 #: A patient's shifts differ when they are a day or more apart, or when two of them measured on date and time

@@ -29,8 +29,8 @@ class Results(StoreBase):
             self._db.executemany("INSERT OR REPLACE INTO rows (side, rel_path, status, patient_id, study, "
                                  "series_number, instance_number, series, change_group, phi, result, deid_path, "
                                  "source_path, summary, recipe_verdict, recipe_rule, header_items, date_shift, "
-                                 "source_patient, profile_items) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 "source_patient, profile_items, profile_actions) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                  rows)
 
     def index_rows(self) -> None:

@@ -4,6 +4,7 @@ and read back."""
 from __future__ import annotations
 
 import json
+import zlib
 from typing import NamedTuple
 
 from dicomimgcmp.enums import ChangeKind, RecipeVerdict, Side
@@ -45,6 +46,7 @@ class RowValues(NamedTuple):
     date_shift: str | None  # days, as the CSV writes them (:func:`~.model.days_text`): compared as text
     source_patient: str | None  # the source's PatientID (date shifts must agree within a patient)
     profile_items: str | None  # JSON: the profile judgement's findings (None: none)
+    profile_actions: bytes | None  # what was done to each attribute, lines deflated (files alike share it)
 
 
 def row_values(r: PairResult, result: str | None = None) -> RowValues:
@@ -60,7 +62,8 @@ def row_values(r: PairResult, result: str | None = None) -> RowValues:
                      r.recipe_verdict, r.recipe_rule if r.recipe_verdict else "",
                      json.dumps(r.header_identity) if r.header_identity else None, days_text(r.date_shift_days) or None,
                      r.source.patient_id if r.source else None,
-                     json.dumps(r.profile_findings) if r.profile_findings else None)
+                     json.dumps(r.profile_findings) if r.profile_findings else None,
+                     zlib.compress("\n".join(r.profile_actions).encode()) if r.profile_actions else None)
 
 
 class ComparedRow(NamedTuple):
@@ -130,6 +133,7 @@ def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | N
                          "changed_frames": tuple(data["changed_frames"]),
                          "header_identity": tuple(data["header_identity"]),
                          "profile_findings": tuple(data.get("profile_findings", ())),
+                         "profile_actions": tuple(data.get("profile_actions", ())),
                          "text_lines": tuple(TextLine(text, tuple(box), frame, tuple(matches), layer)
                                              for text, box, frame, matches, layer in data["text_lines"]),
                          "bbox": None if data["bbox"] is None else tuple(data["bbox"])},
