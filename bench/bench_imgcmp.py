@@ -160,7 +160,7 @@ def time_cat(folder: Path, cold: bool) -> float:
 
 def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, kill_after: float | None = None,
                pages: str = "all", text_check: str = "off", recipe: str = "", header_check: str = "on",
-               profile: str = "off") -> dict:
+               profile: str = "auto") -> dict:
     """Run a script on the corpus; wall time, stage times and the largest process's peak RSS. ``kill_after``
     seconds: SIGKILL the script and its workers then (nothing is returned)."""
     cfg = folder / "config.json"
@@ -260,7 +260,7 @@ def main() -> None:
                         help="the config key text_check (every modality read); the corpus then has text written "
                              "in every image")
     parser.add_argument("--header-check", choices=("on", "off"), default="on", help="the config key header_check")
-    parser.add_argument("--profile", default="off", help="the config key profile (auto, off, or options)")
+    parser.add_argument("--profile", default="auto", help="the config key profile (auto, off, or options)")
     parser.add_argument("--clean-headers", action="store_true",
                         help="de-identified headers without the source's identity (else they keep all but UIDs)")
     parser.add_argument("--recipe", default="",

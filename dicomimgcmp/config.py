@@ -66,8 +66,8 @@ CONFIG_KEYS: dict[str, str] = {
     "header_check": "optional: \"on\" (default) or \"off\": look for the source's identity values (names, "
                     "IDs, dates, UIDs, the Confidentiality Profile's attributes) anywhere in the de-identified file "
                     "(CSV columns header_identity, date_shift_days)",
-    "profile": "optional: \"off\" (default), \"auto\" (the options each de-identified file declares in "
-               "DeidentificationMethodCodeSequence, the Basic Profile alone when none), or options to "
+    "profile": "optional: \"auto\" (default: the options each de-identified file declares in "
+               "DeidentificationMethodCodeSequence, the Basic Profile alone when none), \"off\", or options to "
                "judge every file against, e.g. \"basic,retain_device_identity\": every attribute judged against "
                "the Confidentiality Profile (CSV columns profile, profile_findings); options: "
                + ", ".join(PROFILE_OPTIONS),
@@ -105,7 +105,7 @@ class Config:
     header_check: HeaderMode = HeaderMode.ON
     #: The profile judgement (:mod:`.checks.header_profile`): None off, () the options each file declares, else
     #: the options named.
-    profile: tuple[str, ...] | None = None
+    profile: tuple[str, ...] | None = ()
     output_access: OutputAccess = OutputAccess.OWNER
     #: The recipe the changes are judged against (:mod:`.checks.recipe`), None without one.
     recipe: Recipe | None = None
@@ -227,14 +227,14 @@ def _recipe(values: dict, base: Path) -> Recipe | None:
 
 
 def _profile(values: dict) -> tuple[str, ...] | None:
-    """The config key ``profile``: None for "off" (the default), () for "auto", else the options named."""
-    value = values.get("profile", "off")
+    """The config key ``profile``: None for "off", () for "auto" (the default), else the options named."""
+    value = values.get("profile", "auto")
     words = value if isinstance(value, list) else str(value).replace(",", " ").split()
     names = tuple(str(word).strip().lower() for word in words if str(word).strip())
-    if names in ((), ("off",)):
-        return None
-    if names == ("auto",):
+    if names in ((), ("auto",)):
         return ()
+    if names == ("off",):
+        return None
     unknown = [name for name in names if name not in PROFILE_OPTIONS]
     if unknown:
         raise ConfigError(f"config key 'profile': unknown option {unknown[0]!r}; \"auto\", \"off\" or a list of "

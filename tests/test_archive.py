@@ -104,7 +104,7 @@ def test_a_pdf_that_cannot_be_written_costs_neither_the_csv_nor_the_review_page(
     last = failed.stderr.strip().splitlines()[-1]
     assert last.startswith("error: the PDF comparison_results_0.pdf and the PDF comparison_results_1.pdf could not "
                            "be written (internal error, see the log in ")
-    assert last.endswith("; the CSV and review.html are complete")
+    assert last.endswith("; the CSV, header_actions.csv and review.html are complete")
     run_dir = small_archive.root / "out" / "run"
     csv = pd.read_csv(run_dir / "comparison_summary.csv", keep_default_na=False, dtype=str)
     assert len(csv) == 10 and (csv.status == "changed").sum() == 8
@@ -128,7 +128,8 @@ def test_pages_that_cannot_be_numbered_leave_the_csv_without_page_numbers(small_
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith(
         "error: the PDFs (their pages could not be numbered) could not be written")
-    assert proc.stderr.strip().endswith("the CSV (without page numbers) and review.html are complete")
+    assert proc.stderr.strip().endswith(
+        "the CSV (without page numbers), header_actions.csv and review.html are complete")
     csv = pd.read_csv(small_archive.root / "out" / "run" / "comparison_summary.csv", keep_default_na=False, dtype=str)
     assert len(csv) == 10 and set(csv.pdf_page) == {""} and set(csv.pdf_file) == {""}
 

@@ -153,7 +153,7 @@ def test_configured_options_override_the_declared_and_the_csv_says_which(tree):
     save(src, tree.source / "device")
     tree.deid.mkdir(parents=True)
     deid.save_as(tree.deid / "device", enforce_file_format=False)
-    run = run_script(tree.config(profile="auto"))
+    run = run_script(tree.config())  # auto by default
     assert run.row("device").profile == "basic+retain_device_identity (declared)"
     assert run.row("device").profile_findings == ""
     configured = run_script(tree.config(run_name="configured", profile="basic"))
@@ -179,5 +179,5 @@ def test_configured_options_override_the_declared_and_the_csv_says_which(tree):
     assert 'id="profile-table"' in review and "<td>DeviceSerialNumber</td>" in review
     alone = run_script(tree.config(run_name="alone", profile="basic", header_check="off"))  # its own walks
     assert alone.row("device").profile_findings == configured.row("device").profile_findings
-    off = run_script(tree.config(run_name="off"))  # off by default
+    off = run_script(tree.config(run_name="off", profile="off"))
     assert off.row("device").profile == off.row("device").profile_findings == ""

@@ -207,7 +207,7 @@ def test_runs_with_different_names_do_not_touch_each_other(tree):
     assert tree_digest(first.run_dir) == before
     assert sorted(p.name for p in second.run_dir.iterdir()) == [
         ".dicomimgcmp", "comparison_results_0.pdf", "comparison_results_1.pdf", "comparison_results_2.pdf",
-        "comparison_summary.csv", "review", "review.html"]
+        "comparison_summary.csv", "header_actions.csv", "review", "review.html"]
 
 
 def test_inputs_are_byte_and_mode_identical_after_a_run(tree):

@@ -18,7 +18,8 @@ from dicomimgcmp.output.review import share_text
 from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, ProfileTally, RecipeTally, nothing_paired
 
 _PAGE_FIELD = 8  # "p.12345 " before a listed line
-TABLE_SHOWN = 10  # places of the header check's table the summary shows (review.html shows them all)
+TABLE_SHOWN = 5  # rows of a header judgement's table the summary shows (review.html shows them all)
+FINDINGS_SHOWN = 4  # findings of a set the summary names (the CSV has them all)
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ def _header_lines(header: HeaderTally) -> list[Line]:
                           for attribute, place, files in header.table], "places", TABLE_SHOWN)
         lines.append(Line(f"The same findings in several files (files, findings; {header.combination_count} "
                           "different sets in all, each file's in the CSV column header_identity):"))
-        lines += [Line(f"{files:>7}   {'; '.join(json.loads(found))}", "mono") for found, files in header.combinations]
+        lines += [Line(f"{files:>7}   {_some(json.loads(found))}", "mono") for found, files in header.combinations]
     if header.shifts:
         lines.append(Line(f"Date shifts differ within {len(header.shifts)} patients (intervals between their "
                           "studies are lost): " + "; ".join(f"{patient or '(no ID)'}: {shifts} days"
@@ -271,6 +272,12 @@ def _profile_lines(profile: ProfileTally) -> list[Line]:
         lines += _capped([Line(f"{files:>7}   {finding}   {attribute} @ {place}", "mono")
                           for finding, attribute, place, files in profile.table], "findings", TABLE_SHOWN)
     return lines
+
+
+def _some(findings: list[str]) -> str:
+    """The first :data:`FINDINGS_SHOWN` findings of a set, and how many more."""
+    more = len(findings) - FINDINGS_SHOWN
+    return "; ".join(findings[:FINDINGS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
 
 
 def _recipe_lines(summary: Summary) -> list[Line]:

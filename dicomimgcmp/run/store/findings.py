@@ -14,7 +14,7 @@ from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, RuleTall
 FAILS_RECIPE = "(COALESCE(recipe_verdict, '') IN ({}))".format(
     ", ".join(f"'{v.value}'" for v in RecipeVerdict if v.fails))
 
-COMBINATIONS = 5  # sets of header findings the summary lists, with their files (the CSV has every file's)
+COMBINATIONS = 3  # sets of header findings the summary lists, with their files (the CSV has every file's)
 
 
 class FindingQueries(StoreBase):
