@@ -272,7 +272,7 @@ class PairResult:
     #: (:mod:`.checks.header_profile`; empty when it did not run).
     profile: str = ""
     profile_findings: tuple[str, ...] = ()
-    profile_actions: tuple[str, ...] = ()  # what was done to each attribute (:data:`.checks.header_profile.OBSERVED`)
+    profile_actions: str = ""  # what was done to each attribute, packed (:func:`.checks.header_profile.pack`)
     pdf_file: str = ""
     pdf_page: int | None = None
     #: Changed pairs in this pair's group (the run's, set when the rows are read back).

@@ -25,7 +25,9 @@ FL, ...) are not read.
 
 from __future__ import annotations
 
+import base64
 import functools
+import zlib
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -56,11 +58,12 @@ _NUMBER_VRS = frozenset({"DS", "IS"})
 
 class Judged(NamedTuple):
     """A pair's judgement: the options judged against, as the CSV says them, the findings, sorted, and what was
-    done to each attribute, "attribute\texpected action\tobserved action\tfinding" (:data:`OBSERVED`), sorted."""
+    done to each attribute, "attribute\texpected action\tobserved action\tfinding" (:data:`OBSERVED`), sorted, a
+    line each."""
 
     profile: str
     findings: tuple[str, ...]
-    actions: tuple[str, ...] = ()
+    actions: str = ""  # one line each: one string to save, the same for files handled alike
 
 
 #: What a de-identifier did to an attribute the source has (or the de-identified file alone has: added).
@@ -84,7 +87,17 @@ def judged_pair(result: PairResult, headers: tuple[Header, Header], configured: 
             judged = judge(headers[0].elements(), headers[1].elements(), configured)
     except Exception as exc:  # the comparison's row must survive a header that cannot be judged  # noqa: BLE001
         return result.with_note(f"profile judgement failed: {type(exc).__name__}: {exc}")
-    return result.replace(profile=judged.profile, profile_findings=judged.findings, profile_actions=judged.actions)
+    return result.replace(profile=judged.profile, profile_findings=judged.findings,
+                          profile_actions=pack(judged.actions))
+
+
+def pack(lines: str) -> str:
+    """The lines of actions deflated, as text (a fifth of their size, in the result and its row)."""
+    return base64.b64encode(zlib.compress(lines.encode())).decode() if lines else ""
+
+
+def unpack(packed: str) -> list[str]:
+    return zlib.decompress(base64.b64decode(packed)).decode().split("\n")
 
 
 def declared_options(deid: Iterable[Element]) -> tuple[str, ...]:
@@ -124,7 +137,7 @@ def judge(deid: list[Element], source: list[Element], configured: tuple[str, ...
               for part in [part_path.rsplit("/", 1)[-1].split("[")[0]]}
     found |= _markers_missing(kept)
     actions |= _added(deid, {e.path for e in source}, columns)
-    return Judged(said, tuple(sorted(found)), tuple(sorted(actions)))
+    return Judged(said, tuple(sorted(found)), "\n".join(sorted(actions)))
 
 
 def _finding(tag: int, action: str, observed: str) -> str:
@@ -151,21 +164,23 @@ def _added(deid: list[Element], source_paths: set[str], columns: tuple[str, ...]
     """The attributes only the de-identified file has (its markers, dummies), and its private elements (kept:
     named by their creator, as "(gggg,xxee) CREATOR")."""
     added = set()
+    creators = {elem.path: elem.texts[0].strip() for elem in deid
+                if elem.tag & 0x10000 and 0x10 <= elem.tag & 0xFFFF <= 0xFF and elem.texts}
     for elem in deid:
         if elem.tag >> 16 == 0x0002 or elem.path.startswith(_MARKERS) or not _has_value(elem):
             continue  # the file meta; the markers (with their code items) are judged as markers
         if part := _private_part(elem.path):
-            added.add(f"{_private_name(part, deid)}\tX\tkept\tprivate_kept")
+            added.add(f"{_private_name(part, creators)}\tX\tkept\tprivate_kept")
         elif elem.path not in source_paths:
             added.add(f"{keyword(elem.tag) or tag_text(elem.tag)}\t{expected_action(elem.tag, columns)}\tadded\t")
     return added
 
 
-def _private_name(path: str, deid: list[Element]) -> str:
-    """A private element as "(gggg,xxee) CREATOR": its block's creator, from the same data set."""
+def _private_name(path: str, creators: dict[str, str]) -> str:
+    """A private element as "(gggg,xxee) CREATOR": its block's creator (``creators``: by path), from the same
+    data set."""
     prefix, _, tag = path.rpartition("/")
-    creator_path = f"{prefix}/" * bool(prefix) + f"{tag[:6]}00{tag[6:8]})"
-    creator = next((e.texts[0].strip() for e in deid if e.path == creator_path and e.texts), "")
+    creator = creators.get(f"{prefix}/" * bool(prefix) + f"{tag[:6]}00{tag[6:8]})", "")
     return f"{tag[:6]}xx{tag[8:10]}) {creator}".rstrip()
 
 

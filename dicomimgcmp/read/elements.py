@@ -224,12 +224,22 @@ def texts_of(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
     instance's UIDs do not, and are not remembered)."""
     if not raw:
         return ()
-    return _short_texts(raw, vr, encoding) if len(raw) <= SHORT and vr != "UI" else _texts(raw, vr, encoding)
+    if len(raw) <= SHORT:
+        return _short_texts(raw, vr, encoding) if vr != "UI" else _texts(raw, vr, encoding)
+    return _long_texts(raw, vr, encoding) if len(raw) <= _LONG else _texts(raw, vr, encoding)
 
 
 SHORT = 256  # bytes or characters: values up to this long are remembered (most repeat from file to file)
 #: Values a cache of them holds: a few series' worth, the most recent (memory stays flat however long the run).
 REMEMBERED = 1 << 14
+
+
+_LONG = 1 << 16  # bytes: longer values are decoded each time (a vendor's blob of this size repeats in a series)
+
+
+@functools.lru_cache(maxsize=64)  # at most 4 MiB of values and their text
+def _long_texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
+    return _texts(raw, vr, encoding)
 
 
 @functools.lru_cache(maxsize=REMEMBERED)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import zlib
 from collections import Counter
 
+from dicomimgcmp.checks.header_profile import unpack
 from dicomimgcmp.enums import RecipeVerdict
 from dicomimgcmp.run.store.base import StoreBase
 from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, RuleTally
@@ -57,7 +57,8 @@ class FindingQueries(StoreBase):
         files = self._one("SELECT COUNT(*) FROM rows WHERE profile_items IS NOT NULL")
         self._db.create_function("any_item", 1, _any_item, deterministic=True)
         table = tuple(self._db.execute(
-            "SELECT finding, attribute, any_item(place) AS at, COUNT(DISTINCT rel_path) AS n FROM (SELECT rel_path, "
+            "SELECT finding, attribute, CASE WHEN instr(place, '[') THEN any_item(place) ELSE place END AS at, "
+            "COUNT(DISTINCT rel_path) AS n FROM (SELECT rel_path, "
             "substr(value, 1, instr(value, ':') - 1) AS finding, substr(value, instr(value, ':') + 1, "
             "instr(value, '@') - instr(value, ':') - 1) AS attribute, substr(value, instr(value, '@') + 1) AS place "
             "FROM rows, json_each(rows.profile_items) WHERE profile_items IS NOT NULL) "
@@ -71,7 +72,7 @@ class FindingQueries(StoreBase):
         counts: Counter[tuple[str, str, str, str]] = Counter()
         for packed, files in self._db.execute("SELECT profile_actions, COUNT(*) FROM rows WHERE profile_actions "
                                               "IS NOT NULL GROUP BY profile_actions"):
-            for line in zlib.decompress(packed).decode().split("\n"):
+            for line in unpack(packed):
                 attribute, expected, observed, finding = line.split("\t")
                 counts[attribute, expected, observed, finding] += files
         return [(attribute, expected, observed, files, finding)

@@ -4,7 +4,6 @@ and read back."""
 from __future__ import annotations
 
 import json
-import zlib
 from typing import NamedTuple
 
 from dicomimgcmp.enums import ChangeKind, RecipeVerdict, Side
@@ -46,7 +45,7 @@ class RowValues(NamedTuple):
     date_shift: str | None  # days, as the CSV writes them (:func:`~.model.days_text`): compared as text
     source_patient: str | None  # the source's PatientID (date shifts must agree within a patient)
     profile_items: str | None  # JSON: the profile judgement's findings (None: none)
-    profile_actions: bytes | None  # what was done to each attribute, lines deflated (files alike share it)
+    profile_actions: str | None  # what was done to each attribute, packed (files handled alike share it)
 
 
 def row_values(r: PairResult, result: str | None = None) -> RowValues:
@@ -63,7 +62,7 @@ def row_values(r: PairResult, result: str | None = None) -> RowValues:
                      json.dumps(r.header_identity) if r.header_identity else None, days_text(r.date_shift_days) or None,
                      r.source.patient_id if r.source else None,
                      json.dumps(r.profile_findings) if r.profile_findings else None,
-                     zlib.compress("\n".join(r.profile_actions).encode()) if r.profile_actions else None)
+                     r.profile_actions or None)
 
 
 class ComparedRow(NamedTuple):
@@ -133,7 +132,6 @@ def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | N
                          "changed_frames": tuple(data["changed_frames"]),
                          "header_identity": tuple(data["header_identity"]),
                          "profile_findings": tuple(data.get("profile_findings", ())),
-                         "profile_actions": tuple(data.get("profile_actions", ())),
                          "text_lines": tuple(TextLine(text, tuple(box), frame, tuple(matches), layer)
                                              for text, box, frame, matches, layer in data["text_lines"]),
                          "bbox": None if data["bbox"] is None else tuple(data["bbox"])},
