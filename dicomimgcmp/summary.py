@@ -56,11 +56,11 @@ class HeaderTally(NamedTuple):
 
 
 class ProfileTally(NamedTuple):
-    """The profile judgement over a run: files with findings, and (finding, attribute, files), most files first
-    (item numbers of sequences as [*])."""
+    """The profile judgement over a run: files with findings, and (finding, attribute, expected action, observed
+    action, files), most files first (the rows of ``header_actions.csv`` that make a finding)."""
 
     files: int
-    table: tuple[tuple[str, str, str, int], ...]  # finding, attribute, where, files
+    table: tuple[tuple[str, str, str, str, int], ...]
 
 
 def nothing_paired(counts: dict[Status, int]) -> bool:

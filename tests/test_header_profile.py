@@ -166,7 +166,7 @@ def test_configured_options_override_the_declared_and_the_csv_says_which(tree):
     with pikepdf.open(configured.run_dir / "comparison_results.pdf") as pdf:
         summary = page_text(pdf, 0)
     assert "Confidentiality Profile not followed: 1 files" in summary
-    assert "kept   DeviceSerialNumber @ (0018,1000)" in summary
+    assert "kept   DeviceSerialNumber: X/Z/D, kept" in summary
     actions = pd.read_csv(configured.run_dir / "header_actions.csv", dtype=str, keep_default_na=False)
     assert list(actions.columns) == ["attribute", "expected", "observed", "files", "finding"]
     row = actions[actions.attribute == "DeviceSerialNumber"].iloc[0]

@@ -132,10 +132,12 @@ def judge(deid: list[Element], source: list[Element], configured: tuple[str, ...
         actions.add(f"{keyword(elem.tag) or tag_text(elem.tag)}\t{action}\t{observed}\t{finding}")
         if finding:
             found.add(_item(finding, elem))
-    found |= _lost_sequences(source, kept, items, columns)
+    other_findings = _lost_sequences(source, kept, items, columns) | _markers_missing(kept)
+    found |= other_findings
+    actions |= {f"{attribute}\t{'K' if finding == 'lost' else 'marker'}\tremoved\t{finding}"
+                for finding, _, attribute in (item.split("@")[0].partition(":") for item in other_findings)}
     found |= {f"private_kept:{part}@{part_path}" for e in deid if (part_path := _private_part(e.path))
               for part in [part_path.rsplit("/", 1)[-1].split("[")[0]]}
-    found |= _markers_missing(kept)
     actions |= _added(deid, {e.path for e in source}, columns)
     return Judged(said, tuple(sorted(found)), "\n".join(sorted(actions)))
 

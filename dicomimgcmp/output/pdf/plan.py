@@ -264,13 +264,14 @@ def _header_lines(header: HeaderTally) -> list[Line]:
 
 
 def _profile_lines(profile: ProfileTally) -> list[Line]:
-    """The profile judgement: files with findings (in red when any), then the findings by attribute and place,
-    the first :data:`TABLE_SHOWN` (all in the CSV column profile_findings)."""
+    """The profile judgement: files with findings (in red when any), then the findings by attribute, the first
+    :data:`TABLE_SHOWN` (all in header_actions.csv)."""
     lines = [Line(f"Confidentiality Profile not followed: {profile.files} files", "warn" if profile.files else "text")]
     if profile.table:
-        lines.append(Line("Findings by attribute (files, finding, attribute @ where):"))
-        lines += _capped([Line(f"{files:>7}   {finding}   {attribute} @ {place}", "mono")
-                          for finding, attribute, place, files in profile.table], "findings", TABLE_SHOWN)
+        lines.append(Line("Findings by attribute (files, finding, attribute: the action asked, the action seen):"))
+        lines += _capped([Line(f"{files:>7}   {finding}   {attribute}: {expected}, {observed}", "mono")
+                          for finding, attribute, expected, observed, files in profile.table], "findings",
+                         TABLE_SHOWN)
     return lines
 
 

@@ -52,18 +52,13 @@ class FindingQueries(StoreBase):
         return HeaderTally(files, table, combinations, combination_count, shifts)
 
     def profile_tally(self) -> ProfileTally:
-        """The profile judgement over the run: files with findings, and (finding, attribute, where, files) most
-        files first (item numbers of sequences as [*])."""
+        """The profile judgement over the run: files with findings, and the rows of :meth:`header_actions` that
+        make a finding, most files first (from the sets of actions files share: no pass over every finding)."""
         files = self._one("SELECT COUNT(*) FROM rows WHERE profile_items IS NOT NULL")
-        self._db.create_function("any_item", 1, _any_item, deterministic=True)
-        table = tuple(self._db.execute(
-            "SELECT finding, attribute, CASE WHEN instr(place, '[') THEN any_item(place) ELSE place END AS at, "
-            "COUNT(DISTINCT rel_path) AS n FROM (SELECT rel_path, "
-            "substr(value, 1, instr(value, ':') - 1) AS finding, substr(value, instr(value, ':') + 1, "
-            "instr(value, '@') - instr(value, ':') - 1) AS attribute, substr(value, instr(value, '@') + 1) AS place "
-            "FROM rows, json_each(rows.profile_items) WHERE profile_items IS NOT NULL) "
-            "GROUP BY finding, attribute, at ORDER BY n DESC, finding, attribute, at").fetchall())
-        return ProfileTally(files, table)
+        table = sorted(((finding, attribute, expected, observed, n)
+                        for attribute, expected, observed, n, finding in self.header_actions() if finding),
+                       key=lambda row: (-row[4], row[:4]))
+        return ProfileTally(files, tuple(table))
 
 
     def header_actions(self) -> list[tuple[str, str, str, int, str]]:
