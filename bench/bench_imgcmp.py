@@ -8,6 +8,7 @@
     python bench/bench_imgcmp.py --pairs 2000 --classifier             # the classifier against `cp -r`
     python bench/bench_imgcmp.py --pairs 20000 --size 64 --kill-at 0.5  # SIGKILL half way, then resume
     python bench/bench_imgcmp.py --real-headers --pairs 10000          # real headers, de-identified by dicognito
+    python bench/bench_imgcmp.py --real-headers --pairs 10000 --header-check off --profile off  # neither header check
 
 Every timed run starts afresh (``--restart``: the saved state of the previous run is thrown away); with
 ``--kill-at F`` a full run is followed by one killed (SIGKILL, all its processes) after F of its wall time and by
