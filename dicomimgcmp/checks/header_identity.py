@@ -35,11 +35,18 @@ from typing import NamedTuple
 from pydicom.uid import UID_dictionary
 
 from dicomimgcmp.checks.dates import date_shift, real_date
-from dicomimgcmp.checks.header_profile import judged_pair
+from dicomimgcmp.checks.header_profile import headers_judged, judged_pair
 from dicomimgcmp.checks.identity import MIN_VALUE, fold, folded_words, written_dates
-from dicomimgcmp.checks.roles import date_is_identity, is_place, keyword, plain_word_is_identity, text_is_identity
+from dicomimgcmp.checks.roles import (
+    attribute_name,
+    date_is_identity,
+    is_place,
+    keyword,
+    plain_word_is_identity,
+    text_is_identity,
+)
 from dicomimgcmp.enums import NeedleKind
-from dicomimgcmp.model import PairResult, Status
+from dicomimgcmp.model import PairResult
 from dicomimgcmp.read.dicomfile import TEXT_VRS, quiet_pydicom
 from dicomimgcmp.read.elements import (
     BYTES_VRS,
@@ -47,7 +54,6 @@ from dicomimgcmp.read.elements import (
     SHORT,
     Element,
     Header,
-    tag_text,
 )
 
 #: Values that are not identity on their own, normalised (modality codes are under 3 characters or listed here).
@@ -78,11 +84,9 @@ def check_headers(result: PairResult, kept_uids: frozenset[str], profile: tuple[
     """The result with the header check's findings, and with ``profile`` (not None) the profile judgement's
     (:mod:`.header_profile`: each header walked once for both); a pair whose headers cannot both be read is left
     as is."""
-    if result.deid is None or result.source is None or result.deid.error or result.source.error:
+    if not headers_judged(result):
         return result
-    if result.status in (Status.UNMAPPED, Status.MISSING_PRE, Status.DUPLICATE_UID):
-        return result
-    deid, source = result.deid, result.source
+    deid, source = result.files
     kept: Container[str] = kept_uids
     if deid.sop_instance_uid == source.sop_instance_uid:  # the pairing found it unchanged
         kept = _Kept(kept_uids, deid.sop_instance_uid)
@@ -163,7 +167,7 @@ def _uid_needles(elem: Element, kept_uids: Container[str]) -> list[Needle]:
 @functools.lru_cache(maxsize=8192)
 def _instance_uid_attribute(tag: int) -> str | None:
     """The attribute of a UI element whose values are instance UIDs (None for a class UID and the like)."""
-    attribute = keyword(tag) or tag_text(tag)
+    attribute = attribute_name(tag)
     return None if attribute.endswith("ClassUID") or attribute in _NOT_INSTANCE_UIDS else attribute
 
 
@@ -177,7 +181,7 @@ def _fold_uid(uid: str) -> str:
 def _value_needles(tag: int, vr: str, texts: tuple[str, ...]) -> tuple[Needle, ...]:
     """The needles of one element's values: names whole and by component, dates in their written forms, the
     profile's identifying text (a plain word only as a whole value)."""
-    attribute = keyword(tag) or tag_text(tag)
+    attribute = attribute_name(tag)
     found: list[Needle] = []
     for value in texts:
         if vr == "PN":

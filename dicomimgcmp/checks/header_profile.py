@@ -33,10 +33,11 @@ from typing import NamedTuple
 
 from dicomimgcmp.checks.profile import Attribute
 from dicomimgcmp.checks.profile_options import OPTIONS
-from dicomimgcmp.checks.roles import is_private, keyword, profile_entry
+from dicomimgcmp.checks.roles import attribute_name, is_private, is_private_creator, is_private_data, profile_entry
+from dicomimgcmp.enums import Status
 from dicomimgcmp.model import PairResult
 from dicomimgcmp.read.dicomfile import quiet_pydicom
-from dicomimgcmp.read.elements import REMEMBERED, Element, Header, tag_text
+from dicomimgcmp.read.elements import REMEMBERED, Element, Header
 
 _METHOD_CODES = "(0012,0064)"  # DeidentificationMethodCodeSequence: its items' CodeValue name the options
 _CODE_VALUE = "(0008,0100)"
@@ -71,13 +72,24 @@ OBSERVED = ("removed", "emptied", "replaced", "new UID", "shifted", "kept", "add
 _DATE_VRS = frozenset({"DA", "DT", "TM"})
 
 
+def headers_judged(result: PairResult) -> bool:
+    """Whether a pair's headers are judged (by both header judgements): both files were read, and the pairing
+    found them a pair."""
+    return (result.deid is not None and result.source is not None and not result.deid.error
+            and not result.source.error and result.status not in _NOT_A_PAIR)
+
+
+_NOT_A_PAIR = frozenset({Status.UNMAPPED, Status.MISSING_PRE, Status.DUPLICATE_UID})
+
+
 def check_profile(result: PairResult, configured: tuple[str, ...]) -> PairResult:
-    """The result with the profile judgement; a pair whose headers cannot both be read is left as is."""
-    if result.deid is None or result.source is None or result.deid.error or result.source.error or \
-            not result.status.compared:
+    """The result with the profile judgement (the header check off); a pair whose headers are not judged
+    (:func:`headers_judged`) is left as is."""
+    if not headers_judged(result):
         return result
-    return judged_pair(result, (Header(result.deid.path, result.deid.pixel_offset),
-                                Header(result.source.path, result.source.pixel_offset)), configured)
+    deid, source = result.files
+    return judged_pair(result, (Header(deid.path, deid.pixel_offset), Header(source.path, source.pixel_offset)),
+                       configured)
 
 
 def judged_pair(result: PairResult, headers: tuple[Header, Header], configured: tuple[str, ...]) -> PairResult:
@@ -116,7 +128,7 @@ def judge(deid: list[Element], source: list[Element], configured: tuple[str, ...
                                                " (declared)" if options else " (none declared)")
     columns = tuple(OPTIONS[name].column for name in options if OPTIONS[name].column)
     kept = {e.path: e for e in deid}
-    items = {path.rsplit("/", 1)[0] + "/" for path in kept if "/" in path}
+    items = {path.rsplit("/", 1)[0] + "/" for path in kept if "/" in path}  # the items the file kept
     found: set[str] = set()
     actions: set[str] = set()
     for elem in source:
@@ -129,15 +141,14 @@ def judge(deid: list[Element], source: list[Element], configured: tuple[str, ...
         action = expected_action(elem.tag, columns)
         observed = _observed(elem, other)
         finding = _finding(elem.tag, action, observed)
-        actions.add(f"{keyword(elem.tag) or tag_text(elem.tag)}\t{action}\t{observed}\t{finding}")
+        actions.add(f"{attribute_name(elem.tag)}\t{action}\t{observed}\t{finding}")
         if finding:
-            found.add(_item(finding, elem))
-    other_findings = _lost_sequences(source, kept, items, columns) | _markers_missing(kept)
-    found |= other_findings
-    actions |= {f"{attribute}\t{'K' if finding == 'lost' else 'marker'}\tremoved\t{finding}"
-                for finding, _, attribute in (item.split("@")[0].partition(":") for item in other_findings)}
-    found |= {f"private_kept:{part}@{part_path}" for e in deid if (part_path := _private_part(e.path))
-              for part in [part_path.rsplit("/", 1)[-1].split("[")[0]]}
+            found.add(f"{finding}:{attribute_name(elem.tag)}@{elem.path}")
+    for finding, attribute, path in _lost_sequences(source, kept, columns) | _markers_missing(kept):
+        found.add(f"{finding}:{attribute}@{path}")
+        actions.add(f"{attribute}\t{'K' if finding == 'lost' else 'marker'}\tremoved\t{finding}")
+    found |= {f"private_kept:{part_path.rsplit('/', 1)[-1]}@{part_path}" for e in deid
+              if (part_path := _private_part(e.path))}
     actions |= _added(deid, {e.path for e in source}, columns)
     return Judged(said, tuple(sorted(found)), "\n".join(sorted(actions)))
 
@@ -166,15 +177,14 @@ def _added(deid: list[Element], source_paths: set[str], columns: tuple[str, ...]
     """The attributes only the de-identified file has (its markers, dummies), and its private elements (kept:
     named by their creator, as "(gggg,xxee) CREATOR")."""
     added = set()
-    creators = {elem.path: elem.texts[0].strip() for elem in deid
-                if elem.tag & 0x10000 and 0x10 <= elem.tag & 0xFFFF <= 0xFF and elem.texts}
+    creators = {elem.path: elem.texts[0].strip() for elem in deid if is_private_creator(elem.tag) and elem.texts}
     for elem in deid:
         if elem.tag >> 16 == 0x0002 or elem.path.startswith(_MARKERS) or not _has_value(elem):
             continue  # the file meta; the markers (with their code items) are judged as markers
         if part := _private_part(elem.path):
             added.add(f"{_private_name(part, creators)}\tX\tkept\tprivate_kept")
         elif elem.path not in source_paths:
-            added.add(f"{keyword(elem.tag) or tag_text(elem.tag)}\t{expected_action(elem.tag, columns)}\tadded\t")
+            added.add(f"{attribute_name(elem.tag)}\t{expected_action(elem.tag, columns)}\tadded\t")
     return added
 
 
@@ -200,20 +210,23 @@ def expected_action(tag: int, columns: tuple[str, ...]) -> str:
 _OVERLAY_GROUPS = frozenset(range(0x6000, 0x6020, 2))
 
 
-def _lost_sequences(source: list[Element], kept: dict[str, Element], items: set[str],
-                    columns: tuple[str, ...]) -> set[str]:
-    """A sequence the profile keeps that has items in the source and none in the de-identified file is lost."""
-    lost = set()
-    for elem in source:
-        if "[" not in elem.path:
-            continue
-        outer, _, rest = elem.path.partition("[")
-        sequence = int(outer[1:5] + outer[6:10], 16)
-        if is_private(sequence) or outer in _MARKERS or expected_action(sequence, columns) != "K":
-            continue
-        if not any(item.startswith(outer + "[") for item in items):
-            lost.add(f"lost:{keyword(sequence) or outer}@{outer}")
-    return lost
+def _lost_sequences(source: list[Element], deid: dict[str, Element],
+                    columns: tuple[str, ...]) -> set[tuple[str, str, str]]:
+    """A top-level sequence the profile keeps that has items in the source and none in the de-identified file
+    is lost: (finding, attribute, path)."""
+    gone = _sequences(e.path for e in source) - _sequences(deid) - set(_MARKERS)
+    return {("lost", attribute_name(tag), path) for path in gone
+            if not is_private(tag := _tag_of(path)) and expected_action(tag, columns) == "K"}
+
+
+def _sequences(paths: Iterable[str]) -> set[str]:
+    """The top-level sequences that have items, from the paths of the elements in them."""
+    return {path.partition("[")[0] for path in paths if "[" in path}
+
+
+def _tag_of(segment: str) -> int:
+    """The tag of a path's segment, "(gggg,eeee)" or "(gggg,eeee)[k]"."""
+    return int(segment[1:5] + segment[6:10], 16)
 
 
 @functools.lru_cache(maxsize=REMEMBERED)  # paths repeat from file to file
@@ -222,24 +235,20 @@ def _private_part(path: str) -> str:
     when there is none; private creators (gggg,0010-00FF) are not private data elements."""
     segments = path.split("/")
     for k, segment in enumerate(segments):
-        tag = segment.split("[")[0]
-        if int(tag[1:5], 16) & 1 and int(tag[6:10], 16) & 0xFF00:
-            return "/".join([*segments[:k], tag])
+        if is_private_data(_tag_of(segment)):
+            return "/".join([*segments[:k], segment.split("[")[0]])
     return ""
 
 
-def _markers_missing(deid: dict[str, Element]) -> set[str]:
+def _markers_missing(deid: dict[str, Element]) -> set[tuple[str, str, str]]:
+    """The markers the de-identified file lacks: (finding, attribute, path)."""
     found = set()
     removed = deid.get("(0012,0062)")
     if removed is None or [v.strip().upper() for v in removed.texts] != ["YES"]:
-        found.add("marker_missing:PatientIdentityRemoved@(0012,0062)")
+        found.add(("marker_missing", "PatientIdentityRemoved", "(0012,0062)"))
     if "(0012,0063)" not in deid and not any(path.startswith(_METHOD_CODES) for path in deid):
-        found.add("marker_missing:DeidentificationMethod@(0012,0063)")
+        found.add(("marker_missing", "DeidentificationMethod", "(0012,0063)"))
     return found
-
-
-def _item(finding: str, elem: Element) -> str:
-    return f"{finding}:{keyword(elem.tag) or tag_text(elem.tag)}@{elem.path}"
 
 
 def _has_value(elem: Element) -> bool:

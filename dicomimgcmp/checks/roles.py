@@ -21,6 +21,7 @@ import functools
 from pydicom.datadict import keyword_for_tag
 
 from dicomimgcmp.checks.profile import ATTRIBUTES, REPEATING, Attribute
+from dicomimgcmp.read.elements import tag_text
 
 #: Attributes that describe a group of people, not one: identity only with other values (not in the profile's
 #: Retain Patient Characteristics Option, but of its kind).
@@ -45,8 +46,24 @@ def profile_entry(tag: int) -> Attribute | None:
     return ATTRIBUTES.get(tag) or next((e for (mask, value), e in REPEATING.items() if tag & mask == value), None)
 
 
+@functools.lru_cache(maxsize=8192)
+def attribute_name(tag: int) -> str:
+    """How a finding names an attribute: its keyword, or "(gggg,eeee)" for a private or unknown tag."""
+    return keyword(tag) or tag_text(tag)
+
+
 def is_private(tag: int) -> bool:
     return bool((tag >> 16) & 1)
+
+
+def is_private_creator(tag: int) -> bool:
+    """A private block's creator, (gggg,0010-00FF): it names the block, it holds no data."""
+    return is_private(tag) and 0x0010 <= tag & 0xFFFF <= 0x00FF
+
+
+def is_private_data(tag: int) -> bool:
+    """A private data element, (gggg,xxee) with xx the block (not a creator nor a group length)."""
+    return is_private(tag) and bool(tag & 0xFF00)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -193,12 +193,12 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
     missed = [page[0] for page in pages if page[0].status is not Status.CHANGED and not page[0].phi_match]
     if missed:
         head.append(Line("Unchanged, but the recipe expects a region blanked (page, de-identified file, rule):"))
-        head += _capped([Line(f"{m.rel_path}   {m.recipe_rule}", "mono", m.pdf_page) for m in missed], "pages")
+        head += _capped([Line(f"{m.rel_path}   {m.recipe_rule}", "mono", m.pdf_page) for m in missed], _PAGES)
     found = [page[0] for page in pages if page[0].phi_match]
     if found:
         head.append(Line("Identity found in pixels (page, de-identified file, attributes matched, status):"))
         head += _capped([Line(f"{m.rel_path}   {m.phi_match.replace(';', ', ')}   {m.status}", "mono", m.pdf_page)
-                         for m in found], "pages")
+                         for m in found], _PAGES)
     if summary.changed_total == 0:
         return head + [Line("No changed images: every compared pair has identical pixel values.")]
     if not members:
@@ -216,12 +216,12 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
         lines.append(Line("Changed images by page (page, change group, its images here):"))
         lines += _capped([Line(f"group {page[0].change_group} ({len(page)} image{'s' * (len(page) > 1)}): "
                                + _some_files(page), "mono", page[0].pdf_page)
-                          for page in pages if page[0].status is Status.CHANGED], "pages")
+                          for page in pages if page[0].status is Status.CHANGED], _PAGES)
     else:
         lines.append(Line("Changed images (page, de-identified file, changed pixels, change group, note):"))
         lines += _capped([Line(f"{m.rel_path}   {m.changed_pixels} px   group {m.change_group}"
                                f"{'   ' + m.reason if m.reason else ''}", "mono", m.pdf_page) for m in members],
-                         "pages")
+                         _PAGES)
     return lines
 
 
@@ -230,12 +230,16 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
 SHOWN = 40
 
 
-def _capped(lines: list[Line], what: str, shown: int = SHOWN) -> list[Line]:
-    """The first ``shown`` lines and one saying how many more there are and where they are."""
+# what more lines of a list are, and where they are
+_IN_FILES = "(in the CSV and review.html)"
+_PAGES = "pages (in the outline, the CSV and review.html)"
+
+
+def _capped(lines: list[Line], more: str, shown: int = SHOWN) -> list[Line]:
+    """The first ``shown`` lines and one saying how many ``more`` there are."""
     if len(lines) <= shown:
         return lines
-    where = "in the outline, the CSV and review.html" if what == "pages" else "in the CSV and review.html"
-    return lines[:shown] + [Line(f"... and {len(lines) - shown} more {what} ({where})")]
+    return lines[:shown] + [Line(f"... and {len(lines) - shown} more {more}")]
 
 
 def _some_files(page: list[Listed], shown: int = 3) -> str:
@@ -252,7 +256,7 @@ def _header_lines(header: HeaderTally) -> list[Line]:
     if header.table:
         lines.append(Line("Source attribute found in the de-identified files (files, attribute @ where):"))
         lines += _capped([Line(f"{files:>7}   {attribute} @ {place}", "mono")
-                          for attribute, place, files in header.table], "places", TABLE_SHOWN)
+                          for attribute, place, files in header.table], f"places {_IN_FILES}", TABLE_SHOWN)
         lines.append(Line(f"The same findings in several files (files, findings; {header.combination_count} "
                           "different sets in all, each file's in the CSV column header_identity):"))
         lines += [Line(f"{files:>7}   {_some(json.loads(found))}", "mono") for found, files in header.combinations]
@@ -270,8 +274,8 @@ def _profile_lines(profile: ProfileTally) -> list[Line]:
     if profile.table:
         lines.append(Line("Findings by attribute (files, finding, attribute: the action asked, the action seen):"))
         lines += _capped([Line(f"{files:>7}   {finding}   {attribute}: {expected}, {observed}", "mono")
-                          for finding, attribute, expected, observed, files in profile.table], "findings",
-                         TABLE_SHOWN)
+                          for finding, attribute, expected, observed, files in profile.table],
+                         f"findings {_IN_FILES}", TABLE_SHOWN)
     return lines
 
 

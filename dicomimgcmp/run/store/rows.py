@@ -44,7 +44,7 @@ class RowValues(NamedTuple):
     header_items: str | None  # JSON: the header check's findings (None: none)
     date_shift: str | None  # days, as the CSV writes them (:func:`~.model.days_text`): compared as text
     source_patient: str | None  # the source's PatientID (date shifts must agree within a patient)
-    profile_items: str | None  # JSON: the profile judgement's findings (None: none)
+    profile_found: int | None  # the profile judgement's findings, how many (None: none; they are in the CSV cells)
     profile_actions: str | None  # what was done to each attribute, packed (files handled alike share it)
 
 
@@ -61,7 +61,7 @@ def row_values(r: PairResult, result: str | None = None) -> RowValues:
                      r.recipe_verdict, r.recipe_rule if r.recipe_verdict else "",
                      json.dumps(r.header_identity) if r.header_identity else None, days_text(r.date_shift_days) or None,
                      r.source.patient_id if r.source else None,
-                     json.dumps(r.profile_findings) if r.profile_findings else None,
+                     len(r.profile_findings) or None,
                      r.profile_actions or None)
 
 
