@@ -181,3 +181,18 @@ def test_configured_options_override_the_declared_and_the_csv_says_which(tree):
     assert alone.row("device").profile_findings == configured.row("device").profile_findings
     off = run_script(tree.config(run_name="off", profile="off"))
     assert off.row("device").profile == off.row("device").profile_findings == ""
+
+
+def test_a_placeholder_date_is_replaced_not_shifted_and_a_missing_marker_is_missing(tmp_path):
+    """dicom-anonymizer writes 00010101 for a date: a dummy, not a shift; a marker the source never had is
+    missing, not removed (header_actions.csv's observed action)."""
+    src = source_with_identity("CT_small.dcm", "placeholder", StudyDate="20190304", SeriesDate="20190304")
+    deid = basic_profile(src)
+    deid.StudyDate, deid.SeriesDate = "00010101", "20170514"
+    del deid.PatientIdentityRemoved
+    save(src, tmp_path / "src.dcm")
+    deid.save_as(tmp_path / "deid.dcm", enforce_file_format=False)
+    files = [str(tmp_path / name) for name in ("deid.dcm", "src.dcm")]
+    actions = judge(*(header_elements(f, header_bytes(f)) for f in files), ()).actions.split("\n")
+    assert "StudyDate\tZ\treplaced\t" in actions and "SeriesDate\tX/D\tshifted\t" in actions
+    assert "PatientIdentityRemoved\tmarker\tmissing\tmarker_missing" in actions

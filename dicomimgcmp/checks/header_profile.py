@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from dicomimgcmp.checks.dates import real_date
 from dicomimgcmp.checks.profile import Attribute
 from dicomimgcmp.checks.profile_options import OPTIONS
 from dicomimgcmp.checks.roles import attribute_name, is_private, is_private_creator, is_private_data, profile_entry
@@ -68,8 +69,8 @@ class Judged(NamedTuple):
 
 
 #: What a de-identifier did to an attribute the source has (or the de-identified file alone has: added).
-OBSERVED = ("removed", "emptied", "replaced", "new UID", "shifted", "kept", "added")
-_DATE_VRS = frozenset({"DA", "DT", "TM"})
+OBSERVED = ("removed", "emptied", "replaced", "new UID", "shifted", "kept", "added", "missing")
+_DATE_VRS = frozenset({"DA", "DT"})
 
 
 def headers_judged(result: PairResult) -> bool:
@@ -146,7 +147,8 @@ def judge(deid: list[Element], source: list[Element], configured: tuple[str, ...
             found.add(f"{finding}:{attribute_name(elem.tag)}@{elem.path}")
     for finding, attribute, path in _lost_sequences(source, kept, columns) | _markers_missing(kept):
         found.add(f"{finding}:{attribute}@{path}")
-        actions.add(f"{attribute}\t{'K' if finding == 'lost' else 'marker'}\tremoved\t{finding}")
+        asked, seen = ("K", "removed") if finding == "lost" else ("marker", "missing")
+        actions.add(f"{attribute}\t{asked}\t{seen}\t{finding}")
     found |= {f"private_kept:{part_path.rsplit('/', 1)[-1]}@{part_path}" for e in deid
               if (part_path := _private_part(e.path))}
     actions |= _added(deid, {e.path for e in source}, columns)
@@ -170,7 +172,10 @@ def _observed(elem: Element, other: Element | None) -> str:
         return "emptied"
     if _same(elem, other):
         return "kept"
-    return "new UID" if elem.vr == "UI" else "shifted" if elem.vr in _DATE_VRS else "replaced"
+    if elem.vr == "UI":
+        return "new UID"
+    shifted = elem.vr in _DATE_VRS and all(real_date(value) for value in other.texts)  # a placeholder replaces
+    return "shifted" if shifted else "replaced"
 
 
 def _added(deid: list[Element], source_paths: set[str], columns: tuple[str, ...]) -> set[str]:
