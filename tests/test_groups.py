@@ -168,4 +168,4 @@ def test_a_large_run_summary_is_short_and_links_to_its_groups_on_page_one(tree, 
             assert summary <= 3, f"{part}: {summary} summary pages"
             text = "".join(page_text(pdf, k) for k in range(summary))
         assert "i000.dcm   " not in text.replace("\n", " ")  # no file listed with its header findings
-        assert "The same findings in several files" in text
+        assert "The sets of findings most files share" in text

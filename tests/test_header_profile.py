@@ -118,6 +118,18 @@ def _declared_then_removed(deid, src):  # made with retain_device_identity decla
     del deid.DeviceSerialNumber
 
 
+def _keep_pregnancy(deid, src):  # a binary number (US) the Basic Profile removes
+    deid.PregnancyStatus = src.PregnancyStatus
+
+
+def _remove_matrix(deid, src):  # a binary number (US) the profile keeps
+    del deid.AcquisitionMatrix
+
+
+def _remove_nested_sequence(deid, src):  # inside an item the de-identified file keeps
+    del deid.AnatomicRegionSequence[0].AnatomicRegionModifierSequence
+
+
 FAULTS = {
     "kept": (_keep_institution, "kept:InstitutionName@(0008,0080)"),
     "kept_in_item": (_keep_in_item, "kept:PatientID@(0010,1002)[0]/(0010,0020)"),
@@ -127,7 +139,26 @@ FAULTS = {
     "marker_missing": (_remove_marker, "marker_missing:PatientIdentityRemoved@(0012,0062)"),
     "trial_site_kept": (_keep_trial_site, "kept:ClinicalTrialSiteName@(0012,0031)"),
     "option_declared": (_declared_then_removed, "lost:DeviceSerialNumber@(0018,1000)"),
+    "binary_kept": (_keep_pregnancy, "kept:PregnancyStatus@(0010,21C0)"),
+    "binary_lost": (_remove_matrix, "lost:AcquisitionMatrix@(0018,1310)"),
+    "nested_sequence_lost": (_remove_nested_sequence, "lost:AnatomicRegionModifierSequence@(0008,2218)[0]/(0008,2220)"),
 }
+
+
+def _code_item(value: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "SCT", meaning
+    return item
+
+
+def _sequences_kept() -> dict[str, Sequence]:
+    """Sequences the profile keeps: one whose items hold binary values only (tags), one holding another."""
+    index = Dataset()
+    index.DimensionIndexPointer, index.FunctionalGroupPointer = 0x00200032, 0x00209113
+    index.DimensionOrganizationUID = "1.2.826.0.1.3680043.8.498.77"
+    region = _code_item("818981001", "Abdomen")
+    region.AnatomicRegionModifierSequence = Sequence([_code_item("7771000", "Left")])
+    return {"DimensionIndexSequence": Sequence([index]), "AnatomicRegionSequence": Sequence([region])}
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -135,7 +166,8 @@ def test_each_planted_fault_is_found_at_its_path(tmp_path, fault):
     other = Dataset()
     other.PatientID, other.TypeOfPatientID = "MRN-0099172", "TEXT"
     src = source_with_identity("CT_small.dcm", fault, DeviceSerialNumber="SN-4471", SliceThickness="5.0",
-                               OtherPatientIDsSequence=Sequence([other]), ClinicalTrialSiteName="Site 7 Leeds")
+                               OtherPatientIDsSequence=Sequence([other]), ClinicalTrialSiteName="Site 7 Leeds",
+                               PregnancyStatus=4, AcquisitionMatrix=[0, 256, 256, 0], **_sequences_kept())
     plant, expected = FAULTS[fault]
     deid = basic_profile(src, ("retain_device_identity",) if fault == "option_declared" else ())
     plant(deid, src)
@@ -196,3 +228,25 @@ def test_a_placeholder_date_is_replaced_not_shifted_and_a_missing_marker_is_miss
     actions = judge(*(header_elements(f, header_bytes(f)) for f in files), ()).actions.split("\n")
     assert "StudyDate\tZ\treplaced\t" in actions and "SeriesDate\tX/D\tshifted\t" in actions
     assert "PatientIdentityRemoved\tmarker\tmissing\tmarker_missing" in actions
+
+
+def test_a_sequence_left_without_items_is_emptied_and_lost(tmp_path):
+    """header_actions.csv tells a sequence removed from one left there empty."""
+    src = source_with_identity("CT_small.dcm", "emptied", **_sequences_kept())
+    deid = basic_profile(src)
+    deid.AnatomicRegionSequence = Sequence([])
+    save(src, tmp_path / "src.dcm")
+    deid.save_as(tmp_path / "deid.dcm", enforce_file_format=False)
+    files = [str(tmp_path / name) for name in ("deid.dcm", "src.dcm")]
+    judged = judge(*(header_elements(f, header_bytes(f)) for f in files), ())
+    assert judged.findings == ("lost:AnatomicRegionSequence@(0008,2218)",)
+    assert "AnatomicRegionSequence\tK\temptied\tlost" in judged.actions.split("\n")
+
+
+def test_a_sequence_whose_items_keep_binary_values_only_is_not_lost(tmp_path):
+    """dicom-anonymizer removes DimensionOrganizationUID (U) from DimensionIndexSequence's items: what is left are
+    tags (AT), and the sequence is there."""
+    src = source_with_identity("CT_small.dcm", "binary items", **_sequences_kept())
+    deid = basic_profile(src)
+    del deid.DimensionIndexSequence[0].DimensionOrganizationUID
+    assert _judged(tmp_path, src, deid) == ()

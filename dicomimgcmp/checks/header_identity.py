@@ -51,6 +51,7 @@ from dicomimgcmp.read.dicomfile import TEXT_VRS, quiet_pydicom
 from dicomimgcmp.read.elements import (
     BYTES_VRS,
     REMEMBERED,
+    SEARCHED_VRS,
     SHORT,
     Element,
     Header,
@@ -131,13 +132,18 @@ def _found(deid: Header, source: Header, kept_uids: Container[str]) -> tuple[str
         candidates += (needle for text in values.other if text in folded for needle in values.by_text[text])
     if not candidates:
         return ()
-    places = deid.elements(None if any(n.kind is NeedleKind.UID for n in candidates) else _not_uid)
+    places = deid.elements(_searched if any(n.kind is NeedleKind.UID for n in candidates) else _not_uid)
     return _locate(places, candidates, source.elements)
 
 
+def _searched(_tag: int, vr: str) -> bool:
+    """Whether an element of the de-identified file is searched: text and bytes (:data:`SEARCHED_VRS`)."""
+    return vr in SEARCHED_VRS
+
+
 def _not_uid(_tag: int, vr: str) -> bool:
-    """Whether an element may hold a value other than a UID (a UI element holds nothing else)."""
-    return vr != "UI"
+    """Whether a searched element may hold a value other than a UID (a UI element holds nothing else)."""
+    return vr in SEARCHED_VRS and vr != "UI"
 
 
 class _SourceValues:

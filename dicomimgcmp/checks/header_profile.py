@@ -8,7 +8,8 @@ tag; the path as the header check writes it):
 - ``kept``: the action is X, Z, D, U or a combination, and the de-identified file holds the source's non-empty
   value at the same path (C and K are never kept);
 - ``lost``: a standard attribute the profile keeps (K under an active option, or not in the table) has a value in
-  the source and none at the same path of the de-identified file (a sequence with items: none of its items);
+  the source and none at the same path of the de-identified file (a sequence, at any depth, that holds elements
+  in the source: none in its items there);
 - ``altered``: the same, with another value (values compared as values: numbers as numbers, text without its
   padding);
 - ``private_kept``: a private element (not its creator) is in the de-identified file. Retain Safe Private does not
@@ -19,8 +20,8 @@ tag; the path as the header check writes it):
 Elements inside a sequence item are judged only where the de-identified file has that item (a removed sequence
 takes its contents with it). Never lost or altered: the file meta, the markers, SpecificCharacterSet, what the
 display comparison reports (the Image Pixel module, rescale, windows, LUTs, lossy compression, overlays), pixel
-data. Elements the header walk reads are judged: text, UIDs and bytes (UN, OB, OW); numbers stored as binary (US,
-FL, ...) are not read.
+data. Elements the header walk reads are judged: text, UIDs, bytes (UN, OB, OW) and binary numbers (US, FL, AT,
+...); arrays of numbers (OF, OD, OL) are not read.
 """
 
 from __future__ import annotations
@@ -129,30 +130,47 @@ def judge(deid: list[Element], source: list[Element], configured: tuple[str, ...
                                                " (declared)" if options else " (none declared)")
     columns = tuple(OPTIONS[name].column for name in options if OPTIONS[name].column)
     kept = {e.path: e for e in deid}
-    items = {path.rsplit("/", 1)[0] + "/" for path in kept if "/" in path}  # the items the file kept
+    source_paths = {e.path for e in source}
+    items = _items(kept)  # the items the de-identified file kept
     found: set[str] = set()
     actions: set[str] = set()
     for elem in source:
-        if not elem.texts or elem.tag >> 16 == 0x0002 or elem.path.startswith(_MARKERS) or is_private(elem.tag) or \
-                _private_part(elem.path) or not _has_value(elem):
-            continue  # private elements (creators too) are judged only where the de-identified file has them
-        if "/" in elem.path and elem.path.rsplit("/", 1)[0] + "/" not in items:
+        parent = elem.path[:elem.path.rfind("/") + 1]
+        if parent and parent not in items:
             continue  # its item was removed with the sequence
-        other = kept.get(elem.path)
-        action = expected_action(elem.tag, columns)
-        observed = _observed(elem, other)
-        finding = _finding(elem.tag, action, observed)
-        actions.add(f"{attribute_name(elem.tag)}\t{action}\t{observed}\t{finding}")
-        if finding:
-            found.add(f"{finding}:{attribute_name(elem.tag)}@{elem.path}")
-    for finding, attribute, path in _lost_sequences(source, kept, columns) | _markers_missing(kept):
-        found.add(f"{finding}:{attribute}@{path}")
-        asked, seen = ("K", "removed") if finding == "lost" else ("marker", "missing")
-        actions.add(f"{attribute}\t{asked}\t{seen}\t{finding}")
-    found |= {f"private_kept:{part_path.rsplit('/', 1)[-1]}@{part_path}" for e in deid
-              if (part_path := _private_part(e.path))}
-    actions |= _added(deid, {e.path for e in source}, columns)
+        judged = _judged_element(elem, kept.get(elem.path), columns)
+        if judged is not None:
+            actions.add(judged[0])
+            if judged[1]:
+                found.add(f"{judged[1]}@{elem.path}")
+    for attribute, path, seen in _lost_sequences(_items(source_paths), items, kept, columns):
+        found.add(f"lost:{attribute}@{path}")
+        actions.add(f"{attribute}\tK\t{seen}\tlost")
+    for attribute, path in _markers_missing(kept):
+        found.add(f"marker_missing:{attribute}@{path}")
+        actions.add(f"{attribute}\tmarker\tmissing\tmarker_missing")
+    _judge_added(deid, source_paths, columns, found, actions)
     return Judged(said, tuple(sorted(found)), "\n".join(sorted(actions)))
+
+
+def _items(paths: Iterable[str]) -> set[str]:
+    """The sequence items, "(gggg,eeee)[k]/" at any depth, that hold an element (a sequence is one itself)."""
+    return {path[:path.rfind("/") + 1] for path in paths} - {""}
+
+
+@functools.lru_cache(maxsize=REMEMBERED)  # most elements and what became of them repeat from file to file
+def _judged_element(elem: Element, other: Element | None, columns: tuple[str, ...]) -> tuple[str, str] | None:
+    """A source element's line of actions and its finding ("finding:Keyword", "" for none), given the
+    de-identified file's element at its path (None: there is none); None for an element judged elsewhere or not
+    at all (file meta, markers, private elements, sequences, elements without a value)."""
+    if not elem.texts or elem.tag >> 16 == 0x0002 or elem.path.startswith(_MARKERS) or is_private(elem.tag) or \
+            _private_part(elem.path) or not _has_value(elem):
+        return None  # private elements (creators too) are judged only where the de-identified file has them
+    action = expected_action(elem.tag, columns)
+    observed = _observed(elem, other)
+    finding = _finding(elem.tag, action, observed)
+    name = attribute_name(elem.tag)
+    return f"{name}\t{action}\t{observed}\t{finding}", f"{finding}:{name}" if finding else ""
 
 
 def _finding(tag: int, action: str, observed: str) -> str:
@@ -178,19 +196,21 @@ def _observed(elem: Element, other: Element | None) -> str:
     return "shifted" if shifted else "replaced"
 
 
-def _added(deid: list[Element], source_paths: set[str], columns: tuple[str, ...]) -> set[str]:
-    """The attributes only the de-identified file has (its markers, dummies), and its private elements (kept:
-    named by their creator, as "(gggg,xxee) CREATOR")."""
-    added = set()
-    creators = {elem.path: elem.texts[0].strip() for elem in deid if is_private_creator(elem.tag) and elem.texts}
+def _judge_added(deid: list[Element], source_paths: set[str], columns: tuple[str, ...], found: set[str],
+                 actions: set[str]) -> None:
+    """Into ``found`` and ``actions``: the private elements the de-identified file kept (named by their creator,
+    as "(gggg,xxee) CREATOR"), and the attributes only it has (its markers, dummies: added)."""
+    creators: dict[str, str] | None = None
     for elem in deid:
-        if elem.tag >> 16 == 0x0002 or elem.path.startswith(_MARKERS) or not _has_value(elem):
-            continue  # the file meta; the markers (with their code items) are judged as markers
         if part := _private_part(elem.path):
-            added.add(f"{_private_name(part, creators)}\tX\tkept\tprivate_kept")
-        elif elem.path not in source_paths:
-            added.add(f"{attribute_name(elem.tag)}\t{expected_action(elem.tag, columns)}\tadded\t")
-    return added
+            found.add(f"private_kept:{part[part.rfind('/') + 1:]}@{part}")
+            if _has_value(elem):
+                if creators is None:
+                    creators = {e.path: e.texts[0].strip() for e in deid if is_private_creator(e.tag) and e.texts}
+                actions.add(f"{_private_name(part, creators)}\tX\tkept\tprivate_kept")
+        elif elem.path not in source_paths and elem.tag >> 16 != 0x0002 and not elem.path.startswith(_MARKERS) \
+                and _has_value(elem):  # the file meta; the markers (with their code items) are judged as markers
+            actions.add(f"{attribute_name(elem.tag)}\t{expected_action(elem.tag, columns)}\tadded\t")
 
 
 def _private_name(path: str, creators: dict[str, str]) -> str:
@@ -215,18 +235,25 @@ def expected_action(tag: int, columns: tuple[str, ...]) -> str:
 _OVERLAY_GROUPS = frozenset(range(0x6000, 0x6020, 2))
 
 
-def _lost_sequences(source: list[Element], deid: dict[str, Element],
+def _lost_sequences(source_items: set[str], items: set[str], deid: dict[str, Element],
                     columns: tuple[str, ...]) -> set[tuple[str, str, str]]:
-    """A top-level sequence the profile keeps that has items in the source and none in the de-identified file
-    is lost: (finding, attribute, path)."""
-    gone = _sequences(e.path for e in source) - _sequences(deid) - set(_MARKERS)
-    return {("lost", attribute_name(tag), path) for path in gone
-            if not is_private(tag := _tag_of(path)) and expected_action(tag, columns) == "K"}
+    """The sequences the profile keeps that hold something in the source (``source_items``: the items that hold
+    an element) and nothing in the de-identified file (``items``, ``deid``) where that file has the item they are
+    in (at the top level: always): (attribute, path, observed: removed when the sequence is absent, emptied when
+    it is there without items or with empty ones)."""
+    lost = set()
+    for path in _sequences(source_items) - _sequences(items):
+        parent, _, segment = path.rpartition("/")
+        tag = _tag_of(segment)
+        if (not parent or parent + "/" in items) and not path.startswith(_MARKERS) and not is_private(tag) \
+                and not _private_part(path) and expected_action(tag, columns) == "K":
+            lost.add((attribute_name(tag), path, "emptied" if path in deid else "removed"))
+    return lost
 
 
-def _sequences(paths: Iterable[str]) -> set[str]:
-    """The top-level sequences that have items, from the paths of the elements in them."""
-    return {path.partition("[")[0] for path in paths if "[" in path}
+def _sequences(items: set[str]) -> set[str]:
+    """The sequences of items, "(gggg,eeee)[k]/" -> "(gggg,eeee)"."""
+    return {item[:item.rfind("[")] for item in items}
 
 
 def _tag_of(segment: str) -> int:
@@ -245,14 +272,14 @@ def _private_part(path: str) -> str:
     return ""
 
 
-def _markers_missing(deid: dict[str, Element]) -> set[tuple[str, str, str]]:
-    """The markers the de-identified file lacks: (finding, attribute, path)."""
+def _markers_missing(deid: dict[str, Element]) -> set[tuple[str, str]]:
+    """The markers the de-identified file lacks: (attribute, path)."""
     found = set()
     removed = deid.get("(0012,0062)")
     if removed is None or [v.strip().upper() for v in removed.texts] != ["YES"]:
-        found.add(("marker_missing", "PatientIdentityRemoved", "(0012,0062)"))
-    if "(0012,0063)" not in deid and not any(path.startswith(_METHOD_CODES) for path in deid):
-        found.add(("marker_missing", "DeidentificationMethod", "(0012,0063)"))
+        found.add(("PatientIdentityRemoved", "(0012,0062)"))
+    if "(0012,0063)" not in deid and _METHOD_CODES not in deid:
+        found.add(("DeidentificationMethod", "(0012,0063)"))
     return found
 
 

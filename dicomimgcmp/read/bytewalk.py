@@ -36,7 +36,7 @@ class NotPlain(Exception):
 
 
 #: Called with (the element's path, "(gggg,eeee)" or "(gggg,eeee)[k]/(gggg,eeee)", tag, VR, raw value) for every
-#: element that is not a sequence and that :data:`Accept` accepts.
+#: element that :data:`Accept` accepts (a sequence with no value, before its items' elements).
 Visit = Callable[[str, int, str, bytes], None]
 #: Whether an element (tag, VR) is visited: asked once per tag and VR, the answer remembered.
 Accept = Callable[[int, str], bool]
@@ -100,6 +100,8 @@ class Walker:
                 (length,) = _SHORT.unpack_from(head, at + 6)
                 at += 8
             if name == "SQ":
+                if wanted:
+                    visit(prefix + text, tag, name, b"")
                 at = self.sequence(head, visit, at, length, prefix + text)
                 continue
             if name == _ITEM_END_NAME:
@@ -125,7 +127,7 @@ class Walker:
         name = vr.decode()
         if name == "UN":  # read as the dictionary's VR; a sequence stored as UN is searched as bytes
             name = self.known_vr(tag).replace("SQ", "UN")
-        wanted = name != "SQ" and self.accept(tag, name) and tag not in PIXEL_DATA_TAGS
+        wanted = self.accept(tag, name) and tag not in PIXEL_DATA_TAGS
         return tag, self.tag_text(tag), name, vr in _LONG_VRS, wanted
 
     def sequence(self, head: bytes, visit: Visit, at: int, length: int, path: str) -> int:

@@ -4,17 +4,19 @@
 dicomsdl walks the header's bytes (about 10 times faster than converting pydicom's elements: a header is walked
 for every pair); pydicom reads what dicomsdl cannot parse, or every header when dicomsdl is not installed. Text
 values are decoded in the data set's character set (UTF-8 for ISO_IR 192, else Latin-1: the check folds case and
-compares letters and digits); UN, OB and OW values are read as their runs of printable bytes; numbers are not
-read. An element stored as UN whose tag the dictionary knows (explicit VR files written with UN for known tags)
-is read as its dictionary's VR, as pydicom does. A deflated data set is inflated first. Pixel data is never
-read."""
+compares letters and digits); UN, OB and OW values are read as their runs of printable bytes; numbers stored
+as binary (US, FL, AT, ...) as their values written out (:func:`number_texts`), arrays of them (OF, OD, ...) not
+at all, group lengths never; a sequence is an element of its own (VR SQ, no value) before its items' elements.
+An element stored as UN whose tag the dictionary knows (explicit VR files written with UN for known tags) is read
+as its dictionary's VR, as pydicom does. A deflated data set is inflated first. Pixel data is never read."""
 
 from __future__ import annotations
 
 import functools
 import re
+import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO, NamedTuple
 
 from pydicom.datadict import dictionary_VR
@@ -34,6 +36,10 @@ from dicomimgcmp.read.dicomfile import (
 from dicomimgcmp.read.fastscan import dicomsdl_library
 
 BYTES_VRS = frozenset({"UN", "OB", "OW"})
+#: Numbers stored as binary, by the struct format of one value (an AT is two: group and element).
+NUMBER_FORMATS = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d", "AT": "HH"}
+#: What the identity check searches: text and bytes (a binary number is no name, date or UID).
+SEARCHED_VRS = TEXT_VRS | BYTES_VRS
 MAX_BYTES = 1 << 20  # a header longer than this is read no further; a longer UN/OB/OW value is data
 _NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e\xa0-\xff]+")
 _UTF16_TEXT = re.compile(rb"(?:[\x20-\x7e]\x00){4,}")  # ASCII written as UTF-16LE (vendors' XML and dates in OB)
@@ -112,7 +118,7 @@ def header_elements(path: str, head: bytes, wanted: Wanted | None = None) -> lis
         except Exception:  # noqa: BLE001 - dicomsdl's own exception type: pydicom reads it
             pass
     with quiet_pydicom():
-        return [e for e in _pydicom_elements(read_dataset(path), "", None) if wanted is None or wanted(e.tag, e.vr)]
+        return [e for e in _pydicom_elements(read_dataset(path), "", None) if _read(e.tag, e.vr, wanted)]
 
 
 #: Which elements a caller wants decoded, by tag and VR.
@@ -135,17 +141,23 @@ def _plain_elements(head: bytes, wanted: Wanted | None) -> list[Element]:
 @functools.cache
 def _walker(wanted: Wanted | None) -> Walker:
     """The byte walker of a caller's choice of elements (one per choice and process: it learns the tags)."""
-    return Walker(lambda tag, vr: vr in _READ_VRS and (wanted is None or wanted(tag, vr)), _known_vr, tag_text)
+    return Walker(lambda tag, vr: _read(tag, vr, wanted), _known_vr, tag_text)
 
 
-_READ_VRS = TEXT_VRS | BYTES_VRS
+_READ_VRS = SEARCHED_VRS | NUMBER_FORMATS.keys() | {"SQ"}
+
+
+def _read(tag: int, vr: str, wanted: Wanted | None) -> bool:
+    """Whether an element is read: one of :data:`_READ_VRS` that ``wanted`` accepts; a group length (gggg,0000)
+    never (toolkits write it or not as they please)."""
+    return vr in _READ_VRS and bool(tag & 0xFFFF) and (wanted is None or wanted(tag, vr))
 
 
 @functools.cache
 def _vr_names() -> dict[int, str]:
     """The name of each of dicomsdl's VRs the check reads, by the enum's integer (no string is made per element)."""
     vr_type = dicomsdl_library().VR
-    return {int(getattr(vr_type, name)): name for name in TEXT_VRS | BYTES_VRS | {"SQ"} if hasattr(vr_type, name)}
+    return {int(getattr(vr_type, name)): name for name in _READ_VRS if hasattr(vr_type, name)}
 
 
 def _encoding_of(dataset: Any) -> str:
@@ -165,12 +177,22 @@ def _sdl_elements(dataset: Any, prefix: str, encoding: str, names: dict[int, str
             vr = _known_vr(tag).replace("SQ", "UN")
         if vr == "SQ":
             path = prefix + tag_text(tag)
+            if _read(tag, vr, wanted):
+                out.append(Element(path, tag, vr, ()))
             for k, item in enumerate(elem.toSequence()):
                 _sdl_elements(item, f"{path}[{k}]/", encoding, names, wanted, out)
-        elif (wanted is None or wanted(tag, vr)) and tag not in PIXEL_DATA_TAGS:
-            raw = elem.toBytes() if elem.length() <= MAX_BYTES else b""
-            out.append(Element(prefix + tag_text(tag), tag, vr, texts_of(raw, vr, encoding)))
+        elif _read(tag, vr, wanted) and tag not in PIXEL_DATA_TAGS:
+            out.append(Element(prefix + tag_text(tag), tag, vr, _sdl_texts(elem, vr, encoding)))
     return out
+
+
+def _sdl_texts(elem: Any, vr: str, encoding: str) -> tuple[str, ...]:
+    """A dicomsdl element's value as text (numbers through dicomsdl: it knows the data set's byte order)."""
+    if vr not in NUMBER_FORMATS:
+        return texts_of(elem.toBytes() if elem.length() <= MAX_BYTES else b"", vr, encoding)
+    if vr == "AT":
+        return number_texts(elem.toLongVector(), vr)
+    return number_texts(elem.toDoubleVector() if vr[0] == "F" else elem.toLongLongVector(), vr)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -193,8 +215,13 @@ def _pydicom_elements(ds: Dataset, prefix: str, encoding: str | None) -> Iterato
             vr = _known_vr(tag) if raw.VR in ("", "UN") else raw.VR  # no VR: an implicit VR file
             path = prefix + tag_text(tag)
             if vr == "SQ":
+                yield Element(path, tag, vr, ())
                 for k, item in enumerate(part[tag].value or []):
                     yield from _pydicom_elements(item, f"{path}[{k}]/", encoding)
+            elif vr in NUMBER_FORMATS:
+                value = part[tag].value
+                yield Element(path, tag, vr, number_texts(value if isinstance(value, (list, MultiValue)) else
+                                                          () if value is None else (value,), vr))
             elif vr in TEXT_VRS or vr in BYTES_VRS:
                 value = raw.value
                 if not isinstance(value, (bytes, bytearray)):  # converted already: back to its text
@@ -215,11 +242,29 @@ def _known_vr(tag: int) -> str:
         vr = dictionary_VR(tag).split(" or ")[0]
     except KeyError:
         return "UN"
-    return vr if vr in TEXT_VRS or vr == "SQ" or vr in BYTES_VRS else "UN"
+    return vr if vr in _READ_VRS else "UN"
+
+
+def number_texts(values: Iterable[float], vr: str) -> tuple[str, ...]:
+    """Binary numbers as text, the same from every reader: an integer in decimal, a float as Python writes it,
+    an AT as its tag, "(gggg,eeee)"."""
+    if vr == "AT":
+        return tuple(tag_text(int(value)) for value in values)
+    return tuple(repr(float(value)) if vr[0] == "F" else str(int(value)) for value in values)
+
+
+def _numbers(raw: bytes, vr: str) -> tuple[str, ...]:
+    """Little endian binary numbers (the byte walk's) as :func:`number_texts` writes them."""
+    form = NUMBER_FORMATS[vr]
+    values = struct.unpack_from(f"<{len(raw) // struct.calcsize(f'<{form}') * form}", raw)
+    if vr == "AT":
+        values = tuple(group << 16 | element for group, element in zip(values[::2], values[1::2]))
+    return number_texts(values, vr)
 
 
 def texts_of(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
-    """A stored value as text: text values one by one, bytes (UN, OB, OW) as their runs of printable bytes.
+    """A stored value as text: text values one by one, bytes (UN, OB, OW) as their runs of printable bytes,
+    binary numbers as :func:`number_texts` writes them.
     Short values are decoded once per process (most repeat from file to file: a patient's, a series' values; an
     instance's UIDs do not, and are not remembered)."""
     if not raw:
@@ -248,6 +293,8 @@ def _short_texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
 
 
 def _texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
+    if vr in NUMBER_FORMATS:
+        return _numbers(raw, vr)
     if vr in BYTES_VRS:
         raw = raw[:MAX_BYTES]
         return tuple(part.decode("latin-1") for part in _NOT_PRINTABLE.split(raw) if part) + tuple(

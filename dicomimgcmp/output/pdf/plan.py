@@ -257,7 +257,7 @@ def _header_lines(header: HeaderTally) -> list[Line]:
         lines.append(Line("Source attribute found in the de-identified files (files, attribute @ where):"))
         lines += _capped([Line(f"{files:>7}   {attribute} @ {place}", "mono")
                           for attribute, place, files in header.table], f"places {_IN_FILES}", TABLE_SHOWN)
-        lines.append(Line(f"The same findings in several files (files, findings; {header.combination_count} "
+        lines.append(Line(f"The sets of findings most files share (files, findings; {header.combination_count} "
                           "different sets in all, each file's in the CSV column header_identity):"))
         lines += [Line(f"{files:>7}   {_some(json.loads(found))}", "mono") for found, files in header.combinations]
     if header.shifts:
