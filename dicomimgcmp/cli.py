@@ -110,7 +110,7 @@ def _run_config(config: str, *, multi: bool, parts: int | None, restart: bool) -
         return EXIT_INTERNAL
     print(console_summary(outcome.counts, outcome.outputs, log_file, outcome.notes, outcome.reused,
                           outcome.identity_found, outcome.recipe, outcome.header, outcome.unpaired,
-                          outcome.profile))
+                          outcome.profile, outcome.set))
     if outcome.failed:
         said = incomplete_outputs(list(outcome.failed), list(outcome.complete), cfg.log_path)
         print(f"error: {said}", file=sys.stderr)

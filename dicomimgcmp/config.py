@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from dicomimgcmp.base.access import make_dirs
 from dicomimgcmp.checks.profile_options import OPTIONS as PROFILE_OPTIONS
-from dicomimgcmp.enums import ExecutorKind, HeaderMode, OutputAccess, PageMode, TextMode, Word
+from dicomimgcmp.enums import ExecutorKind, HeaderMode, OutputAccess, PageMode, SetMode, TextMode, Word
 from dicomimgcmp.errors import ConfigError, MissingDependency
 from dicomimgcmp.model import DEFAULT_MAX_PIXELS
 from dicomimgcmp.optional import install_hint, installed
@@ -71,6 +71,9 @@ CONFIG_KEYS: dict[str, str] = {
                "judge every file against, e.g. \"basic,retain_device_identity\": every attribute judged against "
                "the Confidentiality Profile (CSV columns profile, profile_findings); options: "
                + ", ".join(PROFILE_OPTIONS),
+    "set_check": "optional: \"on\" (default) or \"off\": judge the run as one set (UIDs split or merged, "
+                 "references left pointing at source UIDs, a patient given several pseudonyms or two patients one, "
+                 "a date shift other than the patient's usual one; CSV column set_findings); off with header_check",
     "output_access": "optional: \"owner\" (default) or \"group\": who may read what the run writes (folders "
                      "0700 and files 0600, or 0750 and 0640 for a curation team sharing a group); the outputs "
                      "show source images and identity values",
@@ -106,6 +109,7 @@ class Config:
     #: The profile judgement (:mod:`.checks.header_profile`): None off, () the options each file declares, else
     #: the options named.
     profile: tuple[str, ...] | None = ()
+    set_check: SetMode = SetMode.ON
     output_access: OutputAccess = OutputAccess.OWNER
     #: The recipe the changes are judged against (:mod:`.checks.recipe`), None without one.
     recipe: Recipe | None = None
@@ -116,6 +120,11 @@ class Config:
     def run_dir(self) -> Path:
         """Where this run's outputs go: ``<output_data_path>/<run_name>``."""
         return self.output_data_path / self.run_name
+
+    @property
+    def judges_set(self) -> bool:
+        """Whether the run is judged as one set: it needs the values the header check's walk saves."""
+        return self.set_check is SetMode.ON and self.header_check is HeaderMode.ON
 
 
 def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
@@ -162,6 +171,7 @@ def load_config(path: str | os.PathLike, *, need_cpus: bool = False) -> Config:
         text_check=_text_check(values),
         header_check=_choice(values, "header_check", HeaderMode),
         profile=_profile(values),
+        set_check=_choice(values, "set_check", SetMode),
         output_access=_choice(values, "output_access", OutputAccess),
         recipe=_recipe(values, base),
         unused_keys=tuple(k for k in raw if k not in CONFIG_KEYS and k not in LEGACY_KEYS),

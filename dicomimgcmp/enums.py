@@ -11,7 +11,8 @@ import enum
 #: Photometric interpretations are pydicom's enum (``pydicom.pixels.common.PhotometricInterpretation``), imported
 #: where images are read: this module is imported by the command line, which starts without pydicom.
 __all__ = ["ChangeKind", "ExecutorKind", "HeaderMode", "Mode", "NeedleKind", "OutputAccess", "PageMode",
-           "Placement", "RecipeVerdict", "ReviewDecision", "Side", "Status", "TextMode", "Word"]
+           "Placement", "RecipeVerdict", "ReviewDecision", "SetFinding", "SetMode", "Side", "Status", "TextMode",
+           "Word"]
 
 
 class Word(str, enum.Enum):
@@ -94,6 +95,25 @@ class HeaderMode(Word):
 
     ON = "on"
     OFF = "off"
+
+
+class SetMode(Word):
+    """Config key ``set_check``: whether the run is judged as one set (UIDs, references, pseudonyms, date
+    shifts: :mod:`.run.store.set_check`)."""
+
+    ON = "on"
+    OFF = "off"
+
+
+class SetFinding(Word):
+    """What the set judgement finds on a pair (CSV column ``set_findings``)."""
+
+    UID_SPLIT = "uid_split"  # one source UID of an attribute became several new ones: the pairs not given the usual
+    UID_MERGED = "uid_merged"  # several source UIDs of an attribute became one: every pair involved
+    UID_DANGLING = "uid_dangling"  # a reference to a source file not remapped to that file's new SOPInstanceUID
+    PATIENT_SPLIT = "patient_split"  # one source PatientID became several: the pairs not given the usual one
+    PATIENT_MERGED = "patient_merged"  # several source PatientIDs became one: every pair involved
+    SHIFT_DIFFERS = "shift_differs"  # a date shift other than the usual one of the source patient
 
 
 class NeedleKind(Word):

@@ -20,7 +20,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "bbox_row0", "bbox_row1", "bbox_col0", "bbox_col1",
     "max_abs_diff", "mse", "psnr", "ssim", "pdf_file", "pdf_page", "change_group", "group_size", "hidden_content",
     "text_found", "phi_match", "text_boxes", "recipe_verdict", "recipe_rule", "recipe_boxes", "header_identity",
-    "date_shift_days", "change_kind", "display_changes", "profile", "profile_findings",
+    "date_shift_days", "change_kind", "display_changes", "profile", "profile_findings", "set_findings",
 )
 HEADER_FOUND_CAP = 20  # header findings written in a CSV cell
 TEXT_FOUND_CAP = 20  # text lines written in a CSV cell
@@ -273,6 +273,9 @@ class PairResult:
     profile: str = ""
     profile_findings: tuple[str, ...] = ()
     profile_actions: str = ""  # what was done to each attribute, packed (:func:`.checks.header_profile.pack`)
+    #: The instance UIDs both files hold at the same path, (attribute, path, source's, de-identified's), for the
+    #: set judgement (:mod:`.checks.header_set`; empty when it does not run).
+    set_uids: tuple[tuple[str, str, str, str], ...] = ()
     pdf_file: str = ""
     pdf_page: int | None = None
     #: Changed pairs in this pair's group (the run's, set when the rows are read back).
@@ -337,6 +340,7 @@ class PairResult:
             "display_changes": self.display_changes,
             "profile": self.profile,
             "profile_findings": ";".join(self.profile_findings),
+            "set_findings": "",  # the run's, known once every pair is compared (:mod:`.run.store.set_check`)
         }
         return row
 

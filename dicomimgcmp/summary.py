@@ -63,6 +63,53 @@ class ProfileTally(NamedTuple):
     table: tuple[tuple[str, str, str, str, int], ...]
 
 
+class SetGroup(NamedTuple):
+    """A group of the set judgement's findings: one source UID split, one new UID merged, one place of dangling
+    references, one patient split or shifted, one pseudonym merged."""
+
+    finding: str  # a :class:`~.enums.SetFinding`
+    key: str  # the attribute and its value, the place, or the patient
+    files: int  # pairs flagged
+    total: int  # pairs of the group (split, shift: the UID's or the patient's; merged: every pair involved)
+    detail: str  # how many values (split, merged), or the patient's usual shift in days
+
+    def text(self) -> str:
+        """The group in words, as the console, the PDF and review.html say it."""
+        return {
+            "uid_split": f"{self.key} became {self.detail} new values: {self.files} of {self.total} files not "
+                         "given the usual one",
+            "uid_merged": f"{self.detail} source values became one, {self.key}: {self.files} files",
+            "uid_dangling": f"{self.key}: {self.files} files whose references to files of the set are not those "
+                            "files' new SOPInstanceUID",
+            "patient_split": f"patient {self.key} given {self.detail} PatientIDs: {self.files} of {self.total} "
+                             "files not given the usual one",
+            "patient_merged": f"{self.detail} source patients given one PatientID, {self.key}: {self.files} files",
+            "shift_differs": f"patient {self.key}: {self.files} of {self.total} files shifted other than the usual "
+                             f"{self.detail} days",
+        }.get(self.finding, f"{self.finding} {self.key}: {self.files} files")
+
+
+class SetTally(NamedTuple):
+    """The set judgement over a run: pairs with findings, pairs per finding, and the groups of findings, most
+    files first (the first :data:`~.run.store.set_check.GROUPS`), with how many groups there are in all."""
+
+    files: int
+    counts: tuple[tuple[str, int], ...]
+    groups: tuple[SetGroup, ...]
+    group_count: int
+
+    def headline(self) -> str:
+        """Files with findings, and per finding."""
+        return f"{self.files} files" + (" (" + ", ".join(f"{finding} {n}" for finding, n in self.counts) + "; CSV "
+                                        "column set_findings)" if self.files else "")
+
+    def group_lines(self, shown: int) -> list[str]:
+        """The first ``shown`` groups in words, and how many more there are."""
+        lines = [group.text() for group in self.groups[:shown]]
+        more = self.group_count - len(lines)
+        return lines + ([f"... and {more} more groups (each file's findings in the CSV)"] if more > 0 else [])
+
+
 def nothing_paired(counts: dict[Status, int]) -> bool:
     """Whether a run compared no pair at all (its status counts: every status listed)."""
     return counts.get(Status.IDENTICAL, 0) + counts.get(Status.CHANGED, 0) == 0

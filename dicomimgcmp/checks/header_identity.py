@@ -36,6 +36,7 @@ from pydicom.uid import UID_dictionary
 
 from dicomimgcmp.checks.dates import date_shift, real_date
 from dicomimgcmp.checks.header_profile import headers_judged, judged_pair
+from dicomimgcmp.checks.header_set import uid_values
 from dicomimgcmp.checks.identity import MIN_VALUE, fold, folded_words, written_dates
 from dicomimgcmp.checks.roles import (
     attribute_name,
@@ -81,10 +82,11 @@ class Needle(NamedTuple):
     attribute: str
 
 
-def check_headers(result: PairResult, kept_uids: frozenset[str], profile: tuple[str, ...] | None = None) -> PairResult:
-    """The result with the header check's findings, and with ``profile`` (not None) the profile judgement's
-    (:mod:`.header_profile`: each header walked once for both); a pair whose headers cannot both be read is left
-    as is."""
+def check_headers(result: PairResult, kept_uids: frozenset[str], profile: tuple[str, ...] | None = None,
+                  set_values: bool = False) -> PairResult:
+    """The result with the header check's findings, with ``profile`` (not None) the profile judgement's
+    (:mod:`.header_profile`: each header walked once for both), and with ``set_values`` the UIDs the set judgement
+    needs (:mod:`.header_set`); a pair whose headers cannot both be read is left as is."""
     if not headers_judged(result):
         return result
     deid, source = result.files
@@ -97,9 +99,11 @@ def check_headers(result: PairResult, kept_uids: frozenset[str], profile: tuple[
             for header in headers if profile is not None else ():  # one whole walk each serves both judgements
                 header.elements()
             found = _found(*headers, kept)
+            uids = uid_values(*headers) if set_values else ()
     except Exception as exc:  # the comparison's row must survive a header that cannot be searched  # noqa: BLE001
         return result.with_note(f"header check failed: {type(exc).__name__}: {exc}")
-    result = result.replace(header_identity=found, date_shift_days=date_shift(source.dates, deid.dates))
+    result = result.replace(header_identity=found, date_shift_days=date_shift(source.dates, deid.dates),
+                            set_uids=uids)
     return result if profile is None else judged_pair(result, headers, profile)
 
 

@@ -6,7 +6,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from dicomimgcmp.enums import Status
-from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, ProfileTally, RecipeTally, nothing_paired
+from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, ProfileTally, RecipeTally, SetTally, nothing_paired
+
+CONSOLE_GROUPS = 10  # groups of the set judgement's findings printed (review.html lists more, the CSV every file)
 
 
 def incomplete_outputs(failed: list[str], complete: list[str], log_path: Path) -> str:
@@ -24,7 +26,7 @@ def _and(items: list[str]) -> str:
 def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Path, notes: Iterable[str] = (),
                     reused: dict[str, int] | None = None, identity_found: int = 0,
                     recipe: RecipeTally | None = None, header: HeaderTally | None = None, unpaired: str = "",
-                    profile: ProfileTally | None = None) -> str:
+                    profile: ProfileTally | None = None, set_tally: SetTally | None = None) -> str:
     """The closing lines printed to the console; ``notes`` say how the mapping was read, ``reused`` how much
     was taken from the saved state of an earlier run, ``identity_found`` how many images show the source's
     identity in their pixels (the text check), ``recipe`` the recipe verdicts, ``unpaired`` why nothing was
@@ -46,6 +48,10 @@ def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Pa
     if profile is not None and not nothing_paired(counts):
         lines.append(f"{'PROFILE NOT FOLLOWED' if profile.files else 'Profile followed'}: {profile.files} files"
                      + (" (CSV column profile_findings)" if profile.files else ""))
+    if set_tally is not None and not nothing_paired(counts):
+        lines.append(f"{'NOT CONSISTENT AS A SET' if set_tally.files else 'Consistent as a set'}: "
+                     f"{set_tally.headline()}")
+        lines += [f"  {line}" for line in set_tally.group_lines(CONSOLE_GROUPS)]
     if recipe is not None:
         lines.append(f"{'RECIPE NOT FOLLOWED' if recipe.failing else 'Recipe'}: {recipe.counts_text()} "
                      "(CSV column recipe_verdict)")

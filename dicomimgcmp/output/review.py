@@ -21,7 +21,7 @@ from dicomimgcmp.base.atomic import atomic_output
 from dicomimgcmp.base.workers import chunks
 from dicomimgcmp.enums import ChangeKind, ReviewDecision, Status
 from dicomimgcmp.model import PairResult, box_text
-from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, SummaryRow
+from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, SetTally, SummaryRow
 
 THUMBNAIL_DIR = "review"
 DECISIONS_CSV = "review_decisions.csv"
@@ -101,7 +101,7 @@ def write_thumbnail(path: Path, panels: list[np.ndarray]) -> None:
 def write_review(path: Path, *, run_name: str, date: str, counts: dict[Status, int], groups: Iterable[GroupView],
                  rows: Iterable[SummaryRow], carried: dict[str, Decision], phi_total: int = 0,
                  recipe: RecipeTally | None = None, header: HeaderTally | None = None,
-                 profile: ProfileTally | None = None) -> None:
+                 profile: ProfileTally | None = None, set_tally: SetTally | None = None) -> None:
     """Write ``review.html`` atomically; rows and groups are streamed into it, not held in memory."""
     import jinja2
 
@@ -110,9 +110,10 @@ def write_review(path: Path, *, run_name: str, date: str, counts: dict[Status, i
     template = env.get_template("review.html.j2")
     with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for text in template.generate(run_name=run_name, date=date, counts=counts, phi_total=phi_total,
-                                      recipe=recipe, header=header, profile=profile,
+                                      recipe=recipe, header=header, profile=profile, set_tally=set_tally,
                                       groups=(_group_json(g, path.parent, carried) for g in groups),
-                                      row_pieces=_rows_json(rows, recipe is not None, header is not None),
+                                      row_pieces=_rows_json(rows, recipe is not None, header is not None,
+                                                            set_tally is not None),
                                       decisions=[d for d in ReviewDecision if d is not ReviewDecision.NOTE_ONLY],
                                       kinds=list(ChangeKind),
                                       storage_key=f"dicomimgcmp:{run_name}:"):
@@ -133,17 +134,17 @@ def _group_json(group: GroupView, run_dir: Path, carried: dict[str, Decision]) -
             "carried": decision._asdict() if decision else None}
 
 
-def _rows_json(rows: Iterable[SummaryRow], with_recipe: bool, with_header: bool,
+def _rows_json(rows: Iterable[SummaryRow], with_recipe: bool, with_header: bool, with_set: bool,
                per_piece: int = 500) -> Iterator[Markup]:
     """The table's rows as JSON safe inside a script element (as jinja's ``tojson`` writes it), a piece of
     ``per_piece`` rows at a time, each row followed by a comma: one encoding a piece, not one a row."""
     from jinja2.utils import htmlsafe_json_dumps
 
-    for piece in chunks((_row_json(row, with_recipe, with_header) for row in rows), per_piece):
+    for piece in chunks((_row_json(row, with_recipe, with_header, with_set) for row in rows), per_piece):
         yield Markup(str(htmlsafe_json_dumps(piece))[1:-1] + ",")
 
 
-def _row_json(summary: SummaryRow, with_recipe: bool, with_header: bool) -> list:
+def _row_json(summary: SummaryRow, with_recipe: bool, with_header: bool, with_set: bool) -> list:
     """A row of the table, in the order of the template's columns."""
     row, series = summary
     box = "" if row["bbox_row0"] is None else box_text(
@@ -152,4 +153,5 @@ def _row_json(summary: SummaryRow, with_recipe: bool, with_header: bool) -> list
             row["modality"], row["changed_pixels"], box, row["change_group"], row["group_size"],
             f"{row['pdf_file']}#page={row['pdf_page']}" if row["pdf_page"] else "", row["pdf_page"], row["reason"],
             row["phi_match"].replace(";", ", "), row["hidden_content"], row["recipe_verdict"] if with_recipe else None,
-            row["header_identity"] if with_header else None, row["change_kind"]]
+            row["header_identity"] if with_header else None, row["change_kind"],
+            row["set_findings"] if with_set else None]

@@ -21,7 +21,7 @@ from dicomimgcmp.output.pdf.plan import Summary, plan_pdf, save_plan
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, GroupView, write_review
 from dicomimgcmp.run.store import RunState
 from dicomimgcmp.run.tasks import PdfJob, write_pdfs
-from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally
+from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, SetTally
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class RunReport:
     header: HeaderTally | None = None
     unpaired: str = ""  # why nothing was paired ("" when something was)
     profile: ProfileTally | None = None
+    set: SetTally | None = None  # the run judged as one set (None: off)
 
 
 @dataclass
@@ -132,7 +133,7 @@ def _write_review(path: Path, run_name: str, state: RunState, report: RunReport)
                         rows=state.summary_rows(), carried=report.carried,
                         groups=(GroupView(*group) for group in state.groups()),
                         phi_total=report.identity_found, recipe=report.recipe, header=report.header,
-                        profile=report.profile)
+                        profile=report.profile, set_tally=report.set)
 
 
 def _plan_pdfs(cfg: Config, parts: int | None, state: RunState, report: RunReport) -> list[PdfJob]:
@@ -148,7 +149,7 @@ def _plan_pdfs(cfg: Config, parts: int | None, state: RunState, report: RunRepor
             summary = Summary(cfg.run_name, report.date, str(cfg.input_data_path), str(cfg.pre_deID_data_path),
                                      str(cfg.uid_mapping_file), counts, part, n_parts, counts[Status.CHANGED],
                                      per_group, report.identity_found, cfg.recipe.name if cfg.recipe else "",
-                                     report.recipe, report.header, report.unpaired, report.profile)
+                                     report.recipe, report.header, report.unpaired, report.profile, report.set)
             jobs.append(_plan_part(cfg, state, summary, pdf_name(None if parts is None else part), first, size,
                                    leaders))
     except BaseException:

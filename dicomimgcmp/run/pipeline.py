@@ -44,7 +44,7 @@ from dicomimgcmp.run.tasks import (
     unreadable_file,
     unreadable_pair,
 )
-from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, nothing_paired
+from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, SetTally, nothing_paired
 
 #: Files per header-reading task: each task costs the process that runs the pipeline (submitting, collecting); 40,000
 #: files: that process 1.3-1.5 CPU-s with 64, 1.1-1.2 with 256.
@@ -80,6 +80,7 @@ class RunOutcome:
     recipe: RecipeTally | None = None  # the recipe verdicts (config key recipe)
     header: HeaderTally | None = None  # identity found in headers (config key header_check)
     profile: ProfileTally | None = None  # the profile judgement's findings (config key profile)
+    set: SetTally | None = None  # the run judged as one set (config key set_check)
     failed: tuple[str, ...] = ()  # the outputs that could not be written (why is in the log), in words ...
     complete: tuple[str, ...] = ()  # ... and the ones written
     unpaired: str = ""  # why nothing was paired ("" when something was)
@@ -140,6 +141,11 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
         compared = pair_and_compare(cfg, workers, state)
         log.info("compared %d pairs (%d compared before)", compared, state.reused["results"])
         progress.done.append(f"compared {compared} pairs")
+        set_tally = None
+        if cfg.judges_set:
+            progress.stage = "judging the run as one set"
+            set_tally = state.judge_set()
+            log.info("judged as one set: %d pairs with findings", set_tally.files)
         clock.lap("compare")
 
         counts = state.status_counts()
@@ -149,13 +155,13 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
         profile = None if cfg.profile is None else state.profile_tally()
         unpaired = state.why_unpaired() if nothing_paired(counts) else ""
         written = write_outputs(cfg, parts, workers, state, RunReport(counts, identity_found, date, carried,
-                                                                      recipe, header, unpaired, profile),
+                                                                      recipe, header, unpaired, profile, set_tally),
                                 progress, clock)
         reused = dict(state.reused)
     log.info("counts: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     log.info("timing: %s", clock)
     return RunOutcome(counts, written.paths, clock.laps, notes, reused, identity_found, recipe, header, profile,
-                      tuple(written.failed), tuple(written.complete), unpaired)
+                      set_tally, tuple(written.failed), tuple(written.complete), unpaired)
 
 
 def remove_half_written(run_dir: Path) -> None:
@@ -183,7 +189,7 @@ def _settings(cfg: Config) -> dict[str, object]:
     return {"pixel_tolerance": cfg.pixel_tolerance, "max_pixels": cfg.max_pixels, "dicomimgcmp": __version__,
             "text_check": text.mode if text.mode is TextMode.OFF else [text.mode, text.modalities],
             "header_check": cfg.header_check,
-            "profile": "off" if cfg.profile is None else list(cfg.profile),
+            "profile": "off" if cfg.profile is None else list(cfg.profile), "set_check": cfg.judges_set,
             **({"recipe": repr(cfg.recipe), "deid": installed("deid")} if cfg.recipe else {}),
             **{name: installed(name) for name in ("pydicom", "numpy", "pylibjpeg", "pylibjpeg-libjpeg",
                                                   "pylibjpeg-openjpeg", "pylibjpeg-rle", "pyjpegls", *ocr)}}
@@ -262,7 +268,8 @@ def pair_and_compare(cfg: Config, workers: Workers, state: RunState) -> int:
     pairs = 0
     clock = _SaveClock()
     checks = Checks(cfg.text_check, cfg.recipe, cfg.header_check is HeaderMode.ON,
-                    state.kept_uids() if cfg.header_check is HeaderMode.ON else frozenset(), cfg.profile)
+                    state.kept_uids() if cfg.header_check is HeaderMode.ON else frozenset(), cfg.profile,
+                    cfg.judges_set)
     compare_args = (cfg.pixel_tolerance, cfg.max_pixels, checks)
 
     def pair_by_pair(batch: PairingBatch, _reason: str) -> BatchOutcome:

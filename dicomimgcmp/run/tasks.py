@@ -54,6 +54,7 @@ class Checks(NamedTuple):
     header: bool
     kept_uids: frozenset[str] = frozenset()
     profile: tuple[str, ...] | None = None  # the profile judgement's options (config key profile; None: off)
+    set_values: bool = False  # the values the set judgement needs (config key set_check, with the header check)
 
 
 def pair_and_compare_batches(batches: list[PairingBatch], tolerance: float, max_pixels: int,
@@ -119,7 +120,7 @@ def compare_batch(pairs: list[Pair], tolerance: float, max_pixels: int, checks: 
     if checks.header:
         from dicomimgcmp.checks.header_identity import check_headers
 
-        results = [check_headers(result, checks.kept_uids, checks.profile) for result in results]
+        results = [check_headers(result, checks.kept_uids, checks.profile, checks.set_values) for result in results]
     elif checks.profile is not None:
         from dicomimgcmp.checks.header_profile import check_profile
 

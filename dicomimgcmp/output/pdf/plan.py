@@ -15,7 +15,7 @@ from dicomimgcmp.enums import ChangeKind, RecipeVerdict
 from dicomimgcmp.model import PairResult, Status
 from dicomimgcmp.output.pdf.layout import STYLES, TEXT_BOTTOM, TEXT_TOP, Line
 from dicomimgcmp.output.review import share_text
-from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, ProfileTally, RecipeTally, nothing_paired
+from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, ProfileTally, RecipeTally, SetTally, nothing_paired
 
 _PAGE_FIELD = 8  # "p.12345 " before a listed line
 TABLE_SHOWN = 5  # rows of a header judgement's table the summary shows (review.html shows them all)
@@ -42,6 +42,7 @@ class Summary:
     header: HeaderTally | None = None  # identity found in the run's headers (None: the check is off)
     unpaired: str = ""  # why nothing was paired ("" when something was)
     profile: ProfileTally | None = None  # the profile judgement's findings (None: it is off)
+    set: SetTally | None = None  # the run judged as one set (None: it is off)
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,9 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
         head += _header_lines(summary.header)
     if summary.profile is not None and not nothing_paired(summary.counts):
         head += _profile_lines(summary.profile)
+    if summary.set is not None and not nothing_paired(summary.counts):
+        head.append(Line(f"Not consistent as a set: {summary.set.headline()}", "warn" if summary.set.files else "text"))
+        head += [Line(line, "mono") for line in summary.set.group_lines(TABLE_SHOWN)]
     head += _recipe_lines(summary)
     members = [m for page in pages for m in page if m.status is Status.CHANGED]
     missed = [page[0] for page in pages if page[0].status is not Status.CHANGED and not page[0].phi_match]

@@ -9,6 +9,7 @@ An SQLite file under the run folder (``<run_dir>/.dicomimgcmp/state.sqlite``), i
 - :mod:`.results`: the last comparison made of each de-identified file, and this run's rows (one per file);
 - :mod:`.pages`: the report's questions: counts, change groups, and which rows get a PDF page, in what order;
 - :mod:`.findings`: the checks' questions: recipe verdicts, identity found in headers, date shifts;
+- :mod:`.set_check`: the run judged as one set (UIDs, references, pseudonyms, date shifts);
 - :mod:`.rows`: records, comparisons and rows encoded as the store saves them (where they are made: a worker).
 
 Records and results are committed as they are made (every 2,000, or every half second), so a run killed at any
@@ -24,9 +25,10 @@ from dicomimgcmp.run.store.findings import FindingQueries
 from dicomimgcmp.run.store.lookups import PairingBatch, PairingLookups
 from dicomimgcmp.run.store.pages import ReportQueries
 from dicomimgcmp.run.store.results import Results
+from dicomimgcmp.run.store.set_check import SetQueries
 
 __all__ = ["DEID", "SOURCE", "STATE_DIR", "PairingBatch", "RunState"]
 
 
-class RunState(PairingLookups, Results, ReportQueries, FindingQueries):
+class RunState(PairingLookups, Results, ReportQueries, FindingQueries, SetQueries):
     """The state of one run_name; open it as a context manager."""

@@ -40,8 +40,8 @@ CREATE TABLE rows (side INTEGER NOT NULL, rel_path TEXT NOT NULL, status TEXT NO
                    study TEXT, series_number INTEGER, instance_number INTEGER, series TEXT, change_group TEXT,
                    phi INTEGER NOT NULL, result TEXT NOT NULL, deid_path TEXT, source_path TEXT, summary TEXT NOT NULL,
                    recipe_verdict TEXT, recipe_rule TEXT, header_items TEXT, date_shift TEXT,
-                   source_patient TEXT, profile_found INTEGER, profile_actions TEXT, pdf_file TEXT, pdf_page INTEGER,
-                   PRIMARY KEY (side, rel_path));
+                   source_patient TEXT, profile_found INTEGER, profile_actions TEXT, set_uids TEXT, shift_on TEXT,
+                   set_items TEXT, pdf_file TEXT, pdf_page INTEGER, PRIMARY KEY (side, rel_path));
 -- a row with its files' records, joined where they are read (a row keeps its result, not copies of them); the
 -- text is put together as is: Python's JSON (NaN, Infinity in metrics) is not SQLite's
 CREATE VIEW full_rows AS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from dicomimgcmp.checks.dates import shifts_differ
 from dicomimgcmp.checks.header_profile import unpack
 from dicomimgcmp.enums import RecipeVerdict
 from dicomimgcmp.run.store.base import StoreBase
@@ -35,7 +36,7 @@ class FindingQueries(StoreBase):
         (item numbers of sequences as [*]), the :data:`COMBINATIONS` sets of findings most files share, and the
         patients (source PatientID) whose date shifts differ."""
         files = self._one("SELECT COUNT(*) FROM rows WHERE header_items IS NOT NULL")
-        self._db.create_function("any_item", 1, _any_item, deterministic=True)
+        self._db.create_function("any_item", 1, any_item, deterministic=True)
         table = tuple(self._db.execute(  # the same place in every item of a sequence is one place: files counted once
             "SELECT attribute, any_item(place) AS at, COUNT(DISTINCT rel_path) AS n FROM (SELECT rel_path, "
             "substr(value, 1, instr(value, '@') - 1) AS attribute, substr(value, instr(value, '@') + 1) AS place "
@@ -45,10 +46,13 @@ class FindingQueries(StoreBase):
             "SELECT header_items, COUNT(*) AS n FROM rows WHERE header_items IS NOT NULL GROUP BY header_items "
             "ORDER BY n DESC, header_items LIMIT ?", (COMBINATIONS,)).fetchall())
         combination_count = self._one("SELECT COUNT(DISTINCT header_items) FROM rows")
+        self._db.create_function("shifts_differ", 2, shifts_differ, deterministic=True)
         shifts = tuple(self._db.execute(
-            "SELECT source_patient, GROUP_CONCAT(DISTINCT date_shift) FROM rows WHERE date_shift IS NOT NULL "
-            "AND COALESCE(source_patient, '') != '' "  # files without a PatientID are not one patient
-            f"GROUP BY source_patient HAVING {_SHIFTS_DIFFER} ORDER BY source_patient").fetchall())
+            "WITH shifts AS (SELECT DISTINCT source_patient AS patient, date_shift FROM rows WHERE date_shift IS NOT "
+            "NULL AND COALESCE(source_patient, '') != '') "  # files without a PatientID are not one patient
+            "SELECT patient, GROUP_CONCAT(date_shift) FROM shifts WHERE patient IN (SELECT a.patient FROM shifts AS a "
+            "JOIN shifts AS b ON a.patient = b.patient AND shifts_differ(CAST(a.date_shift AS REAL), "
+            "CAST(b.date_shift AS REAL))) GROUP BY patient ORDER BY patient").fetchall())
         return HeaderTally(files, table, combinations, combination_count, shifts)
 
     def profile_tally(self) -> ProfileTally:
@@ -74,12 +78,6 @@ class FindingQueries(StoreBase):
                 for (attribute, expected, observed, finding), files in sorted(counts.items())]
 
 
-#: A patient's shifts differ when they are a day or more apart, or when two of them measured on date and time
-#: (not whole days) differ: a shift measured on a date alone is whole days, and one offset of hours moves a date
-#: without its time by up to a day more or less than a date with it (-658.5 days is -659 on a date alone).
-_SHIFTS_DIFFER = ("(MAX(CAST(date_shift AS REAL)) - MIN(CAST(date_shift AS REAL)) >= 1 OR COUNT(DISTINCT CASE "
-                  "WHEN CAST(date_shift AS REAL) != ROUND(CAST(date_shift AS REAL)) THEN date_shift END) > 1)")
-
-
-def _any_item(place: str) -> str:
+def any_item(place: str) -> str:
+    """A place with its items' numbers as [*]: the same place in every item of a sequence is one place."""
     return re.sub(r"\[\d+\]", "[*]", place)

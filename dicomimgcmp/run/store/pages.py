@@ -144,15 +144,16 @@ class ReportQueries(StoreBase):
 
     def summary_rows(self) -> Iterator[SummaryRow]:
         """Every row of the summary in CSV order (de-identified files by path, then source files by path), a page
-        at a time: its saved cells (:func:`.rows.row_values`) with its page and its group's size, which are known only
-        now. The records and results are not read: three times faster than making each row's result again."""
+        at a time: its saved cells (:func:`.rows.row_values`) with its page, its group's size and the set
+        judgement's findings, which are known only now. The records and results are not read: three times faster
+        than making each row's result again."""
         last = (-1, "")
         while page := self._db.execute(
-                f"SELECT side, rel_path, summary, pdf_file, pdf_page, {_GROUP_SIZE} FROM rows "
+                f"SELECT side, rel_path, summary, pdf_file, pdf_page, {_GROUP_SIZE}, set_items FROM rows "
                 "WHERE (side, rel_path) > (?, ?) ORDER BY side, rel_path LIMIT ?", (*last, _BATCH)).fetchall():
             last = page[-1][:2]
-            for _side, _rel, summary, pdf_file, pdf_page, size in page:
+            for _side, _rel, summary, pdf_file, pdf_page, size, set_items in page:
                 *cells, series = json.loads(summary)
                 row = dict(zip(CSV_COLUMNS, cells))
-                row.update(pdf_file=pdf_file or "", pdf_page=pdf_page, group_size=size)
+                row.update(pdf_file=pdf_file or "", pdf_page=pdf_page, group_size=size, set_findings=set_items or "")
                 yield SummaryRow(row, series)

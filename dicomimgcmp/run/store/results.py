@@ -29,8 +29,8 @@ class Results(StoreBase):
             self._db.executemany("INSERT OR REPLACE INTO rows (side, rel_path, status, patient_id, study, "
                                  "series_number, instance_number, series, change_group, phi, result, deid_path, "
                                  "source_path, summary, recipe_verdict, recipe_rule, header_items, date_shift, "
-                                 "source_patient, profile_found, profile_actions) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 "source_patient, profile_found, profile_actions, set_uids, shift_on) "
+                                 f"VALUES ({', '.join('?' * len(RowValues._fields))})",
                                  rows)
 
     def index_rows(self) -> None:

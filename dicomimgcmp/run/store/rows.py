@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
+from dicomimgcmp.checks.dates import shift_attribute
 from dicomimgcmp.enums import ChangeKind, RecipeVerdict, Side
 from dicomimgcmp.model import CSV_COLUMNS, Crop, FileRecord, Pair, PairResult, PixelFormat, Status, TextLine, days_text
 
@@ -46,6 +47,8 @@ class RowValues(NamedTuple):
     source_patient: str | None  # the source's PatientID (date shifts must agree within a patient)
     profile_found: int | None  # the profile judgement's findings, how many (None: none; they are in the CSV cells)
     profile_actions: str | None  # what was done to each attribute, packed (files handled alike share it)
+    set_uids: str | None  # JSON: the pair's UIDs for the set judgement (None: not judged)
+    shift_on: str | None  # the date attribute the date shift was measured on (StudyDate, ...)
 
 
 def row_values(r: PairResult, result: str | None = None) -> RowValues:
@@ -62,7 +65,9 @@ def row_values(r: PairResult, result: str | None = None) -> RowValues:
                      json.dumps(r.header_identity) if r.header_identity else None, days_text(r.date_shift_days) or None,
                      r.source.patient_id if r.source else None,
                      len(r.profile_findings) or None,
-                     r.profile_actions or None)
+                     r.profile_actions or None, json.dumps(r.set_uids) if r.set_uids else None,
+                     shift_attribute(r.source.dates, r.deid.dates) if r.date_shift_days is not None and r.source
+                     and r.deid else None)
 
 
 class ComparedRow(NamedTuple):
@@ -132,6 +137,7 @@ def result_from_json(data: dict, deid: FileRecord | None, source: FileRecord | N
                          "changed_frames": tuple(data["changed_frames"]),
                          "header_identity": tuple(data["header_identity"]),
                          "profile_findings": tuple(data.get("profile_findings", ())),
+                         "set_uids": tuple(map(tuple, data.get("set_uids", ()))),
                          "text_lines": tuple(TextLine(text, tuple(box), frame, tuple(matches), layer)
                                              for text, box, frame, matches, layer in data["text_lines"]),
                          "bbox": None if data["bbox"] is None else tuple(data["bbox"])},
