@@ -9,6 +9,7 @@
     python bench/bench_imgcmp.py --pairs 20000 --size 64 --kill-at 0.5  # SIGKILL half way, then resume
     python bench/bench_imgcmp.py --real-headers --pairs 10000          # real headers, de-identified by dicognito
     python bench/bench_imgcmp.py --real-headers --pairs 10000 --header-check off --profile off  # neither header check
+    python bench/bench_imgcmp.py --pairs 200000 --size 16 --changed 0 --set-check off  # the set judgement's cost
 
 Every timed run starts afresh (``--restart``: the saved state of the previous run is thrown away); with
 ``--kill-at F`` a full run is followed by one killed (SIGKILL, all its processes) after F of its wall time and by
@@ -161,7 +162,7 @@ def time_cat(folder: Path, cold: bool) -> float:
 
 def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, kill_after: float | None = None,
                pages: str = "all", text_check: str = "off", recipe: str = "", header_check: str = "on",
-               profile: str = "auto") -> dict:
+               profile: str = "auto", set_check: str = "on") -> dict:
     """Run a script on the corpus; wall time, stage times and the largest process's peak RSS. ``kill_after``
     seconds: SIGKILL the script and its workers then (nothing is returned)."""
     cfg = folder / "config.json"
@@ -169,7 +170,7 @@ def run_script(folder: Path, multi: bool, cpus: int, *, restart: bool = True, ki
                                "uid_mapping_file": "map.csv", "output_data_path": "out",
                                "log_path": "out/logs", "multiprocessing_cpus": str(cpus), "pages": pages,
                                "text_check": text_check, "text_modalities": "*", "recipe": recipe,
-                               "header_check": header_check, "profile": profile}))
+                               "header_check": header_check, "profile": profile, "set_check": set_check}))
     log = folder / "out" / "logs" / "imgCmpLog.log"
     log.unlink(missing_ok=True)
     script = REPO / ("run_DICOMImgCmp_multiT.py" if multi else "run_DICOMImgCmp.py")
@@ -262,6 +263,7 @@ def main() -> None:
                              "in every image")
     parser.add_argument("--header-check", choices=("on", "off"), default="on", help="the config key header_check")
     parser.add_argument("--profile", default="auto", help="the config key profile (auto, off, or options)")
+    parser.add_argument("--set-check", choices=("on", "off"), default="on", help="the config key set_check")
     parser.add_argument("--clean-headers", action="store_true",
                         help="de-identified headers without the source's identity (else they keep all but UIDs)")
     parser.add_argument("--recipe", default="",
@@ -298,7 +300,7 @@ def main() -> None:
         result = run_script(folder, not args.single, args.cpus, pages=args.pages, text_check=args.text_check,
                             recipe=str(Path(args.recipe).resolve()) if args.recipe and not args.recipe.startswith(
                                 "deid:") else args.recipe, header_check=args.header_check,
-                            profile=args.profile)
+                            profile=args.profile, set_check=args.set_check)
         wall = result["wall"]
         walls.append(wall)
         pages = pdf_navigation(folder / "out" / "bench")

@@ -79,8 +79,7 @@ class SetGroup(NamedTuple):
             "uid_split": f"{self.key} became {self.detail} new values: {self.files} of {self.total} files not "
                          "given the usual one",
             "uid_merged": f"{self.detail} source values became one, {self.key}: {self.files} files",
-            "uid_dangling": f"{self.key}: {self.files} files whose references to files of the set are not those "
-                            "files' new SOPInstanceUID",
+            "uid_dangling": f"{self.key} not remapped to the file it refers to: {self.files} files",
             "patient_split": f"patient {self.key} given {self.detail} PatientIDs: {self.files} of {self.total} "
                              "files not given the usual one",
             "patient_merged": f"{self.detail} source patients given one PatientID, {self.key}: {self.files} files",

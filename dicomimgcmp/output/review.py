@@ -113,7 +113,7 @@ def write_review(path: Path, *, run_name: str, date: str, counts: dict[Status, i
                                       recipe=recipe, header=header, profile=profile, set_tally=set_tally,
                                       groups=(_group_json(g, path.parent, carried) for g in groups),
                                       row_pieces=_rows_json(rows, recipe is not None, header is not None,
-                                                            set_tally is not None),
+                                                            bool(set_tally and set_tally.files)),
                                       decisions=[d for d in ReviewDecision if d is not ReviewDecision.NOTE_ONLY],
                                       kinds=list(ChangeKind),
                                       storage_key=f"dicomimgcmp:{run_name}:"):

@@ -191,7 +191,7 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
         head += _profile_lines(summary.profile)
     if summary.set is not None and not nothing_paired(summary.counts):
         head.append(Line(f"Not consistent as a set: {summary.set.headline()}", "warn" if summary.set.files else "text"))
-        head += [Line(line, "mono") for line in summary.set.group_lines(TABLE_SHOWN)]
+        head += [Line(line) for line in summary.set.group_lines(TABLE_SHOWN)]  # long UIDs: wrapped
     head += _recipe_lines(summary)
     members = [m for page in pages for m in page if m.status is Status.CHANGED]
     missed = [page[0] for page in pages if page[0].status is not Status.CHANGED and not page[0].phi_match]
