@@ -154,7 +154,7 @@ def test_a_judgement_stopped_midway_leaves_nothing_and_the_next_run_gives_the_sa
     whole = run_script(tree.config(), multi=True)
     csv = (whole.run_dir / "comparison_summary.csv").read_bytes()
     (whole.run_dir / "comparison_summary.csv").unlink()
-    monkeypatch.setattr(set_check, "_SHIFTS", "SELECT no_such_column FROM rows")  # fails after three findings
+    monkeypatch.setattr(set_check, "_SHIFTS", ("SELECT no_such_column FROM rows",))  # fails after three findings
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     with local_workers(1) as workers, pytest.raises(Exception, match="no_such_column"):
         pipeline.run(load_config(tree.root / "config.json"), parts=2, workers=workers)

@@ -31,74 +31,91 @@ from dicomimgcmp.summary import SetGroup, SetTally
 
 GROUPS = 40  # groups of findings the tally keeps (most files first; the CSV has every pair's findings)
 
-#: The values judged: every saved UID, and each pair's PatientIDs (source, de-identified) when it has both.
+#: The pairs judged, read from the rows once (a row holds its result: reading it is most of the time), and the
+#: values judged: every saved UID, and each pair's PatientIDs (source, de-identified) when it has both.
 _VALUES = ("""
+CREATE TEMP TABLE set_rows AS SELECT rel_path, source_patient, patient_id, date_shift, shift_on, set_uids FROM rows
+WHERE side = 0 AND set_uids IS NOT NULL
+""", """
 CREATE TEMP TABLE set_values AS
-  SELECT rows.rel_path AS rel_path, 'uid' AS kind, j.value->>0 AS attribute, j.value->>1 AS path,
+  SELECT set_rows.rel_path AS rel_path, 'uid' AS kind, j.value->>0 AS attribute, j.value->>1 AS path,
          j.value->>2 AS old, j.value->>3 AS new
-  FROM rows, json_each(rows.set_uids) AS j WHERE rows.side = 0 AND rows.set_uids IS NOT NULL
+  FROM set_rows, json_each(set_rows.set_uids) AS j
   UNION ALL
-  SELECT rel_path, 'patient', 'PatientID', '(0010,0020)', source_patient, patient_id FROM rows
-  WHERE side = 0 AND set_uids IS NOT NULL AND COALESCE(source_patient, '') != '' AND COALESCE(patient_id, '') != ''
-""", "CREATE INDEX temp.set_values_old ON set_values (kind, attribute, old)",
-           "CREATE INDEX temp.set_values_new ON set_values (kind, attribute, new)",
+  SELECT rel_path, 'patient', 'PatientID', '(0010,0020)', source_patient, patient_id FROM set_rows
+  WHERE COALESCE(source_patient, '') != '' AND COALESCE(patient_id, '') != ''
+""", "CREATE INDEX temp.set_values_old ON set_values (kind, attribute, old, new)",
+           "CREATE INDEX temp.set_values_new ON set_values (kind, attribute, new, old)",
            "CREATE TEMP TABLE set_found (rel_path TEXT, item TEXT, finding TEXT, grp TEXT, total INTEGER, detail TEXT)")
 
-#: Split: the pairs whose new value is not the usual one of their (kind, attribute, source value).
-_SPLIT = """
-WITH counts AS (SELECT kind, attribute, old, new, COUNT(DISTINCT rel_path) AS n FROM set_values
-                GROUP BY kind, attribute, old, new),
-     ranked AS (SELECT kind, attribute, old, new, ROW_NUMBER() OVER same AS k, COUNT(*) OVER every AS kinds
-                FROM counts WINDOW same AS (PARTITION BY kind, attribute, old ORDER BY n DESC, new),
-                                   every AS (PARTITION BY kind, attribute, old)),
-     totals AS (SELECT kind, attribute, old, COUNT(DISTINCT rel_path) AS total FROM set_values
-                GROUP BY kind, attribute, old)
+#: Split: the pairs whose new value is not the usual one of their (kind, attribute, source value). The values
+#: with more than one new value are found first, on the index alone; only their pairs are then counted.
+_SPLIT = ("""
+CREATE TEMP TABLE set_split AS
+WITH keys AS (SELECT kind, attribute, old FROM set_values GROUP BY kind, attribute, old HAVING MIN(new) != MAX(new)),
+     counts AS (SELECT v.kind, v.attribute, v.old, v.new, COUNT(DISTINCT v.rel_path) AS n
+                FROM keys AS k JOIN set_values AS v ON v.kind = k.kind AND v.attribute = k.attribute AND v.old = k.old
+                GROUP BY v.kind, v.attribute, v.old, v.new),
+     totals AS (SELECT v.kind, v.attribute, v.old, COUNT(DISTINCT v.rel_path) AS total
+                FROM keys AS k JOIN set_values AS v ON v.kind = k.kind AND v.attribute = k.attribute AND v.old = k.old
+                GROUP BY v.kind, v.attribute, v.old)
+SELECT r.kind, r.attribute, r.old, r.new AS usual, r.kinds, t.total FROM (
+    SELECT kind, attribute, old, new, ROW_NUMBER() OVER (PARTITION BY kind, attribute, old ORDER BY n DESC, new) AS k,
+           COUNT(*) OVER (PARTITION BY kind, attribute, old) AS kinds FROM counts) AS r
+JOIN totals AS t ON t.kind = r.kind AND t.attribute = r.attribute AND t.old = r.old WHERE r.k = 1
+""", """
 INSERT INTO set_found
 SELECT DISTINCT v.rel_path, v.kind || '_split:' || v.attribute || '@' || v.path, v.kind || '_split',
-       CASE v.kind WHEN 'uid' THEN v.attribute || ' ' || v.old ELSE v.old END, t.total, r.kinds
-FROM set_values AS v
-JOIN ranked AS r ON r.kind = v.kind AND r.attribute = v.attribute AND r.old = v.old AND r.k = 1 AND r.kinds > 1
-JOIN totals AS t ON t.kind = v.kind AND t.attribute = v.attribute AND t.old = v.old
-WHERE v.new != r.new
-"""
+       CASE v.kind WHEN 'uid' THEN v.attribute || ' ' || v.old ELSE v.old END, s.total, s.kinds
+FROM set_split AS s JOIN set_values AS v ON v.kind = s.kind AND v.attribute = s.attribute AND v.old = s.old
+WHERE v.new != s.usual
+""")
 
-#: Merged: every pair whose new value more than one source value of its (kind, attribute) became.
-_MERGED = """
-WITH merged AS (SELECT kind, attribute, new, COUNT(DISTINCT old) AS olds, COUNT(DISTINCT rel_path) AS total
-                FROM set_values GROUP BY kind, attribute, new HAVING COUNT(DISTINCT old) > 1)
+#: Merged: every pair whose new value more than one source value of its (kind, attribute) became (found first on
+#: the index alone, as splits are).
+_MERGED = ("""
+CREATE TEMP TABLE set_merged AS
+WITH keys AS (SELECT kind, attribute, new FROM set_values GROUP BY kind, attribute, new HAVING MIN(old) != MAX(old))
+SELECT v.kind, v.attribute, v.new, COUNT(DISTINCT v.old) AS olds, COUNT(DISTINCT v.rel_path) AS total
+FROM keys AS k JOIN set_values AS v ON v.kind = k.kind AND v.attribute = k.attribute AND v.new = k.new
+GROUP BY v.kind, v.attribute, v.new
+""", """
 INSERT INTO set_found
 SELECT DISTINCT v.rel_path, v.kind || '_merged:' || v.attribute || '@' || v.path, v.kind || '_merged',
        CASE v.kind WHEN 'uid' THEN v.attribute || ' ' || v.new ELSE v.new END, m.total, m.olds
-FROM set_values AS v JOIN merged AS m ON m.kind = v.kind AND m.attribute = v.attribute AND m.new = v.new
-"""
+FROM set_merged AS m JOIN set_values AS v ON v.kind = m.kind AND v.attribute = m.attribute AND v.new = m.new
+""")
 
-#: Dangling: references to the source file of a pair not remapped to that pair's new SOPInstanceUID.
+#: Dangling: references to the source file of a pair not remapped to that pair's new SOPInstanceUID (each
+#: reference looks its file up on the index).
 _DANGLING = """
-WITH instances AS (SELECT DISTINCT old, new FROM set_values WHERE kind = 'uid' AND path = '(0008,0018)')
 INSERT INTO set_found
 SELECT DISTINCT v.rel_path, 'uid_dangling:' || v.attribute || '@' || v.path, 'uid_dangling',
        v.attribute || ' @ ' || any_item(v.path), 0, ''
-FROM set_values AS v JOIN instances AS i ON i.old = v.old
-WHERE v.kind = 'uid' AND v.attribute = 'ReferencedSOPInstanceUID' AND v.new != i.new
-  AND NOT EXISTS (SELECT 1 FROM instances AS same WHERE same.old = v.old AND same.new = v.new)
+FROM set_values AS v JOIN set_values AS i ON i.kind = 'uid' AND i.attribute = 'SOPInstanceUID' AND i.old = v.old
+WHERE v.kind = 'uid' AND v.attribute = 'ReferencedSOPInstanceUID' AND i.path = '(0008,0018)' AND v.new != i.new
+  AND NOT EXISTS (SELECT 1 FROM set_values AS same WHERE same.kind = 'uid' AND same.attribute = 'SOPInstanceUID'
+                  AND same.old = v.old AND same.new = v.new AND same.path = '(0008,0018)')
 """
 
 #: Shifts: the pairs of a source patient whose date shift differs from the one most of its pairs have.
-_SHIFTS = """
-WITH judged AS (SELECT rel_path, source_patient AS patient, date_shift, shift_on FROM rows
-                WHERE side = 0 AND set_uids IS NOT NULL AND date_shift IS NOT NULL
-                  AND COALESCE(source_patient, '') != ''),
-     counts AS (SELECT patient, date_shift, COUNT(*) AS n FROM judged GROUP BY patient, date_shift),
-     usual AS (SELECT patient, date_shift, total FROM (
-                 SELECT patient, date_shift, SUM(n) OVER every AS total,
-                        ROW_NUMBER() OVER (PARTITION BY patient ORDER BY n DESC, CAST(date_shift AS REAL)) AS k
-                 FROM counts WINDOW every AS (PARTITION BY patient)) WHERE k = 1)
+_SHIFTS = ("""
+CREATE TEMP TABLE set_usual (patient TEXT PRIMARY KEY, date_shift TEXT, total INTEGER)
+""", """
+INSERT INTO set_usual
+SELECT patient, date_shift, total FROM (
+    SELECT patient, date_shift, SUM(n) OVER (PARTITION BY patient) AS total,
+           ROW_NUMBER() OVER (PARTITION BY patient ORDER BY n DESC, CAST(date_shift AS REAL)) AS k
+    FROM (SELECT source_patient AS patient, date_shift, COUNT(*) AS n FROM set_rows
+          WHERE date_shift IS NOT NULL AND COALESCE(source_patient, '') != '' GROUP BY patient, date_shift))
+WHERE k = 1
+""", """
 INSERT INTO set_found
-SELECT j.rel_path, 'shift_differs:' || j.shift_on || '@' || place_of(j.shift_on), 'shift_differs', j.patient,
+SELECT j.rel_path, 'shift_differs:' || j.shift_on || '@' || place_of(j.shift_on), 'shift_differs', j.source_patient,
        u.total, u.date_shift
-FROM judged AS j JOIN usual AS u ON u.patient = j.patient
-WHERE shifts_differ(CAST(j.date_shift AS REAL), CAST(u.date_shift AS REAL))
-"""
+FROM set_rows AS j JOIN set_usual AS u ON u.patient = j.source_patient
+WHERE j.date_shift IS NOT NULL AND shifts_differ(CAST(j.date_shift AS REAL), CAST(u.date_shift AS REAL))
+""")
 
 _SAVE = ("CREATE INDEX temp.set_found_by_file ON set_found (rel_path)", """
 UPDATE rows SET set_items = (SELECT group_concat(item, ';') FROM (
@@ -107,7 +124,8 @@ WHERE side = 0 AND rel_path IN (SELECT rel_path FROM set_found)
 """)
 
 
-_DROP = ("DROP TABLE IF EXISTS temp.set_values", "DROP TABLE IF EXISTS temp.set_found")
+_DROP = tuple(f"DROP TABLE IF EXISTS temp.{table}"
+              for table in ("set_rows", "set_values", "set_found", "set_split", "set_merged", "set_usual"))
 
 
 class SetQueries(StoreBase):
@@ -120,7 +138,7 @@ class SetQueries(StoreBase):
         db.create_function("shifts_differ", 2, shifts_differ, deterministic=True)
         with self._transaction():
             for statement in ("UPDATE rows SET set_items = NULL WHERE set_items IS NOT NULL", *_DROP, *_VALUES,
-                              _SPLIT, _MERGED, _DANGLING, _SHIFTS, *_SAVE):
+                              *_SPLIT, *_MERGED, _DANGLING, *_SHIFTS, *_SAVE):
                 db.execute(statement)
             tally = self._set_tally()
             for statement in _DROP:
