@@ -6,7 +6,8 @@ comparisons, and the judgement again from them: no file is read.
 Findings (:class:`~.enums.SetFinding`), each ``finding:Keyword@path`` on the pairs it is flagged on:
 
 - ``uid_split``: one source value of one UID attribute (at any depth) became more than one new value of that
-  attribute: the pairs whose new value is not the one most pairs got (ties: the smallest value is the usual one);
+  attribute: the pairs whose new value is not the one most pairs got (a tie: a new value before the source's
+  value kept, then the smallest);
 - ``uid_merged``: two or more source values of one attribute became one new value: every pair involved;
 - ``uid_dangling``: a ReferencedSOPInstanceUID (at any depth) whose source value is the SOPInstanceUID of a
   source file of a pair, but whose new value is not that pair's new SOPInstanceUID;
@@ -60,7 +61,8 @@ WITH keys AS (SELECT kind, attribute, old FROM set_values GROUP BY kind, attribu
                 FROM keys AS k JOIN set_values AS v ON v.kind = k.kind AND v.attribute = k.attribute AND v.old = k.old
                 GROUP BY v.kind, v.attribute, v.old)
 SELECT r.kind, r.attribute, r.old, r.new AS usual, r.kinds, t.total FROM (
-    SELECT kind, attribute, old, new, ROW_NUMBER() OVER (PARTITION BY kind, attribute, old ORDER BY n DESC, new) AS k,
+    SELECT kind, attribute, old, new, ROW_NUMBER() OVER (PARTITION BY kind, attribute, old
+                                                         ORDER BY n DESC, new = old, new) AS k,
            COUNT(*) OVER (PARTITION BY kind, attribute, old) AS kinds FROM counts) AS r
 JOIN totals AS t ON t.kind = r.kind AND t.attribute = r.attribute AND t.old = r.old WHERE r.k = 1
 """, """
