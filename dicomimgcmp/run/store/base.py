@@ -40,8 +40,11 @@ CREATE TABLE rows (side INTEGER NOT NULL, rel_path TEXT NOT NULL, status TEXT NO
                    study TEXT, series_number INTEGER, instance_number INTEGER, series TEXT, change_group TEXT,
                    phi INTEGER NOT NULL, result TEXT NOT NULL, deid_path TEXT, source_path TEXT, summary TEXT NOT NULL,
                    recipe_verdict TEXT, recipe_rule TEXT, header_items TEXT, date_shift TEXT,
-                   source_patient TEXT, profile_found INTEGER, profile_actions TEXT, set_uids TEXT, shift_on TEXT,
-                   set_items TEXT, pdf_file TEXT, pdf_page INTEGER, PRIMARY KEY (side, rel_path));
+                   source_patient TEXT, profile_found INTEGER, profile_actions TEXT, set_items TEXT, pdf_file TEXT,
+                   pdf_page INTEGER, PRIMARY KEY (side, rel_path));
+-- what the set judgement reads of each pair it judges: a narrow table (a row of rows holds its result, tens of KB)
+CREATE TABLE set_rows (rel_path TEXT PRIMARY KEY, source_patient TEXT, patient_id TEXT, date_shift TEXT,
+                       shift_on TEXT, set_uids TEXT NOT NULL);
 -- a row with its files' records, joined where they are read (a row keeps its result, not copies of them); the
 -- text is put together as is: Python's JSON (NaN, Infinity in metrics) is not SQLite's
 CREATE VIEW full_rows AS
@@ -100,7 +103,7 @@ class StoreBase:
         with self._transaction():
             self._db.execute("DROP INDEX IF EXISTS rows_by_group")  # this run's rows are indexed when saved
             self._db.execute("DROP INDEX IF EXISTS rows_by_series")
-            for table in ("seen", "rows", "used", "mapping_rows"):  # the mapping is kept while its file is
+            for table in ("seen", "rows", "set_rows", "used", "mapping_rows"):  # the mapping is kept while its file is
                 self._db.execute(f"DELETE FROM {table}")
         # a fresh state has nothing to look up: skip the queries
         self._has_records = self._one("SELECT EXISTS (SELECT 1 FROM records)") == 1

@@ -47,7 +47,8 @@ class RowValues(NamedTuple):
     source_patient: str | None  # the source's PatientID (date shifts must agree within a patient)
     profile_found: int | None  # the profile judgement's findings, how many (None: none; they are in the CSV cells)
     profile_actions: str | None  # what was done to each attribute, packed (files handled alike share it)
-    set_uids: str | None  # JSON: the pair's UIDs for the set judgement (None: not judged)
+    # saved for the set judgement (table set_rows), not in the rows table:
+    set_uids: str | None  # JSON: the pair's UIDs (None: not judged)
     shift_on: str | None  # the date attribute the date shift was measured on (StudyDate, ...)
 
 

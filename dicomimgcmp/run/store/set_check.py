@@ -32,12 +32,9 @@ from dicomimgcmp.summary import SetGroup, SetTally
 
 GROUPS = 40  # groups of findings the tally keeps (most files first; the CSV has every pair's findings)
 
-#: The pairs judged, read from the rows once (a row holds its result: reading it is most of the time), and the
-#: values judged: every saved UID, and each pair's PatientIDs (source, de-identified) when it has both.
+#: The values judged (of the pairs judged, saved apart from their rows: :meth:`.Results.save_rows`): every saved
+#: UID, and each pair's PatientIDs (source, de-identified) when it has both.
 _VALUES = ("""
-CREATE TEMP TABLE set_rows AS SELECT rel_path, source_patient, patient_id, date_shift, shift_on, set_uids FROM rows
-WHERE side = 0 AND set_uids IS NOT NULL
-""", """
 CREATE TEMP TABLE set_values AS
   SELECT set_rows.rel_path AS rel_path, 'uid' AS kind, j.value->>0 AS attribute, j.value->>1 AS path,
          j.value->>2 AS old, j.value->>3 AS new
@@ -127,7 +124,7 @@ WHERE side = 0 AND rel_path IN (SELECT rel_path FROM set_found)
 
 
 _DROP = tuple(f"DROP TABLE IF EXISTS temp.{table}"
-              for table in ("set_rows", "set_values", "set_found", "set_split", "set_merged", "set_usual"))
+              for table in ("set_values", "set_found", "set_split", "set_merged", "set_usual"))
 
 
 class SetQueries(StoreBase):
@@ -139,8 +136,7 @@ class SetQueries(StoreBase):
         db.create_function("place_of", 1, _place_of, deterministic=True)
         db.create_function("shifts_differ", 2, shifts_differ, deterministic=True)
         with self._transaction():
-            for statement in ("UPDATE rows SET set_items = NULL WHERE set_items IS NOT NULL", *_DROP, *_VALUES,
-                              *_SPLIT, *_MERGED, _DANGLING, *_SHIFTS, *_SAVE):
+            for statement in (*_DROP, *_VALUES, *_SPLIT, *_MERGED, _DANGLING, *_SHIFTS, *_SAVE):  # rows: this run's
                 db.execute(statement)
             tally = self._set_tally()
             for statement in _DROP:
