@@ -130,6 +130,9 @@ def _plain_elements(head: bytes, wanted: Wanted | None) -> list[Element]:
     encoding = "utf-8" if b"192" in character_set(head) else "latin-1"
 
     def visit(path: str, tag: int, vr: str, raw: bytes) -> None:
+        if len(raw) <= SHORT and vr != "UI":  # most elements repeat from file to file, at the same place
+            out.append(_short_element(path, tag, vr, raw, encoding))
+            return
         if vr in TEXT_VRS:  # trailing padding and line ends are not text, as dicomsdl hands text over
             raw = raw.rstrip(b" \0\r\n\t")
         out.append(Element(path, tag, vr, texts_of(raw if len(raw) <= MAX_BYTES else b"", vr, encoding)))
@@ -285,6 +288,14 @@ _LONG = 1 << 16  # bytes: longer values are decoded each time (a vendor's blob o
 @functools.lru_cache(maxsize=64)  # at most 4 MiB of values and their text
 def _long_texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
     return _texts(raw, vr, encoding)
+
+
+@functools.lru_cache(maxsize=REMEMBERED)  # an element at its place, in a series' files
+def _short_element(path: str, tag: int, vr: str, raw: bytes, encoding: str) -> Element:
+    """An element of a short value that is not a UID (:func:`_plain_elements`), made once per process."""
+    if vr in TEXT_VRS:
+        raw = raw.rstrip(b" \0\r\n\t")
+    return Element(path, tag, vr, _short_texts(raw, vr, encoding) if raw else ())
 
 
 @functools.lru_cache(maxsize=REMEMBERED)
