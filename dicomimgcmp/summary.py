@@ -69,6 +69,7 @@ class SetGroup(NamedTuple):
 
     finding: str  # a :class:`~.enums.SetFinding`
     key: str  # the attribute and its value, the place, or the patient
+    match: str  # what its files' items start with ("uid_split:SeriesInstanceUID@"): review.html filters by it
     files: int  # pairs flagged
     total: int  # pairs of the group (split, shift: the UID's or the patient's; merged: every pair involved)
     detail: str  # how many values (split, merged), or the patient's usual shift in days
@@ -97,10 +98,12 @@ class SetTally(NamedTuple):
     groups: tuple[SetGroup, ...]
     group_count: int
 
-    def headline(self) -> str:
-        """Files with findings, and per finding."""
-        return f"{self.files} files" + (" (" + ", ".join(f"{finding} {n}" for finding, n in self.counts) + "; CSV "
-                                        "column set_findings)" if self.files else "")
+    def headline(self, alarm: str = "Not consistent as a set") -> str:
+        """The judgement in a line: ``alarm``, the files with findings and how many per finding; or none."""
+        if not self.files:
+            return "Consistent as a set: no finding"
+        return f"{alarm}: {self.files} files (" + ", ".join(f"{finding} {n}" for finding, n in self.counts) + \
+            "; CSV column set_findings)"
 
     def group_lines(self, shown: int) -> list[str]:
         """The first ``shown`` groups in words, and how many more there are."""

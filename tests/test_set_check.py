@@ -127,9 +127,9 @@ def test_each_fault_is_flagged_on_exactly_its_pairs(tree, fault):
     said = run.proc.stdout
     assert ("NOT CONSISTENT AS A SET" in said) == bool(expected)
     review = (run.run_dir / "review.html").read_text()
-    assert "Not consistent as a set" in review
-    for finding in {item.split(":")[0] for item in expected.values()}:  # each group links to its files
-        assert f'data-filter="{finding}:"' in review
+    assert ("Not consistent as a set" if expected else "Consistent as a set: no finding") in review
+    for item in expected.values():  # each group links to its files: the table filtered by finding and attribute
+        assert f'data-filter="{item.split("@")[0]}@"' in review
 
 
 def test_off_and_without_the_header_check_there_is_no_judgement(tree):

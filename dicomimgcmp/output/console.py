@@ -49,8 +49,7 @@ def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Pa
         lines.append(f"{'PROFILE NOT FOLLOWED' if profile.files else 'Profile followed'}: {profile.files} files"
                      + (" (CSV column profile_findings)" if profile.files else ""))
     if set_tally is not None and not nothing_paired(counts):
-        lines.append(f"{'NOT CONSISTENT AS A SET' if set_tally.files else 'Consistent as a set'}: "
-                     f"{set_tally.headline()}")
+        lines.append(set_tally.headline("NOT CONSISTENT AS A SET"))
         lines += [f"  {line}" for line in set_tally.group_lines(CONSOLE_GROUPS)]
     if recipe is not None:
         lines.append(f"{'RECIPE NOT FOLLOWED' if recipe.failing else 'Recipe'}: {recipe.counts_text()} "

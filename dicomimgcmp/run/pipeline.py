@@ -20,7 +20,7 @@ from dicomimgcmp.base.log import log
 from dicomimgcmp.base.progress import Progress, StageClock, StageProgress
 from dicomimgcmp.base.workers import Workers, chunks, isolated, iter_batches, run_one_by_one
 from dicomimgcmp.config import Config
-from dicomimgcmp.enums import HeaderMode, Status, TextMode
+from dicomimgcmp.enums import HeaderMode, SetMode, Status, TextMode
 from dicomimgcmp.errors import ConfigError
 from dicomimgcmp.output.review import THUMBNAIL_DIR, Decision, read_decisions
 from dicomimgcmp.pairing.mapping import MappingFile
@@ -142,6 +142,8 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
         log.info("compared %d pairs (%d compared before)", compared, state.reused["results"])
         progress.done.append(f"compared {compared} pairs")
         set_tally = None
+        if cfg.set_check is SetMode.ON and not cfg.judges_set:
+            log.info("set_check: the run is not judged as one set: it needs header_check on")
         if cfg.judges_set:
             progress.stage = "judging the run as one set"
             set_tally = state.judge_set()

@@ -190,7 +190,7 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
     if summary.profile is not None and not nothing_paired(summary.counts):
         head += _profile_lines(summary.profile)
     if summary.set is not None and not nothing_paired(summary.counts):
-        head.append(Line(f"Not consistent as a set: {summary.set.headline()}", "warn" if summary.set.files else "text"))
+        head.append(Line(summary.set.headline(), "warn" if summary.set.files else "text"))
         head += [Line(line) for line in summary.set.group_lines(TABLE_SHOWN)]  # long UIDs: wrapped
     head += _recipe_lines(summary)
     members = [m for page in pages for m in page if m.status is Status.CHANGED]

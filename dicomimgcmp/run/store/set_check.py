@@ -148,7 +148,8 @@ class SetQueries(StoreBase):
         per_finding = dict(self._db.execute(
             "SELECT finding, COUNT(DISTINCT rel_path) FROM set_found GROUP BY finding").fetchall())
         groups = tuple(SetGroup(*row) for row in self._db.execute(
-            "SELECT finding, grp, COUNT(DISTINCT rel_path) AS n, MAX(total), MAX(detail) FROM set_found "
+            "SELECT finding, grp, MIN(substr(item, 1, instr(item, '@'))), COUNT(DISTINCT rel_path) AS n, MAX(total), "
+            "MAX(detail) FROM set_found "
             "GROUP BY finding, grp ORDER BY n DESC, finding, grp LIMIT ?", (GROUPS,)))
         count = self._one("SELECT COUNT(*) FROM (SELECT DISTINCT finding, grp FROM set_found)")
         return SetTally(files, tuple((str(f), per_finding[f]) for f in SetFinding if f in per_finding), groups, count)
