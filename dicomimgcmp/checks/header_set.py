@@ -9,10 +9,12 @@ meta's MediaStorageSOPInstanceUID repeats SOPInstanceUID)."""
 
 from __future__ import annotations
 
+import functools
+
 from pydicom.uid import UID_dictionary
 
 from dicomimgcmp.checks.roles import attribute_name, is_private
-from dicomimgcmp.read.elements import Header
+from dicomimgcmp.read.elements import REMEMBERED, Element, Header
 
 #: (attribute, path, source value, de-identified value)
 UidValue = tuple[str, str, str, str]
@@ -21,9 +23,9 @@ UidValue = tuple[str, str, str, str]
 def uid_values(deid: Header, source: Header) -> tuple[UidValue, ...]:
     """The instance UIDs of the source both files hold at the same path, in the source's order (a multi-valued
     element value by value)."""
-    held = {elem.path: elem.texts for elem in deid.elements(_is_uid)}
+    held = {elem.path: elem.texts for elem in _uids(deid)}
     found = []
-    for elem in source.elements(_is_uid):
+    for elem in _uids(source):
         new = held.get(elem.path)
         if not new or elem.tag >> 16 == 0x0002 or _in_private(elem.path):
             continue
@@ -34,10 +36,16 @@ def uid_values(deid: Header, source: Header) -> tuple[UidValue, ...]:
     return tuple(found)
 
 
+def _uids(header: Header) -> list[Element]:
+    """The header's UI elements: of its whole walk when it was walked whole (a filter, no call per element)."""
+    return [elem for elem in header.elements() if elem.vr == "UI"] if header.walked else header.elements(_is_uid)
+
+
 def _is_uid(_tag: int, vr: str) -> bool:
     return vr == "UI"
 
 
+@functools.lru_cache(maxsize=REMEMBERED)  # paths repeat from file to file
 def _in_private(path: str) -> bool:
     """Whether an element is private or inside a private sequence (each segment "(gggg,eeee)" or with "[k]")."""
     return any(is_private(int(segment[1:5], 16) << 16) for segment in path.split("/"))

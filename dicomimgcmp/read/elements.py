@@ -79,6 +79,11 @@ class Header:
         self.path, self.head = path, header_bytes(path, pixel_offset)
         self._all: list[Element] | None = None
 
+    @property
+    def walked(self) -> bool:
+        """Whether the header was walked whole (a caller's choice of elements is then a filter of that walk)."""
+        return self._all is not None
+
     def elements(self, wanted: Wanted | None = None) -> list[Element]:
         """The elements ``wanted`` accepts (all without it), as :func:`header_elements` gives them."""
         if wanted is None:
