@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from dicomimgcmp.enums import RecipeVerdict, Status
+from dicomimgcmp.enums import RecipeVerdict, SetFinding, Status
 
 #: Said loudly by the console and every PDF when :func:`nothing_paired` (a wrong mapping file, most often).
 NOTHING_PAIRED = "no de-identified file was paired with a source file"
@@ -76,17 +76,19 @@ class SetGroup(NamedTuple):
 
     def text(self) -> str:
         """The group in words, as the console, the PDF and review.html say it."""
-        return {
-            "uid_split": f"{self.key} became {self.detail} new values: {self.files} of {self.total} files not "
-                         "given the usual one",
-            "uid_merged": f"{self.detail} source values became one, {self.key}: {self.files} files",
-            "uid_dangling": f"{self.key} not remapped to the file it refers to: {self.files} files",
-            "patient_split": f"patient {self.key} given {self.detail} PatientIDs: {self.files} of {self.total} "
-                             "files not given the usual one",
-            "patient_merged": f"{self.detail} source patients given one PatientID, {self.key}: {self.files} files",
-            "shift_differs": f"patient {self.key}: {self.files} of {self.total} files shifted other than the usual "
-                             f"{self.detail} days",
-        }.get(self.finding, f"{self.finding} {self.key}: {self.files} files")
+        return _SET_GROUP_TEXT[SetFinding(self.finding)].format(**self._asdict())
+
+
+#: How a group of each set finding is said (fields of :class:`SetGroup`).
+_SET_GROUP_TEXT = {
+    SetFinding.UID_SPLIT: "{key} became {detail} new values: {files} of {total} files not given the usual one",
+    SetFinding.UID_MERGED: "{detail} source values became one, {key}: {files} files",
+    SetFinding.UID_DANGLING: "{key} not remapped to the file it refers to: {files} files",
+    SetFinding.PATIENT_SPLIT: "patient {key} given {detail} PatientIDs: {files} of {total} files not given the "
+                              "usual one",
+    SetFinding.PATIENT_MERGED: "{detail} source patients given one PatientID, {key}: {files} files",
+    SetFinding.SHIFT_DIFFERS: "patient {key}: {files} of {total} files shifted other than the usual {detail} days",
+}
 
 
 class SetTally(NamedTuple):

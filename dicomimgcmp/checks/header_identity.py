@@ -102,9 +102,8 @@ def check_headers(result: PairResult, kept_uids: frozenset[str], profile: tuple[
             uids = uid_values(*headers) if set_values else ()
     except Exception as exc:  # the comparison's row must survive a header that cannot be searched  # noqa: BLE001
         return result.with_note(f"header check failed: {type(exc).__name__}: {exc}")
-    result = result.replace(header_identity=found, date_shift_days=date_shift(source.dates, deid.dates),
-                            set_uids=uids)
-    return result if profile is None else judged_pair(result, headers, profile)
+    fields = {"header_identity": found, "date_shift_days": date_shift(source.dates, deid.dates), "set_uids": uids}
+    return result.replace(**fields) if profile is None else judged_pair(result, headers, profile, **fields)
 
 
 class _Kept:

@@ -35,7 +35,14 @@ from typing import NamedTuple
 from dicomimgcmp.checks.dates import real_date
 from dicomimgcmp.checks.profile import Attribute
 from dicomimgcmp.checks.profile_options import OPTIONS
-from dicomimgcmp.checks.roles import attribute_name, is_private, is_private_creator, is_private_data, profile_entry
+from dicomimgcmp.checks.roles import (
+    attribute_name,
+    is_private,
+    is_private_creator,
+    private_part,
+    profile_entry,
+    segment_tag,
+)
 from dicomimgcmp.enums import Status
 from dicomimgcmp.model import PairResult
 from dicomimgcmp.read.dicomfile import quiet_pydicom
@@ -94,15 +101,17 @@ def check_profile(result: PairResult, configured: tuple[str, ...]) -> PairResult
                        configured)
 
 
-def judged_pair(result: PairResult, headers: tuple[Header, Header], configured: tuple[str, ...]) -> PairResult:
-    """The result with the judgement of its headers (de-identified, source: walked whole once, whoever asks)."""
+def judged_pair(result: PairResult, headers: tuple[Header, Header], configured: tuple[str, ...],
+                **fields: object) -> PairResult:
+    """The result with the judgement of its headers (de-identified, source: walked whole once, whoever asks), and
+    the other checks' ``fields`` (one copy of the result for all)."""
     try:
         with quiet_pydicom():
             judged = judge(headers[0].elements(), headers[1].elements(), configured)
     except Exception as exc:  # the comparison's row must survive a header that cannot be judged  # noqa: BLE001
-        return result.with_note(f"profile judgement failed: {type(exc).__name__}: {exc}")
+        return result.replace(**fields).with_note(f"profile judgement failed: {type(exc).__name__}: {exc}")
     return result.replace(profile=judged.profile, profile_findings=judged.findings,
-                          profile_actions=pack(judged.actions))
+                          profile_actions=pack(judged.actions), **fields)
 
 
 def pack(lines: str) -> str:
@@ -164,7 +173,7 @@ def _judged_element(elem: Element, other: Element | None, columns: tuple[str, ..
     de-identified file's element at its path (None: there is none); None for an element judged elsewhere or not
     at all (file meta, markers, private elements, sequences, elements without a value)."""
     if not elem.texts or elem.tag >> 16 == 0x0002 or elem.path.startswith(_MARKERS) or is_private(elem.tag) or \
-            _private_part(elem.path) or not _has_value(elem):
+            private_part(elem.path) or not _has_value(elem):
         return None  # private elements (creators too) are judged only where the de-identified file has them
     action = expected_action(elem.tag, columns)
     observed = _observed(elem, other)
@@ -202,7 +211,7 @@ def _judge_added(deid: list[Element], source_paths: set[str], columns: tuple[str
     as "(gggg,xxee) CREATOR"), and the attributes only it has (its markers, dummies: added)."""
     creators: dict[str, str] | None = None
     for elem in deid:
-        if part := _private_part(elem.path):
+        if part := private_part(elem.path):
             found.add(f"private_kept:{part[part.rfind('/') + 1:]}@{part}")
             if _has_value(elem):
                 if creators is None:
@@ -244,9 +253,9 @@ def _lost_sequences(source_items: set[str], items: set[str], deid: dict[str, Ele
     lost = set()
     for path in _sequences(source_items) - _sequences(items):
         parent, _, segment = path.rpartition("/")
-        tag = _tag_of(segment)
+        tag = segment_tag(segment)
         if (not parent or parent + "/" in items) and not path.startswith(_MARKERS) and not is_private(tag) \
-                and not _private_part(path) and expected_action(tag, columns) == "K":
+                and not private_part(path) and expected_action(tag, columns) == "K":
             lost.add((attribute_name(tag), path, "emptied" if path in deid else "removed"))
     return lost
 
@@ -254,22 +263,6 @@ def _lost_sequences(source_items: set[str], items: set[str], deid: dict[str, Ele
 def _sequences(items: set[str]) -> set[str]:
     """The sequences of items, "(gggg,eeee)[k]/" -> "(gggg,eeee)"."""
     return {item[:item.rfind("[")] for item in items}
-
-
-def _tag_of(segment: str) -> int:
-    """The tag of a path's segment, "(gggg,eeee)" or "(gggg,eeee)[k]"."""
-    return int(segment[1:5] + segment[6:10], 16)
-
-
-@functools.lru_cache(maxsize=REMEMBERED)  # paths repeat from file to file
-def _private_part(path: str) -> str:
-    """The path to the first private element on ``path`` (the element, or the private sequence it is in), ""
-    when there is none; private creators (gggg,0010-00FF) are not private data elements."""
-    segments = path.split("/")
-    for k, segment in enumerate(segments):
-        if is_private_data(_tag_of(segment)):
-            return "/".join([*segments[:k], segment.split("[")[0]])
-    return ""
 
 
 def _markers_missing(deid: dict[str, Element]) -> set[tuple[str, str]]:

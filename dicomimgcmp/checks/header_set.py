@@ -9,12 +9,10 @@ meta's MediaStorageSOPInstanceUID repeats SOPInstanceUID)."""
 
 from __future__ import annotations
 
-import functools
-
 from pydicom.uid import UID_dictionary
 
-from dicomimgcmp.checks.roles import attribute_name, is_private
-from dicomimgcmp.read.elements import REMEMBERED, Element, Header
+from dicomimgcmp.checks.roles import attribute_name, is_private, private_part
+from dicomimgcmp.read.elements import Element, Header
 
 #: (attribute, path, source value, de-identified value)
 UidValue = tuple[str, str, str, str]
@@ -27,7 +25,7 @@ def uid_values(deid: Header, source: Header) -> tuple[UidValue, ...]:
     found = []
     for elem in _uids(source):
         new = held.get(elem.path)
-        if not new or elem.tag >> 16 == 0x0002 or _in_private(elem.path):
+        if not new or elem.tag >> 16 == 0x0002 or is_private(elem.tag) or private_part(elem.path):
             continue
         for old, value in zip(elem.texts, new):
             old, value = old.strip("\0 "), value.strip("\0 ")
@@ -44,8 +42,3 @@ def _uids(header: Header) -> list[Element]:
 def _is_uid(_tag: int, vr: str) -> bool:
     return vr == "UI"
 
-
-@functools.lru_cache(maxsize=REMEMBERED)  # paths repeat from file to file
-def _in_private(path: str) -> bool:
-    """Whether an element is private or inside a private sequence (each segment "(gggg,eeee)" or with "[k]")."""
-    return any(is_private(int(segment[1:5], 16) << 16) for segment in path.split("/"))

@@ -21,7 +21,7 @@ import functools
 from pydicom.datadict import keyword_for_tag
 
 from dicomimgcmp.checks.profile import ATTRIBUTES, REPEATING, Attribute
-from dicomimgcmp.read.elements import tag_text
+from dicomimgcmp.read.elements import REMEMBERED, tag_text
 
 #: Attributes that describe a group of people, not one: identity only with other values (not in the profile's
 #: Retain Patient Characteristics Option, but of its kind).
@@ -64,6 +64,22 @@ def is_private_creator(tag: int) -> bool:
 def is_private_data(tag: int) -> bool:
     """A private data element, (gggg,xxee) with xx the block (not a creator nor a group length)."""
     return is_private(tag) and bool(tag & 0xFF00)
+
+
+def segment_tag(segment: str) -> int:
+    """The tag of a path's segment, "(gggg,eeee)" or "(gggg,eeee)[k]"."""
+    return int(segment[1:5] + segment[6:10], 16)
+
+
+@functools.lru_cache(maxsize=REMEMBERED)  # paths repeat from file to file
+def private_part(path: str) -> str:
+    """The path to the first private data element on ``path`` (the element, or the private sequence it is in),
+    "" when there is none; private creators (gggg,0010-00FF) are not private data elements."""
+    segments = path.split("/")
+    for k, segment in enumerate(segments):
+        if is_private_data(segment_tag(segment)):
+            return "/".join([*segments[:k], segment.split("[")[0]])
+    return ""
 
 
 @functools.lru_cache(maxsize=8192)

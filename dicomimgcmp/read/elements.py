@@ -137,10 +137,9 @@ def _plain_elements(head: bytes, wanted: Wanted | None) -> list[Element]:
     def visit(path: str, tag: int, vr: str, raw: bytes) -> None:
         if len(raw) <= SHORT and vr != "UI":  # most elements repeat from file to file, at the same place
             out.append(_short_element(path, tag, vr, raw, encoding))
-            return
-        if vr in TEXT_VRS:  # trailing padding and line ends are not text, as dicomsdl hands text over
-            raw = raw.rstrip(b" \0\r\n\t")
-        out.append(Element(path, tag, vr, texts_of(raw if len(raw) <= MAX_BYTES else b"", vr, encoding)))
+        else:
+            raw = _stripped(raw, vr)
+            out.append(Element(path, tag, vr, texts_of(raw if len(raw) <= MAX_BYTES else b"", vr, encoding)))
 
     _walker(wanted).walk(head, visit)
     return out
@@ -298,9 +297,14 @@ def _long_texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=REMEMBERED)  # an element at its place, in a series' files
 def _short_element(path: str, tag: int, vr: str, raw: bytes, encoding: str) -> Element:
     """An element of a short value that is not a UID (:func:`_plain_elements`), made once per process."""
-    if vr in TEXT_VRS:
-        raw = raw.rstrip(b" \0\r\n\t")
+    raw = _stripped(raw, vr)
     return Element(path, tag, vr, _short_texts(raw, vr, encoding) if raw else ())
+
+
+def _stripped(raw: bytes, vr: str) -> bytes:
+    """A value as the byte walk hands it on: text without its trailing padding and line ends (as dicomsdl gives
+    it)."""
+    return raw.rstrip(b" \0\r\n\t") if vr in TEXT_VRS else raw
 
 
 @functools.lru_cache(maxsize=REMEMBERED)

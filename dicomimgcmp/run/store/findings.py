@@ -64,7 +64,6 @@ class FindingQueries(StoreBase):
                        key=lambda row: (-row[4], row[:4]))
         return ProfileTally(files, tuple(table))
 
-
     def header_actions(self) -> list[tuple[str, str, str, int, str]]:
         """What was done to each attribute over the run: (attribute, expected, observed, files, finding), by
         attribute; the files alike (one set of actions) counted once in SQL and their set read once."""
