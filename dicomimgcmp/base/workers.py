@@ -58,10 +58,16 @@ class Workers:
             self.executor = self._make()
 
     def terminate(self) -> None:
-        """Stop at once (Ctrl-C, SIGTERM): cancel what is queued and end the worker processes."""
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        """Stop at once (Ctrl-C, SIGTERM): cancel what is queued and end the worker processes. A process pool is
+        waited for once its processes are ended (at once: it finds them gone): a pool left to shut down on its own
+        can race the interpreter's exit and print a traceback (its wake-up pipe closed under it, Python 3.11)."""
+        pool = isinstance(self.executor, ProcessPoolExecutor)
+        if not pool:
+            self.executor.shutdown(wait=False, cancel_futures=True)
         for child in multiprocessing.active_children():
             child.terminate()
+        if pool:
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> Workers:
         return self
