@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, data_set_start
 
@@ -23,6 +24,8 @@ _SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", 
                         b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"})
 _UNDEFINED = 0xFFFFFFFF
 _MAX_KNOWN = 1 << 16  # tags and VRs a walker remembers
+SHORT = 256  # bytes: an element of a value up to this long is remembered at its place (most repeat)
+REMEMBERED = 1 << 14  # elements remembered: a few series' worth (memory stays flat however long the run)
 _ITEM_END_NAME = "item end"  # an item delimiter's place among the names of VRs
 _ITEM_TAG, _ITEM_END, _SEQUENCE_END = 0xE000, 0xE00D, 0xE0DD
 #: The transfer syntaxes whose data set is not Explicit VR Little Endian (every other one's is: compressed
@@ -35,9 +38,11 @@ class NotPlain(Exception):
     """The header is not one this walk reads with certainty."""
 
 
-#: Called with (the element's path, "(gggg,eeee)" or "(gggg,eeee)[k]/(gggg,eeee)", tag, VR, raw value) for every
-#: element that :data:`Accept` accepts (a sequence with no value, before its items' elements).
-Visit = Callable[[str, int, str, bytes], None]
+T = TypeVar("T")
+#: Makes what the walk gives for an element: called with (the element's path, "(gggg,eeee)" or
+#: "(gggg,eeee)[k]/(gggg,eeee)", tag, VR, raw value) for every element that :data:`Accept` accepts (a sequence
+#: with no value, before its items' elements).
+Make = Callable[[str, int, str, bytes], T]
 #: Whether an element (tag, VR) is visited: asked once per tag and VR, the answer remembered.
 Accept = Callable[[int, str], bool]
 #: What a UN element's VR is read as (the dictionary's, for a public tag; "SQ" is not followed but searched).
@@ -63,31 +68,40 @@ def _transfer_syntax(head: bytes) -> str:
     return head[at + 8:at + 8 + length].rstrip(b"\0 ").decode("ascii", "replace")
 
 
-class Walker:
-    """Walks Explicit VR Little Endian headers, visiting the elements ``accept`` accepts. What it learns of a tag
-    and VR (their kind, whether they are visited) is kept from header to header: most repeat in every file."""
+class Walker(Generic[T]):
+    """Walks Explicit VR Little Endian headers, making what ``make`` makes of the elements ``accept`` accepts. What
+    it learns of a tag and VR (their kind, whether they are made) is kept from header to header, and so is what
+    it made of an element of a short value at its place (:data:`REMEMBERED` of them; not of a UID): most repeat in
+    every file of a series, and are then neither sliced nor made again."""
 
-    def __init__(self, accept: Accept, known_vr: KnownVR, tag_text: Callable[[int], str]) -> None:
-        self.accept, self.known_vr, self.tag_text = accept, known_vr, tag_text
+    def __init__(self, accept: Accept, known_vr: KnownVR, tag_text: Callable[[int], str], make: Make[T]) -> None:
+        self.accept, self.known_vr, self.tag_text, self.make = accept, known_vr, tag_text, make
         self.known: dict[bytes, tuple[int, str, str, bool, bool]] = {}
+        self.made: dict[tuple[str, bytes], T] = {}
 
-    def walk(self, head: bytes, visit: Visit) -> None:
-        """Visit the accepted elements of a file's header bytes (file meta included, pixel data excluded), in
-        order, when the data set is Explicit VR Little Endian; raises :class:`NotPlain` otherwise or on anything
-        unexpected."""
+    def walk(self, head: bytes) -> list[T]:
+        """What is made of the accepted elements of a file's header bytes (file meta included, pixel data
+        excluded), in order, when the data set is Explicit VR Little Endian; raises :class:`NotPlain` otherwise or
+        on anything unexpected."""
         if _transfer_syntax(head) in _NOT_EXPLICIT_LE:
             raise NotPlain("not Explicit VR Little Endian")
         if len(self.known) > _MAX_KNOWN:  # private tags without end in a long run: memory stays flat
             self.known.clear()
+        if len(self.made) > REMEMBERED:
+            self.made.clear()
+        out: list[T] = []
         try:
-            self.elements(head, visit, 132 if head[128:132] == b"DICM" else 0, len(head), "")
+            self.elements(head, out, 132 if head[128:132] == b"DICM" else 0, len(head), "")
         except struct.error as exc:  # a length that points past the bytes
             raise NotPlain(str(exc)) from None
+        return out
 
-    def elements(self, head: bytes, visit: Visit, at: int, end: int, prefix: str) -> int:
-        """Walk the elements from ``at`` up to ``end`` (or an item delimiter); returns where the walk stopped."""
-        known = self.known
+    def elements(self, head: bytes, out: list[T], at: int, end: int, prefix: str) -> int:
+        """Walk the elements from ``at`` up to ``end`` (or an item delimiter) into ``out``; returns where the walk
+        stopped."""
+        known, made, make = self.known, self.made, self.make
         while at + 8 <= end:
+            start = at
             key = head[at:at + 6]  # tag and VR
             kind = known.get(key)
             if kind is None:
@@ -101,15 +115,22 @@ class Walker:
                 at += 8
             if name == "SQ":
                 if wanted:
-                    visit(prefix + text, tag, name, b"")
-                at = self.sequence(head, visit, at, length, prefix + text)
+                    out.append(make(prefix + text, tag, name, b""))
+                at = self.sequence(head, out, at, length, prefix + text)
                 continue
             if name == _ITEM_END_NAME:
                 return at
             if length == _UNDEFINED or at + length > end:
                 raise NotPlain(f"value of {text} runs past the header")
             if wanted:
-                visit(prefix + text, tag, name, head[at:at + length])
+                if length <= SHORT and name != "UI":  # the element at its place, its bytes whole: seen before?
+                    place = prefix, head[start:at + length]
+                    elem = made.get(place)
+                    if elem is None:
+                        elem = made[place] = make(prefix + text, tag, name, place[1][at - start:])
+                    out.append(elem)
+                else:
+                    out.append(make(prefix + text, tag, name, head[at:at + length]))
             at += length
         return at
 
@@ -130,7 +151,7 @@ class Walker:
         wanted = self.accept(tag, name) and tag not in PIXEL_DATA_TAGS
         return tag, self.tag_text(tag), name, vr in _LONG_VRS, wanted
 
-    def sequence(self, head: bytes, visit: Visit, at: int, length: int, path: str) -> int:
+    def sequence(self, head: bytes, out: list[T], at: int, length: int, path: str) -> int:
         """Walk a sequence's items; returns the offset after the sequence."""
         end = len(head) if length == _UNDEFINED else at + length
         if end > len(head):
@@ -148,7 +169,7 @@ class Walker:
             item_end = end if item_length == _UNDEFINED else at + item_length
             if item_end > end:
                 raise NotPlain(f"item of {path} runs past its sequence")
-            stop = self.elements(head, visit, at, item_end, f"{path}[{k}]/")
+            stop = self.elements(head, out, at, item_end, f"{path}[{k}]/")
             at = stop if item_length == _UNDEFINED else item_end
             k += 1
         if length == _UNDEFINED:

@@ -23,7 +23,7 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from dicomimgcmp.read.bytewalk import NotPlain, Walker, character_set
+from dicomimgcmp.read.bytewalk import REMEMBERED, SHORT, NotPlain, Walker, character_set
 from dicomimgcmp.read.dicomfile import (
     PIXEL_DATA_TAGS,
     TEXT_VRS,
@@ -131,24 +131,20 @@ Wanted = Callable[[int, str], bool]
 
 
 def _plain_elements(head: bytes, wanted: Wanted | None) -> list[Element]:
-    out: list[Element] = []
-    encoding = "utf-8" if b"192" in character_set(head) else "latin-1"
-
-    def visit(path: str, tag: int, vr: str, raw: bytes) -> None:
-        if len(raw) <= SHORT and vr != "UI":  # most elements repeat from file to file, at the same place
-            out.append(_short_element(path, tag, vr, raw, encoding))
-        else:
-            raw = _stripped(raw, vr)
-            out.append(Element(path, tag, vr, texts_of(raw if len(raw) <= MAX_BYTES else b"", vr, encoding)))
-
-    _walker(wanted).walk(head, visit)
-    return out
+    return _walker(wanted, "utf-8" if b"192" in character_set(head) else "latin-1").walk(head)
 
 
 @functools.cache
-def _walker(wanted: Wanted | None) -> Walker:
-    """The byte walker of a caller's choice of elements (one per choice and process: it learns the tags)."""
-    return Walker(lambda tag, vr: _read(tag, vr, wanted), _known_vr, tag_text)
+def _walker(wanted: Wanted | None, encoding: str) -> Walker[Element]:
+    """The byte walker of a caller's choice of elements in a character set (one per choice and process: it learns
+    the tags, and remembers the elements that repeat)."""
+    return Walker(lambda tag, vr: _read(tag, vr, wanted), _known_vr, tag_text, functools.partial(_element,
+                                                                                                 encoding=encoding))
+
+
+def _element(path: str, tag: int, vr: str, raw: bytes, encoding: str) -> Element:
+    raw = _stripped(raw, vr)
+    return Element(path, tag, vr, texts_of(raw if len(raw) <= MAX_BYTES else b"", vr, encoding))
 
 
 _READ_VRS = SEARCHED_VRS | NUMBER_FORMATS.keys() | {"SQ"}
@@ -278,15 +274,10 @@ def texts_of(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
         return ()
     if len(raw) <= SHORT:
         return _short_texts(raw, vr, encoding) if vr != "UI" else _texts(raw, vr, encoding)
-    return _long_texts(raw, vr, encoding) if len(raw) <= _LONG else _texts(raw, vr, encoding)
+    return _long_texts(raw, vr, encoding) if len(raw) <= _LONG else _largest_texts(raw, vr, encoding)
 
 
-SHORT = 256  # bytes or characters: values up to this long are remembered (most repeat from file to file)
-#: Values a cache of them holds: a few series' worth, the most recent (memory stays flat however long the run).
-REMEMBERED = 1 << 14
-
-
-_LONG = 1 << 16  # bytes: longer values are decoded each time (a vendor's blob of this size repeats in a series)
+_LONG = 1 << 16  # bytes: longer values are remembered fewer (:data:`MAX_BYTES` at most)
 
 
 @functools.lru_cache(maxsize=64)  # at most 4 MiB of values and their text
@@ -294,11 +285,9 @@ def _long_texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
     return _texts(raw, vr, encoding)
 
 
-@functools.lru_cache(maxsize=REMEMBERED)  # an element at its place, in a series' files
-def _short_element(path: str, tag: int, vr: str, raw: bytes, encoding: str) -> Element:
-    """An element of a short value that is not a UID (:func:`_plain_elements`), made once per process."""
-    raw = _stripped(raw, vr)
-    return Element(path, tag, vr, _short_texts(raw, vr, encoding) if raw else ())
+@functools.lru_cache(maxsize=4)  # a series' palette LUT data (OW, 100 KiB: 5 ms to split) repeats in each file
+def _largest_texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
+    return _texts(raw, vr, encoding)
 
 
 def _stripped(raw: bytes, vr: str) -> bytes:
