@@ -211,20 +211,29 @@ def _judge_added(deid: dict[str, Element], source_paths: set[str], columns: tupl
     by their creator, as "(gggg,xxee) CREATOR"), and the attributes only it has (its markers, dummies: added)."""
     for elem in deid.values():
         if part := private_part(elem.path):
-            found.add(f"private_kept:{part[part.rfind('/') + 1:]}@{part}")
+            finding, creator_path, name = _private_place(part)
+            found.add(finding)
             if _has_value(elem):
-                actions.add(f"{_private_name(part, deid)}\tX\tkept\tprivate_kept")
+                creator = deid.get(creator_path)
+                actions.add(_private_line(name, creator.texts[0] if creator and creator.texts else ""))
         elif elem.path not in source_paths and elem.tag >> 16 != 0x0002 and not elem.path.startswith(_MARKERS) \
                 and _has_value(elem):  # the file meta; the markers (with their code items) are judged as markers
             actions.add(f"{attribute_name(elem.tag)}\t{expected_action(elem.tag, columns)}\tadded\t")
 
 
-def _private_name(path: str, deid: dict[str, Element]) -> str:
-    """A private element as "(gggg,xxee) CREATOR": its block's creator element (in ``deid``, by path), from the
-    same data set."""
-    prefix, _, tag = path.rpartition("/")
-    creator = deid.get(f"{prefix}/" * bool(prefix) + f"{tag[:6]}00{tag[6:8]})")
-    return f"{tag[:6]}xx{tag[8:10]}) {creator.texts[0].strip() if creator and creator.texts else ''}".rstrip()
+@functools.lru_cache(maxsize=REMEMBERED)  # a series' files keep the same private elements
+def _private_place(part: str) -> tuple[str, str, str]:
+    """A private element's (or sequence's) finding, the path of its block's creator (in the same data set), and
+    its name without the creator, "(gggg,xxee)"."""
+    prefix, _, tag = part.rpartition("/")
+    return (f"private_kept:{tag}@{part}", f"{prefix}/" * bool(prefix) + f"{tag[:6]}00{tag[6:8]})",
+            f"{tag[:6]}xx{tag[8:10]})")
+
+
+@functools.lru_cache(maxsize=REMEMBERED)
+def _private_line(name: str, creator: str) -> str:
+    """The line of actions of a private element kept: named "(gggg,xxee) CREATOR"."""
+    return f"{name} {creator.strip()}".rstrip() + "\tX\tkept\tprivate_kept"
 
 
 @functools.lru_cache(maxsize=8192)

@@ -78,6 +78,7 @@ class Walker(Generic[T]):
         self.accept, self.known_vr, self.tag_text, self.make = accept, known_vr, tag_text, make
         self.known: dict[bytes, tuple[int, str, str, bool, bool]] = {}
         self.made: dict[tuple[str, bytes], T] = {}
+        self.runs: dict[tuple[str, bytes], tuple[bytes, list[T]]] = {}  # by the place of the first
 
     def walk(self, head: bytes) -> list[T]:
         """What is made of the accepted elements of a file's header bytes (file meta included, pixel data
@@ -87,8 +88,9 @@ class Walker(Generic[T]):
             raise NotPlain("not Explicit VR Little Endian")
         if len(self.known) > _MAX_KNOWN:  # private tags without end in a long run: memory stays flat
             self.known.clear()
-        if len(self.made) > REMEMBERED:
+        if len(self.made) > REMEMBERED or len(self.runs) > REMEMBERED:
             self.made.clear()
+            self.runs.clear()
         out: list[T] = []
         try:
             self.elements(head, out, 132 if head[128:132] == b"DICM" else 0, len(head), "")
@@ -99,7 +101,8 @@ class Walker(Generic[T]):
     def elements(self, head: bytes, out: list[T], at: int, end: int, prefix: str) -> int:
         """Walk the elements from ``at`` up to ``end`` (or an item delimiter) into ``out``; returns where the walk
         stopped."""
-        known, made, make = self.known, self.made, self.make
+        known, made, make, runs = self.known, self.made, self.make, self.runs
+        run: _Run[T] = _Run()  # the remembered elements met one after the other since the last one made anew
         while at + 8 <= end:
             start = at
             key = head[at:at + 6]  # tag and VR
@@ -114,24 +117,42 @@ class Walker(Generic[T]):
                 (length,) = _SHORT.unpack_from(head, at + 6)
                 at += 8
             if name == "SQ":
+                run.close(runs, head, start)
                 if wanted:
                     out.append(make(prefix + text, tag, name, b""))
                 at = self.sequence(head, out, at, length, prefix + text)
                 continue
             if name == _ITEM_END_NAME:
+                run.close(runs, head, start)
                 return at
             if length == _UNDEFINED or at + length > end:
                 raise NotPlain(f"value of {text} runs past the header")
-            if wanted:
-                if length <= SHORT and name != "UI":  # the element at its place, its bytes whole: seen before?
-                    place = prefix, head[start:at + length]
-                    elem = made.get(place)
-                    if elem is None:
-                        elem = made[place] = make(prefix + text, tag, name, place[1][at - start:])
-                    out.append(elem)
-                else:
-                    out.append(make(prefix + text, tag, name, head[at:at + length]))
+            if not wanted:
+                at += length
+                continue
+            if length > SHORT or name == "UI":
+                run.close(runs, head, start)
+                out.append(make(prefix + text, tag, name, head[at:at + length]))
+                at += length
+                continue
+            place = prefix, head[start:at + length]  # the element at its place, its bytes whole: seen before?
+            elem = made.get(place)
+            if elem is None:
+                run.close(runs, head, start)
+                elem = made[place] = make(prefix + text, tag, name, place[1][at - start:])
+                out.append(elem)
+                at += length
+                continue
+            seen = runs.get(place)  # and the elements that followed it then, the same bytes again?
+            if seen is not None and start + len(seen[0]) <= end and head.startswith(seen[0], start):
+                run.close(runs, head, start)
+                out += seen[1]
+                at = start + len(seen[0])
+                continue
+            run.add(place, start, elem)
+            out.append(elem)
             at += length
+        run.close(runs, head, at)
         return at
 
     def kind(self, key: bytes, at: int) -> tuple[int, str, str, bool, bool]:
@@ -175,3 +196,25 @@ class Walker(Generic[T]):
         if length == _UNDEFINED:
             raise NotPlain(f"sequence {path} has no end")
         return end
+
+
+class _Run(Generic[T]):
+    """Elements a walk met one after the other, each remembered at its place (:attr:`Walker.made`): the next
+    header that holds the same bytes there is given them at once (most of a series' headers are such runs,
+    between the values each file has its own: UIDs, instance numbers, positions, times)."""
+
+    def __init__(self) -> None:
+        self.start = -1
+        self.place: tuple[str, bytes] = ("", b"")
+        self.elements: list[T] = []
+
+    def add(self, place: tuple[str, bytes], start: int, elem: T) -> None:
+        if self.start < 0:
+            self.start, self.place, self.elements = start, place, []
+        self.elements.append(elem)
+
+    def close(self, runs: dict[tuple[str, bytes], tuple[bytes, list[T]]], head: bytes, end: int) -> None:
+        """Remember the run, ended at ``end``, by the place of its first element (a run of one gains nothing)."""
+        if len(self.elements) > 1:
+            runs[self.place] = head[self.start:end], self.elements
+        self.start, self.elements = -1, []
