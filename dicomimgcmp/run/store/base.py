@@ -38,19 +38,21 @@ CREATE TABLE results (deid_path TEXT PRIMARY KEY, pair TEXT NOT NULL, result TEX
 CREATE TABLE used (uid TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE rows (side INTEGER NOT NULL, rel_path TEXT NOT NULL, status TEXT NOT NULL, patient_id TEXT,
                    study TEXT, series_number INTEGER, instance_number INTEGER, series TEXT, change_group TEXT,
-                   phi INTEGER NOT NULL, result TEXT NOT NULL, deid_path TEXT, source_path TEXT, summary TEXT NOT NULL,
+                   phi INTEGER NOT NULL, result TEXT, deid_path TEXT, source_path TEXT, summary TEXT NOT NULL,
                    recipe_verdict TEXT, recipe_rule TEXT, header_items TEXT, date_shift TEXT,
                    source_patient TEXT, profile_found INTEGER, profile_actions TEXT, set_items TEXT, pdf_file TEXT,
                    pdf_page INTEGER, PRIMARY KEY (side, rel_path));
 -- what the set judgement reads of each pair it judges: a narrow table (a row of rows holds its result, tens of KB)
 CREATE TABLE set_rows (rel_path TEXT PRIMARY KEY, source_patient TEXT, patient_id TEXT, date_shift TEXT,
                        shift_on TEXT, set_uids TEXT NOT NULL);
--- a row with its files' records, joined where they are read (a row keeps its result, not copies of them); the
--- text is put together as is: Python's JSON (NaN, Infinity in metrics) is not SQLite's
+-- a row with its result (its own, or its comparison's: NULL in rows) and its files' records, joined where they are
+-- read (a row keeps neither copies of them nor of its comparison); the text is put together as is: Python's JSON
+-- (NaN, Infinity in metrics) is not SQLite's
 CREATE VIEW full_rows AS
-  SELECT rows.*, '{"result": ' || rows.result || ', "deid": ' || COALESCE(d.record, 'null') || ', "source": '
-                 || COALESCE(s.record, 'null') || '}' AS row
-  FROM rows LEFT JOIN records AS d ON d.tree = 0 AND d.path = rows.deid_path
+  SELECT rows.*, '{"result": ' || COALESCE(rows.result, r.result) || ', "deid": ' || COALESCE(d.record, 'null')
+                 || ', "source": ' || COALESCE(s.record, 'null') || '}' AS row
+  FROM rows LEFT JOIN results AS r ON rows.result IS NULL AND r.deid_path = rows.deid_path
+            LEFT JOIN records AS d ON d.tree = 0 AND d.path = rows.deid_path
             LEFT JOIN records AS s ON s.tree = 1 AND s.path = rows.source_path;
 """
 

@@ -36,7 +36,7 @@ class RowValues(NamedTuple):
     series: str
     change_group: str | None
     phi: int
-    result: str  # JSON
+    result: str | None  # JSON; None: the pair's comparison as the results table saves it (not written twice)
     deid_path: str | None
     source_path: str | None
     summary: str  # JSON: the CSV cells (CSV_COLUMNS order) and the series label (SummaryRow), made where the row is
@@ -84,7 +84,9 @@ class ComparedRow(NamedTuple):
 def compared_row(pair: Pair, result: PairResult, text: str | None = None) -> ComparedRow:
     """``text``: the result's JSON when already made (a saved comparison)."""
     text = text or json.dumps(result_to_json(result))
-    return ComparedRow(_pair_key(pair), text, row_values(result.with_note(pair.note), None if pair.note else text))
+    if pair.note:  # the row's result says how the files were paired: its own
+        return ComparedRow(_pair_key(pair), text, row_values(result.with_note(pair.note)))
+    return ComparedRow(_pair_key(pair), text, row_values(result, text)._replace(result=None))
 
 
 class RecordRow(NamedTuple):
