@@ -48,7 +48,7 @@ from dicomimgcmp.checks.roles import (
 )
 from dicomimgcmp.enums import NeedleKind
 from dicomimgcmp.model import PairResult
-from dicomimgcmp.read.dicomfile import TEXT_VRS, quiet_pydicom
+from dicomimgcmp.read.dicomfile import TEXT_VRS
 from dicomimgcmp.read.elements import (
     BYTES_VRS,
     REMEMBERED,
@@ -94,12 +94,11 @@ def check_headers(result: PairResult, kept_uids: frozenset[str], profile: tuple[
     if deid.sop_instance_uid == source.sop_instance_uid:  # the pairing found it unchanged
         kept = _Kept(kept_uids, deid.sop_instance_uid)
     try:
-        with quiet_pydicom():  # sequences are converted as they are searched: their warnings are pydicom's
-            headers = Header(deid.path, deid.pixel_offset), Header(source.path, source.pixel_offset)
-            for header in headers if profile is not None else ():  # one whole walk each serves both judgements
-                header.elements()
-            found = _found(*headers, kept)
-            uids = uid_values(*headers) if set_values else ()
+        headers = Header(deid.path, deid.pixel_offset), Header(source.path, source.pixel_offset)
+        for header in headers if profile is not None else ():  # one whole walk each serves both judgements
+            header.elements()
+        found = _found(*headers, kept)
+        uids = uid_values(*headers) if set_values else ()
     except Exception as exc:  # the comparison's row must survive a header that cannot be searched  # noqa: BLE001
         return result.with_note(f"header check failed: {type(exc).__name__}: {exc}")
     fields = {"header_identity": found, "date_shift_days": date_shift(source.dates, deid.dates), "set_uids": uids}

@@ -44,7 +44,6 @@ from dicomimgcmp.checks.roles import (
 )
 from dicomimgcmp.enums import Status
 from dicomimgcmp.model import PairResult
-from dicomimgcmp.read.dicomfile import quiet_pydicom
 from dicomimgcmp.read.elements import REMEMBERED, Element, Header
 
 _METHOD_CODES = "(0012,0064)"  # DeidentificationMethodCodeSequence: its items' CodeValue name the options
@@ -105,8 +104,7 @@ def judged_pair(result: PairResult, headers: tuple[Header, Header], configured: 
     """The result with the judgement of its headers (de-identified, source: walked whole once, whoever asks), and
     the other checks' ``fields`` (one copy of the result for all)."""
     try:
-        with quiet_pydicom():
-            judged = judge(headers[0].elements(), headers[1].elements(), configured)
+        judged = judge(headers[0].elements(), headers[1].elements(), configured)
     except Exception as exc:  # the comparison's row must survive a header that cannot be judged  # noqa: BLE001
         return result.replace(**fields).with_note(f"profile judgement failed: {type(exc).__name__}: {exc}")
     return result.replace(profile=judged.profile, profile_findings=judged.findings,

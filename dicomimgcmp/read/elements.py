@@ -115,14 +115,14 @@ def header_elements(path: str, head: bytes, wanted: Wanted | None = None) -> lis
         return _plain_elements(head, wanted)
     except NotPlain:
         pass
-    dicomsdl = dicomsdl_library()
-    if dicomsdl is not None and not is_deflated(head):
-        try:
-            dataset = dicomsdl.open_memory(head, copy_data=False, load_until=_BEFORE_PIXEL_DATA)
-            return _sdl_elements(dataset, "", _encoding_of(dataset), _vr_names(), wanted, [])
-        except Exception:  # noqa: BLE001 - dicomsdl's own exception type: pydicom reads it
-            pass
-    with quiet_pydicom():
+    with quiet_pydicom():  # what the libraries warn of is theirs: the check says what it could not read
+        dicomsdl = dicomsdl_library()
+        if dicomsdl is not None and not is_deflated(head):
+            try:
+                dataset = dicomsdl.open_memory(head, copy_data=False, load_until=_BEFORE_PIXEL_DATA)
+                return _sdl_elements(dataset, "", _encoding_of(dataset), _vr_names(), wanted, [])
+            except Exception:  # noqa: BLE001 - dicomsdl's own exception type: pydicom reads it
+                pass
         return [e for e in _pydicom_elements(read_dataset(path), "", None) if _read(e.tag, e.vr, wanted)]
 
 
