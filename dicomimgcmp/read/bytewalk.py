@@ -100,9 +100,13 @@ class Walker(Generic[T]):
 
     def elements(self, head: bytes, out: list[T], at: int, end: int, prefix: str) -> int:
         """Walk the elements from ``at`` up to ``end`` (or an item delimiter) into ``out``; returns where the walk
-        stopped."""
+        stopped. Remembered elements met one after the other (a run: most of a series' headers, between the values
+        each file has its own: UIDs, instance numbers, positions, times) are remembered by the place of the first,
+        and the next header that holds the same bytes there is given them at once."""
         known, made, make, runs = self.known, self.made, self.make, self.runs
-        run: _Run[T] = _Run()  # the remembered elements met one after the other since the last one made anew
+        run_start, run_place = -1, ("", b"")  # the run met so far (none: -1)
+        run: list[T] = []
+        given: tuple[bytes, list[T]] = (b"", [])  # a run seen before, the same bytes again
         while at + 8 <= end:
             start = at
             key = head[at:at + 6]  # tag and VR
@@ -116,43 +120,47 @@ class Walker(Generic[T]):
             else:
                 (length,) = _SHORT.unpack_from(head, at + 6)
                 at += 8
+            if name != "SQ" and name != _ITEM_END_NAME:
+                if length == _UNDEFINED or at + length > end:
+                    raise NotPlain(f"value of {text} runs past the header")
+                if not wanted:  # passed over (a run goes on)
+                    at += length
+                    continue
+                if length <= SHORT and name != "UI":
+                    place = prefix, head[start:at + length]  # the element at its place, its bytes whole
+                    elem = made.get(place)
+                    if elem is not None:
+                        seen = runs.get(place)  # and the elements that followed it then, the same bytes again?
+                        if seen is not None and start + len(seen[0]) <= end and head.startswith(seen[0], start):
+                            given = seen
+                        else:
+                            if run_start < 0:
+                                run_start, run_place, run = start, place, []
+                            run.append(elem)
+                            out.append(elem)
+                            at += length
+                            continue
+            if run_start >= 0:  # anything else ends the run (one of one element gains nothing)
+                if len(run) > 1:
+                    runs[run_place] = head[run_start:start], run
+                run_start = -1
             if name == "SQ":
-                run.close(runs, head, start)
                 if wanted:
                     out.append(make(prefix + text, tag, name, b""))
                 at = self.sequence(head, out, at, length, prefix + text)
-                continue
-            if name == _ITEM_END_NAME:
-                run.close(runs, head, start)
+            elif name == _ITEM_END_NAME:
                 return at
-            if length == _UNDEFINED or at + length > end:
-                raise NotPlain(f"value of {text} runs past the header")
-            if not wanted:
-                at += length
-                continue
-            if length > SHORT or name == "UI":
-                run.close(runs, head, start)
+            elif length > SHORT or name == "UI":  # not remembered (an instance's UIDs never repeat)
                 out.append(make(prefix + text, tag, name, head[at:at + length]))
                 at += length
-                continue
-            place = prefix, head[start:at + length]  # the element at its place, its bytes whole: seen before?
-            elem = made.get(place)
-            if elem is None:
-                run.close(runs, head, start)
-                elem = made[place] = make(prefix + text, tag, name, place[1][at - start:])
-                out.append(elem)
+            elif elem is None:
+                out.append(made.setdefault(place, make(prefix + text, tag, name, place[1][at - start:])))
                 at += length
-                continue
-            seen = runs.get(place)  # and the elements that followed it then, the same bytes again?
-            if seen is not None and start + len(seen[0]) <= end and head.startswith(seen[0], start):
-                run.close(runs, head, start)
-                out += seen[1]
-                at = start + len(seen[0])
-                continue
-            run.add(place, start, elem)
-            out.append(elem)
-            at += length
-        run.close(runs, head, at)
+            else:
+                out += given[1]
+                at = start + len(given[0])
+        if run_start >= 0 and len(run) > 1:
+            runs[run_place] = head[run_start:at], run
         return at
 
     def kind(self, key: bytes, at: int) -> tuple[int, str, str, bool, bool]:
@@ -197,24 +205,3 @@ class Walker(Generic[T]):
             raise NotPlain(f"sequence {path} has no end")
         return end
 
-
-class _Run(Generic[T]):
-    """Elements a walk met one after the other, each remembered at its place (:attr:`Walker.made`): the next
-    header that holds the same bytes there is given them at once (most of a series' headers are such runs,
-    between the values each file has its own: UIDs, instance numbers, positions, times)."""
-
-    def __init__(self) -> None:
-        self.start = -1
-        self.place: tuple[str, bytes] = ("", b"")
-        self.elements: list[T] = []
-
-    def add(self, place: tuple[str, bytes], start: int, elem: T) -> None:
-        if self.start < 0:
-            self.start, self.place, self.elements = start, place, []
-        self.elements.append(elem)
-
-    def close(self, runs: dict[tuple[str, bytes], tuple[bytes, list[T]]], head: bytes, end: int) -> None:
-        """Remember the run, ended at ``end``, by the place of its first element (a run of one gains nothing)."""
-        if len(self.elements) > 1:
-            runs[self.place] = head[self.start:end], self.elements
-        self.start, self.elements = -1, []
