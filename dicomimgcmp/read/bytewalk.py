@@ -26,6 +26,7 @@ _UNDEFINED = 0xFFFFFFFF
 _MAX_KNOWN = 1 << 16  # tags and VRs a walker remembers
 SHORT = 256  # bytes: an element of a value up to this long is remembered at its place (most repeat)
 REMEMBERED = 1 << 14  # elements remembered: a few series' worth (memory stays flat however long the run)
+_RUNS = 1 << 11  # runs of them remembered (each with its bytes, up to a few KB: a vendor's private block)
 _ITEM_END_NAME = "item end"  # an item delimiter's place among the names of VRs
 _ITEM_TAG, _ITEM_END, _SEQUENCE_END = 0xE000, 0xE00D, 0xE0DD
 #: The transfer syntaxes whose data set is not Explicit VR Little Endian (every other one's is: compressed
@@ -88,7 +89,7 @@ class Walker(Generic[T]):
             raise NotPlain("not Explicit VR Little Endian")
         if len(self.known) > _MAX_KNOWN:  # private tags without end in a long run: memory stays flat
             self.known.clear()
-        if len(self.made) > REMEMBERED or len(self.runs) > REMEMBERED:
+        if len(self.made) > REMEMBERED or len(self.runs) > _RUNS:
             self.made.clear()
             self.runs.clear()
         out: list[T] = []
