@@ -114,6 +114,11 @@ class SetTally(NamedTuple):
         return lines + ([f"... and {more} more groups (each file's findings in the CSV)"] if more > 0 else [])
 
 
+def counted(count: int, noun: str) -> str:
+    """A count and its noun, singular for one ("1 patient", "3 patients")."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def nothing_paired(counts: dict[Status, int]) -> bool:
     """Whether a run compared no pair at all (its status counts: every status listed)."""
     return counts.get(Status.IDENTICAL, 0) + counts.get(Status.CHANGED, 0) == 0

@@ -108,7 +108,7 @@ def test_date_shifts_are_measured_and_a_patient_with_two_shifts_is_listed(tree):
         pair_cleaned(tree, f"s{k}", src, plant)
     run = run_script(tree.config())
     assert [run.row(f"s{k}").date_shift_days for k in range(3)] == ["22", "23", "27"]
-    assert "DATE SHIFTS DIFFER within 1 patients: PID-778812: 22,23 days" in run.proc.stdout
+    assert "DATE SHIFTS DIFFER within 1 patient: PID-778812: 22,23 days" in run.proc.stdout
 
 
 def test_uids_the_mapping_keeps_may_stay_and_others_are_found(tree):
@@ -144,4 +144,4 @@ def test_one_offset_of_hours_is_one_shift_whether_or_not_a_file_has_a_time(tree)
         pair_cleaned(tree, name, src, plant)
     run = run_script(tree.config())
     assert [run.row(name).date_shift_days for name in cases] == ["-658.5", "-659", "-658.5", "-730.5", "-729.75"]
-    assert "DATE SHIFTS DIFFER within 1 patients: PID-2" in run.proc.stdout
+    assert "DATE SHIFTS DIFFER within 1 patient: PID-2" in run.proc.stdout

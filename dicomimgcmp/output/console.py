@@ -6,7 +6,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from dicomimgcmp.enums import Status
-from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, ProfileTally, RecipeTally, SetTally, nothing_paired
+from dicomimgcmp.summary import (
+    NOTHING_PAIRED,
+    HeaderTally,
+    ProfileTally,
+    RecipeTally,
+    SetTally,
+    counted,
+    nothing_paired,
+)
 
 CONSOLE_GROUPS = 10  # groups of the set judgement's findings printed (review.html lists more, the CSV every file)
 
@@ -43,7 +51,7 @@ def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Pa
         lines.append(f"{'IDENTITY FOUND IN HEADERS' if header.files else 'Identity found in headers'}: "
                      f"{header.files} files" + (" (CSV column header_identity)" if header.files else ""))
         if header.shifts:
-            lines.append(f"DATE SHIFTS DIFFER within {len(header.shifts)} patients: "
+            lines.append(f"DATE SHIFTS DIFFER within {counted(len(header.shifts), 'patient')}: "
                          + "; ".join(f"{p or '(no ID)'}: {s} days" for p, s in header.shifts[:10]))
     if profile is not None and not nothing_paired(counts):
         lines.append(f"{'PROFILE NOT FOLLOWED' if profile.files else 'Profile followed'}: {profile.files} files"

@@ -15,7 +15,15 @@ from dicomimgcmp.enums import ChangeKind, RecipeVerdict
 from dicomimgcmp.model import PairResult, Status
 from dicomimgcmp.output.pdf.layout import STYLES, TEXT_BOTTOM, TEXT_TOP, Line
 from dicomimgcmp.output.review import share_text
-from dicomimgcmp.summary import NOTHING_PAIRED, HeaderTally, ProfileTally, RecipeTally, SetTally, nothing_paired
+from dicomimgcmp.summary import (
+    NOTHING_PAIRED,
+    HeaderTally,
+    ProfileTally,
+    RecipeTally,
+    SetTally,
+    counted,
+    nothing_paired,
+)
 
 _PAGE_FIELD = 8  # "p.12345 " before a listed line
 TABLE_SHOWN = 5  # rows of a header judgement's table the summary shows (review.html shows them all)
@@ -265,9 +273,9 @@ def _header_lines(header: HeaderTally) -> list[Line]:
                           "different sets in all, each file's in the CSV column header_identity):"))
         lines += [Line(f"{files:>7}   {_some(json.loads(found))}", "mono") for found, files in header.combinations]
     if header.shifts:
-        lines.append(Line(f"Date shifts differ within {len(header.shifts)} patients (intervals between their "
-                          "studies are lost): " + "; ".join(f"{patient or '(no ID)'}: {shifts} days"
-                                                            for patient, shifts in header.shifts), "warn"))
+        lines.append(Line(f"Date shifts differ within {counted(len(header.shifts), 'patient')} (intervals between "
+                          "their studies are lost): " + "; ".join(f"{patient or '(no ID)'}: {shifts} days"
+                                                                  for patient, shifts in header.shifts), "warn"))
     return lines
 
 
