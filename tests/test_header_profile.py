@@ -250,3 +250,25 @@ def test_a_sequence_whose_items_keep_binary_values_only_is_not_lost(tmp_path):
     deid = basic_profile(src)
     del deid.DimensionIndexSequence[0].DimensionOrganizationUID
     assert _judged(tmp_path, src, deid) == ()
+
+
+#: Five of Table E.3.10-1's safe private attributes that CT_small.dcm's GE blocks hold: table speed, mid scan
+#: time, rotation speed (GEMS_ACQU_01), images in series (GEMS_SERS_01), scan pitch ratio (GEMS_PARM_01).
+_SAFE_IN_CT_SMALL = ((0x0019, "GEMS_ACQU_01", 0x23), (0x0019, "GEMS_ACQU_01", 0x24), (0x0019, "GEMS_ACQU_01", 0x27),
+                     (0x0025, "GEMS_SERS_01", 0x07), (0x0043, "GEMS_PARM_01", 0x27))
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_retain_safe_private_spares_the_standards_safe_private_attributes_only(tmp_path, declared):
+    """Declared Retain Safe Private, the safe private attributes kept are no finding (and are kept as expected in
+    the actions); a private element the table does not list still is. Without the option, every one is."""
+    src = source_with_identity("CT_small.dcm", "safe private")
+    deid = basic_profile(src, ("retain_safe_private",) if declared else ())  # every private element removed
+    for group, creator, element in _SAFE_IN_CT_SMALL:
+        kept = src.private_block(group, creator)[element]
+        deid.private_block(group, creator, create=True).add_new(element, kept.VR, kept.value)
+    deid.private_block(0x0011, "ACME 1.0", create=True).add_new(0x10, "LO", "kept")
+    found = _judged(tmp_path, src, deid)
+    safe = {f"private_kept:({group:04X},10{element:02X})@({group:04X},10{element:02X})"
+            for group, _creator, element in _SAFE_IN_CT_SMALL}
+    assert set(found) == {"private_kept:(0011,1010)@(0011,1010)"} | (set() if declared else safe)

@@ -2,11 +2,16 @@
 """Generate ``dicomimgcmp/checks/profile.py``: the attributes of the DICOM Basic Application Level
 Confidentiality Profile (PS3.15 Table E.1-1), their Basic Profile action and the action of each option that
 changes it, from the structured copy of the standard that innolitics/dicom-standard publishes
-(``standard/confidentiality_profile_attributes.json``).
+(``standard/confidentiality_profile_attributes.json``); and the safe private attributes of the Retain Safe Private
+Option (Table E.3.10-1), from the text of PS3.15 Annex E that chsasank/dicom_standard publishes as
+reStructuredText (``source/part15/chapter_E.rst``: innolitics' copy does not hold it).
 
     git clone https://github.com/innolitics/dicom-standard
+    git clone https://github.com/chsasank/dicom_standard
     python tools/make_profile_table.py dicom-standard/standard/confidentiality_profile_attributes.json \
-        --edition "2024e (innolitics/dicom-standard 7f4749d)"
+        --edition "2024e (innolitics/dicom-standard 7f4749d)" \
+        --safe-private dicom_standard/source/part15/chapter_E.rst \
+        --safe-private-edition "PS3.15 Table E.3.10-1 as chsasank/dicom_standard 2384a79 holds it (...)"
 
 Options are named by the JSON's columns (``cleanDescOpt``, ``rtnDevIdOpt``, ``rtnPatCharsOpt``, ...); repeating
 groups (``50xx``, ``60xx``) become masks. What the check makes of an attribute (identity, a place, neither) is
@@ -28,7 +33,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("json", type=Path)
     parser.add_argument("--edition", required=True, help="the standard's edition the JSON was made from")
+    parser.add_argument("--safe-private", type=Path, required=True, help="PS3.15 Annex E as reStructuredText")
+    parser.add_argument("--safe-private-edition", required=True, help="where that text comes from")
     args = parser.parse_args()
+    safe = _safe_private(args.safe_private.read_text())
     rows = json.loads(args.json.read_text())
     exact, masked = {}, {}
     for row in rows:
@@ -74,9 +82,42 @@ def main() -> None:
         *(f"    (0x{mask:08X}, 0x{value:08X}): {entry}," for (mask, value), entry in sorted(masked.items())),
         "}",
         "",
+        f"SAFE_PRIVATE_EDITION = {args.safe_private_edition!r}",
+        "#: Table E.3.10-1, the safe private attributes: (group, private creator, element within its block).",
+        "SAFE_PRIVATE: frozenset[tuple[int, str, int]] = frozenset({",
+        *(f"    (0x{group:04X}, {creator!r}, 0x{element:02X})," for group, creator, element in sorted(safe)),
+        "})",
+        "",
     ]
     OUT.write_text("\n".join(lines))
-    print(f"{OUT}: {len(exact)} attributes, {len(masked)} repeating")
+    print(f"{OUT}: {len(exact)} attributes, {len(masked)} repeating, {len(safe)} safe private")
+
+
+def _safe_private(annex: str) -> set[tuple[int, str, int]]:
+    """The rows of Table E.3.10-1 (a grid table: a row's cells wrap over several lines, between +--- rules) as
+    (group, private creator, element within its block)."""
+    lines = annex[annex.index(".. table:: Safe Private Attributes"):].split("\n")[1:]
+    rows: list[list[str]] = []
+    block: list[list[str]] = []
+    body = False
+    for line in map(str.strip, lines):
+        if line.startswith("+="):  # the header's rule: the body follows
+            body, block = True, []
+        elif line.startswith("+-"):
+            if body and block:
+                rows.append([" ".join(" ".join(cell).split()) for cell in zip(*block)])
+            block = []
+        elif line.startswith("|"):
+            block.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif body and line:
+            break  # past the table
+    safe = set()
+    for tag, creator, *_ in rows:
+        match = re.fullmatch(r"\(([0-9A-F]{4}),xx([0-9A-F]{2})\)", tag, re.IGNORECASE)
+        if match is None:
+            raise SystemExit(f"not a private tag in Table E.3.10-1: {tag!r}")
+        safe.add((int(match.group(1), 16), creator, int(match.group(2), 16)))
+    return safe
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ tag; the path as the header check writes it):
   in the source: none in its items there);
 - ``altered``: the same, with another value (values compared as values: numbers as numbers, text without its
   padding);
-- ``private_kept``: a private element (not its creator) is in the de-identified file. Retain Safe Private does not
-  spare it: the standard's list of safe private attributes (Table E.3.10-1) is not held here;
+- ``private_kept``: a private element (not its creator) is in the de-identified file; under Retain Safe Private,
+  one that is not in the standard's safe private attributes (Table E.3.10-1, as :mod:`.profile` holds it);
 - ``marker_missing``: PatientIdentityRemoved (0012,0062) is not YES, or neither DeidentificationMethod (0012,0063)
   nor DeidentificationMethodCodeSequence (0012,0064) is there.
 
@@ -38,6 +38,7 @@ from dicomimgcmp.checks.profile_options import OPTIONS
 from dicomimgcmp.checks.roles import (
     attribute_name,
     is_private,
+    is_safe_private,
     private_part,
     profile_entry,
     segment_tag,
@@ -206,32 +207,40 @@ def _observed(elem: Element, other: Element | None) -> str:
 def _judge_added(deid: dict[str, Element], source_paths: set[str], columns: tuple[str, ...], found: set[str],
                  actions: set[str]) -> None:
     """Into ``found`` and ``actions``: the private elements the de-identified file (``deid``: by path) kept (named
-    by their creator, as "(gggg,xxee) CREATOR"), and the attributes only it has (its markers, dummies: added)."""
+    by their creator, as "(gggg,xxee) CREATOR"; under Retain Safe Private, the safe ones are kept as they should
+    be), and the attributes only it has (its markers, dummies: added)."""
+    safe_kept = _SAFE_PRIVATE_OPTION in columns
     for elem in deid.values():
         if part := private_part(elem.path):
-            finding, creator_path, name = _private_place(part)
-            found.add(finding)
+            segment, creator_path, name = _private_place(part)
+            creator_elem = deid.get(creator_path)
+            creator = creator_elem.texts[0].strip() if creator_elem and creator_elem.texts else ""
+            safe = safe_kept and is_safe_private(segment, creator)
+            if not safe:
+                found.add(f"private_kept:{segment}@{part}")
             if _has_value(elem):
-                creator = deid.get(creator_path)
-                actions.add(_private_line(name, creator.texts[0] if creator and creator.texts else ""))
+                actions.add(_private_line(name, creator, safe))
         elif elem.path not in source_paths and elem.tag >> 16 != 0x0002 and not elem.path.startswith(_MARKERS) \
                 and _has_value(elem):  # the file meta; the markers (with their code items) are judged as markers
             actions.add(f"{attribute_name(elem.tag)}\t{expected_action(elem.tag, columns)}\tadded\t")
 
 
+_SAFE_PRIVATE_OPTION = OPTIONS["retain_safe_private"].column
+
+
 @functools.lru_cache(maxsize=REMEMBERED)  # a series' files keep the same private elements
 def _private_place(part: str) -> tuple[str, str, str]:
-    """A private element's (or sequence's) finding, the path of its block's creator (in the same data set), and
-    its name without the creator, "(gggg,xxee)"."""
+    """A private element's (or sequence's) own segment, "(gggg,xxee)", the path of its block's creator (in the
+    same data set), and its name without the creator, "(gggg,xxee)"."""
     prefix, _, tag = part.rpartition("/")
-    return (f"private_kept:{tag}@{part}", f"{prefix}/" * bool(prefix) + f"{tag[:6]}00{tag[6:8]})",
-            f"{tag[:6]}xx{tag[8:10]})")
+    return tag, f"{prefix}/" * bool(prefix) + f"{tag[:6]}00{tag[6:8]})", f"{tag[:6]}xx{tag[8:10]})"
 
 
 @functools.lru_cache(maxsize=REMEMBERED)
-def _private_line(name: str, creator: str) -> str:
-    """The line of actions of a private element kept: named "(gggg,xxee) CREATOR"."""
-    return f"{name} {creator.strip()}".rstrip() + "\tX\tkept\tprivate_kept"
+def _private_line(name: str, creator: str, safe: bool) -> str:
+    """The line of actions of a private element kept, named "(gggg,xxee) CREATOR": a finding unless it is safe
+    (Retain Safe Private, Table E.3.10-1: expected K)."""
+    return f"{name} {creator}".rstrip() + ("\tK\tkept\t" if safe else "\tX\tkept\tprivate_kept")
 
 
 @functools.lru_cache(maxsize=8192)

@@ -20,7 +20,7 @@ import functools
 
 from pydicom.datadict import keyword_for_tag
 
-from dicomimgcmp.checks.profile import ATTRIBUTES, REPEATING, Attribute
+from dicomimgcmp.checks.profile import ATTRIBUTES, REPEATING, SAFE_PRIVATE, Attribute
 from dicomimgcmp.read.elements import REMEMBERED, tag_text
 
 #: Attributes that describe a group of people, not one: identity only with other values (not in the profile's
@@ -69,6 +69,13 @@ def is_private_data(tag: int) -> bool:
 def segment_tag(segment: str) -> int:
     """The tag of a path's segment, "(gggg,eeee)" or "(gggg,eeee)[k]"."""
     return int(segment[1:5] + segment[6:10], 16)
+
+
+def is_safe_private(segment: str, creator: str) -> bool:
+    """Whether a private data element, "(gggg,xxee)" in the block of ``creator``, is one of the standard's safe
+    private attributes (Table E.3.10-1, kept under the Retain Safe Private Option)."""
+    tag = segment_tag(segment)
+    return (tag >> 16, creator, tag & 0xFF) in SAFE_PRIVATE
 
 
 @functools.lru_cache(maxsize=REMEMBERED)  # paths repeat from file to file
