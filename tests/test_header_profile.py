@@ -21,7 +21,7 @@ from dicomimgcmp.checks.header_profile import judge
 from dicomimgcmp.checks.profile import ATTRIBUTES, REPEATING
 from dicomimgcmp.checks.profile_options import OPTIONS
 from dicomimgcmp.read.dicomfile import quiet_pydicom
-from dicomimgcmp.read.elements import header_bytes, header_elements
+from dicomimgcmp.read.elements import Header
 
 FILES = ("CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "rtdose_1frame.dcm", "examples_overlay.dcm")
 
@@ -72,8 +72,7 @@ def _judged(tmp_path: Path, src: Dataset, deid: Dataset, configured: tuple[str, 
     save(src, tmp_path / "src.dcm")
     deid.save_as(tmp_path / "deid.dcm", enforce_file_format=False)
     files = [str(tmp_path / name) for name in ("deid.dcm", "src.dcm")]
-    with quiet_pydicom():
-        deid_elements, source_elements = (header_elements(f, header_bytes(f)) for f in files)
+    deid_elements, source_elements = (Header(f).elements() for f in files)
     return judge(deid_elements, source_elements, configured).findings
 
 
@@ -225,7 +224,7 @@ def test_a_placeholder_date_is_replaced_not_shifted_and_a_missing_marker_is_miss
     save(src, tmp_path / "src.dcm")
     deid.save_as(tmp_path / "deid.dcm", enforce_file_format=False)
     files = [str(tmp_path / name) for name in ("deid.dcm", "src.dcm")]
-    actions = judge(*(header_elements(f, header_bytes(f)) for f in files), ()).actions.split("\n")
+    actions = judge(*(Header(f).elements() for f in files), ()).actions.split("\n")
     assert "StudyDate\tZ\treplaced\t" in actions and "SeriesDate\tX/D\tshifted\t" in actions
     assert "PatientIdentityRemoved\tmarker\tmissing\tmarker_missing" in actions
 
@@ -238,7 +237,7 @@ def test_a_sequence_left_without_items_is_emptied_and_lost(tmp_path):
     save(src, tmp_path / "src.dcm")
     deid.save_as(tmp_path / "deid.dcm", enforce_file_format=False)
     files = [str(tmp_path / name) for name in ("deid.dcm", "src.dcm")]
-    judged = judge(*(header_elements(f, header_bytes(f)) for f in files), ())
+    judged = judge(*(Header(f).elements() for f in files), ())
     assert judged.findings == ("lost:AnatomicRegionSequence@(0008,2218)",)
     assert "AnatomicRegionSequence\tK\temptied\tlost" in judged.actions.split("\n")
 
@@ -272,3 +271,35 @@ def test_retain_safe_private_spares_the_standards_safe_private_attributes_only(t
     safe = {f"private_kept:({group:04X},10{element:02X})@({group:04X},10{element:02X})"
             for group, _creator, element in _SAFE_IN_CT_SMALL}
     assert set(found) == {"private_kept:(0011,1010)@(0011,1010)"} | (set() if declared else safe)
+
+
+def _signed(src: Dataset) -> Dataset:
+    """``src`` with a digital signature, which follows the pixel data in the file: the signer's certificate names a
+    person of the source's (its patient here)."""
+    signature = Dataset()
+    signature.MACIDNumber, signature.CertificateType = 1, "X509_1993_SIG"
+    signature.DigitalSignatureUID = "1.2.826.0.1.3680043.8.498.4471"
+    signature.DigitalSignatureDateTime = "20190304101502"
+    signature.CertificateOfSigner = b"\x30\x82\x01\x0a CN=Anna Maria Kowalczyk, O=Leeds General \x00\x01"
+    out = copy.deepcopy(src)
+    out.DigitalSignaturesSequence = Sequence([signature])
+    out.DataSetTrailingPadding = bytes(16)
+    return out
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "JPEG2000.dcm"])  # pixel data of a defined length; encapsulated
+def test_a_digital_signature_after_the_pixel_data_is_judged_and_searched(tmp_path, name):
+    """Elements after the pixel data are read (DigitalSignaturesSequence, DataSetTrailingPadding: the profile
+    removes both): a signature kept is found, its values at their paths, the certificate's name as identity."""
+    from dicomimgcmp.checks.header_identity import identity_found
+
+    src = _signed(source_with_identity(name, "signed"))
+    kept = basic_profile(src)
+    kept.DigitalSignaturesSequence = copy.deepcopy(src.DigitalSignaturesSequence)
+    assert _judged(tmp_path, src, kept) == (
+        "kept:CertificateOfSigner@(FFFA,FFFA)[0]/(0400,0115)",
+        "kept:DigitalSignatureDateTime@(FFFA,FFFA)[0]/(0400,0105)",
+        "kept:DigitalSignatureUID@(FFFA,FFFA)[0]/(0400,0100)")
+    assert "PatientName@(FFFA,FFFA)[0]/(0400,0115)" in identity_found((str(tmp_path / "deid.dcm"), None),
+                                                                       (str(tmp_path / "src.dcm"), None))
+    assert _judged(tmp_path, src, basic_profile(src)) == ()  # removed: no finding

@@ -125,7 +125,7 @@ def _found(deid: Header, source: Header, kept_uids: Container[str]) -> tuple[str
     elements = source.elements(_may_hold_identity)
     values = _source_values(tuple(elem for elem in elements if elem.vr != "UI" and elem.texts))
     uids = [needle for elem in elements if elem.vr == "UI" for needle in _uid_needles(elem, kept_uids)]
-    head = deid.head
+    head = deid.searched
     ascii_words = head.lower().translate(None, _NOT_ALNUM)
     candidates = [needle for needle in uids if needle.text.encode() in ascii_words]
     candidates += (needle for key, text in values.ascii if key in ascii_words for needle in values.by_text[text])

@@ -21,7 +21,7 @@ Elements inside a sequence item are judged only where the de-identified file has
 takes its contents with it). Never lost or altered: the file meta, the markers, SpecificCharacterSet, what the
 display comparison reports (the Image Pixel module, rescale, windows, LUTs, lossy compression, overlays), pixel
 data. Elements the header walk reads are judged: text, UIDs, bytes (UN, OB, OW) and binary numbers (US, FL, AT,
-...); arrays of numbers (OF, OD, OL) are not read.
+...), the elements after the pixel data too; arrays of numbers (OF, OD, OL) are not read.
 """
 
 from __future__ import annotations

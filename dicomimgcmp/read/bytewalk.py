@@ -99,6 +99,16 @@ class Walker(Generic[T]):
             raise NotPlain(str(exc)) from None
         return out
 
+    def walk_on(self, tail: bytes) -> list[T]:
+        """What is made of the accepted elements of a data set's bytes after its pixel data (``tail``), whose header
+        :meth:`walk` walked; raises :class:`NotPlain` on anything unexpected."""
+        out: list[T] = []
+        try:
+            self.elements(tail, out, 0, len(tail), "")
+        except struct.error as exc:
+            raise NotPlain(str(exc)) from None
+        return out
+
     def elements(self, head: bytes, out: list[T], at: int, end: int, prefix: str) -> int:
         """Walk the elements from ``at`` up to ``end`` (or an item delimiter) into ``out``; returns where the walk
         stopped. Remembered elements met one after the other (a run: most of a series' headers, between the values

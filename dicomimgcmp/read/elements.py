@@ -8,11 +8,13 @@ compares letters and digits); UN, OB and OW values are read as their runs of pri
 as binary (US, FL, AT, ...) as their values written out (:func:`number_texts`), arrays of them (OF, OD, ...) not
 at all, group lengths never; a sequence is an element of its own (VR SQ, no value) before its items' elements.
 An element stored as UN whose tag the dictionary knows (explicit VR files written with UN for known tags) is read
-as its dictionary's VR, as pydicom does. A deflated data set is inflated first. Pixel data is never read."""
+as its dictionary's VR, as pydicom does. A deflated data set is inflated first. Pixel data is never read; the
+elements after it (DigitalSignaturesSequence, DataSetTrailingPadding) are, in Explicit VR Little Endian files."""
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import struct
 import zlib
@@ -25,6 +27,7 @@ from pydicom.multival import MultiValue
 
 from dicomimgcmp.read.bytewalk import REMEMBERED, SHORT, NotPlain, Walker, character_set
 from dicomimgcmp.read.dicomfile import (
+    PIXEL_DATA_LE,
     PIXEL_DATA_TAGS,
     TEXT_VRS,
     data_set_start,
@@ -56,28 +59,77 @@ class Element(NamedTuple):
 def header_bytes(path: str, pixel_offset: int | None = None) -> bytes:
     """The file's bytes before its pixel data (``pixel_offset``, when the index found it; else up to the last
     Pixel Data tag in the first :data:`MAX_BYTES`)."""
+    return _header_parts(path, pixel_offset)[0]
+
+
+def _header_parts(path: str, pixel_offset: int | None) -> tuple[bytes, bytes]:
+    """:func:`header_bytes`, and the bytes after the pixel data element (:func:`_after_pixel_data`), read through
+    one open file."""
     with open(path, "rb") as fh:
         if pixel_offset:
-            return fh.read(pixel_offset)
+            head = fh.read(pixel_offset)
+            return head, _after_pixel_data(fh, pixel_offset, fh.read(12))
         head = fh.read(MAX_BYTES)
         start = data_set_start(head)
         if is_deflated(head):  # the data set is a deflate stream: searched inflated, after the file meta
             fh.seek(start)
-            head = head[:start] + _inflated(fh)
-    for tag in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):  # (7FE0,0010) little and big endian
-        at = head.rfind(tag)
-        if at > 0:
-            return head[:at]
-    return head
+            return head[:start] + _inflated(fh), b""
+        for tag in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):  # (7FE0,0010) little and big endian
+            at = head.rfind(tag)
+            if at > 0:
+                fh.seek(at)
+                return head[:at], _after_pixel_data(fh, at, fh.read(12))
+    return head, b""
+
+
+_SEQUENCE_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"  # (FFFE,E0DD), length 0: the end of encapsulated pixel data
+
+
+def _after_pixel_data(fh: BinaryIO, at: int, element: bytes) -> bytes:
+    """The first :data:`MAX_BYTES` after the pixel data element that starts at ``at`` (``element``: its first 12
+    bytes): the elements a data set may hold there (DigitalSignaturesSequence, DataSetTrailingPadding). b"" when
+    there are none, or when the pixel data is not an Explicit VR Little Endian element whose end can be found."""
+    if len(element) < 12 or element[:4] != PIXEL_DATA_LE or element[4:6] not in (b"OB", b"OW"):
+        return b""
+    (length,) = struct.unpack_from("<L", element, 8)
+    size = os.fstat(fh.fileno()).st_size
+    end = at + 12 + length if length != 0xFFFFFFFF else _fragments_end(fh, at + 12, size)
+    if end is None or end >= size:
+        return b""
+    fh.seek(end)
+    return fh.read(MAX_BYTES)
+
+
+def _fragments_end(fh: BinaryIO, at: int, size: int) -> int | None:
+    """Where encapsulated pixel data whose items start at ``at`` ends (None: not found). Most files end with it."""
+    fh.seek(size - 8)
+    if fh.read(8) == _SEQUENCE_END:
+        return size
+    while at + 8 <= size:
+        fh.seek(at)
+        group, element, length = struct.unpack("<HHL", fh.read(8))
+        if (group, element) == (0xFFFE, 0xE0DD):
+            return at + 8
+        if (group, element) != (0xFFFE, 0xE000):
+            return None
+        at += 8 + length
+    return None
 
 
 class Header:
-    """One file's header bytes (:func:`header_bytes`) and its elements, walked whole at most once: a caller that
-    wants some of them after the whole walk gets them from it (both header judgements share one walk)."""
+    """One file's header bytes (:func:`header_bytes`), the bytes after its pixel data, and its elements, walked
+    whole at most once: a caller that wants some of them after the whole walk gets them from it (both header
+    judgements share one walk)."""
 
     def __init__(self, path: str, pixel_offset: int | None = None) -> None:
-        self.path, self.head = path, header_bytes(path, pixel_offset)
+        self.path = path
+        self.head, self.tail = _header_parts(path, pixel_offset)
         self._all: list[Element] | None = None
+
+    @property
+    def searched(self) -> bytes:
+        """The bytes searched for identity: the header, and what follows the pixel data."""
+        return self.head + self.tail if self.tail else self.head
 
     @property
     def walked(self) -> bool:
@@ -88,11 +140,11 @@ class Header:
         """The elements ``wanted`` accepts (all without it), as :func:`header_elements` gives them."""
         if wanted is None:
             if self._all is None:
-                self._all = header_elements(self.path, self.head)
+                self._all = header_elements(self.path, self.head, tail=self.tail)
             return self._all
         if self._all is not None:
             return [elem for elem in self._all if wanted(elem.tag, elem.vr)]
-        return header_elements(self.path, self.head, wanted)
+        return header_elements(self.path, self.head, wanted, self.tail)
 
 
 def _inflated(fh: BinaryIO) -> bytes:
@@ -107,12 +159,13 @@ def _inflated(fh: BinaryIO) -> bytes:
     return out
 
 
-def header_elements(path: str, head: bytes, wanted: Wanted | None = None) -> list[Element]:
-    """Every text and bytes element of a file's header (``head``: its bytes, :func:`header_bytes`): walked in its
-    bytes when it is Explicit VR Little Endian (:mod:`.bytewalk`), else by dicomsdl, else by pydicom. With
-    ``wanted``, only those it accepts by tag and VR (the others are not decoded)."""
+def header_elements(path: str, head: bytes, wanted: Wanted | None = None, tail: bytes = b"") -> list[Element]:
+    """Every text and bytes element of a file's header (``head``: its bytes, :func:`header_bytes`), and those after
+    its pixel data (``tail``): walked in their bytes when they are Explicit VR Little Endian (:mod:`.bytewalk`),
+    else by dicomsdl (the header alone), else by pydicom (the whole file). With ``wanted``, only those it accepts
+    by tag and VR (the others are not decoded)."""
     try:
-        return _plain_elements(head, wanted)
+        return _plain_elements(head, wanted, tail)
     except NotPlain:
         pass
     with quiet_pydicom():  # what the libraries warn of is theirs: the check says what it could not read
@@ -130,8 +183,15 @@ def header_elements(path: str, head: bytes, wanted: Wanted | None = None) -> lis
 Wanted = Callable[[int, str], bool]
 
 
-def _plain_elements(head: bytes, wanted: Wanted | None) -> list[Element]:
-    return _walker(wanted, "utf-8" if b"192" in character_set(head) else "latin-1").walk(head)
+def _plain_elements(head: bytes, wanted: Wanted | None, tail: bytes = b"") -> list[Element]:
+    walker = _walker(wanted, "utf-8" if b"192" in character_set(head) else "latin-1")
+    elements = walker.walk(head)
+    if tail:
+        try:
+            elements += walker.walk_on(tail)
+        except NotPlain:
+            pass  # bytes after the pixel data that are not elements (a file padded or cut): nothing to judge
+    return elements
 
 
 @functools.cache
