@@ -44,15 +44,18 @@ class RecipeTally(NamedTuple):
 
 
 class HeaderTally(NamedTuple):
-    """The header check over a run: files with findings; (source attribute, where found, files), most files
-    first; the files' sets of findings, (findings as JSON, files), most files first, and how many sets there are
-    in all; patients whose date shifts differ, (source PatientID, the shifts in days, comma-separated)."""
+    """The header check over a run: files with findings; (source attribute, where found, files), the patient's own
+    identifiers first (:func:`~.checks.roles.names_the_patient`), then most files first; the files' sets of
+    findings, (findings as JSON, files), most files first, and how many sets there are in all; patients whose date
+    shifts differ, (source PatientID, the shifts in days, comma-separated); (source attribute, files), in the
+    table's order."""
 
     files: int
     table: tuple[tuple[str, str, int], ...]
     combinations: tuple[tuple[str, int], ...]
     combination_count: int
     shifts: tuple[tuple[str, str], ...]
+    attributes: tuple[tuple[str, int], ...]
 
 
 class ProfileTally(NamedTuple):

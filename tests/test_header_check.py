@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pikepdf
 import pydicom
 import pytest
 from conftest import run_script
-from helpers import INSTITUTION, clean, id_in_private, pair_cleaned, source_with_identity
+from helpers import INSTITUTION, clean, id_in_private, page_text, pair_cleaned, source_with_identity
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from sampledata import TEST_FILES
@@ -145,3 +146,26 @@ def test_one_offset_of_hours_is_one_shift_whether_or_not_a_file_has_a_time(tree)
     run = run_script(tree.config())
     assert [run.row(name).date_shift_days for name in cases] == ["-658.5", "-659", "-658.5", "-730.5", "-729.75"]
     assert "DATE SHIFTS DIFFER within 1 patient: PID-2" in run.proc.stdout
+
+
+def _keep_serial(deid, src):
+    deid.DeviceSerialNumber = src.DeviceSerialNumber
+
+
+def _keep_name(deid, src):
+    deid.PatientName = src.PatientName
+
+
+def test_the_patients_own_identifiers_are_named_first_however_few_files_hold_them(tree):
+    """A patient's name left in one file is named first in the console and the PDF summary, not lost among a
+    device serial number that seven files keep (from a new-user trial: the summary listed places by file count)."""
+    for k in range(7):
+        src = source_with_identity("CT_small.dcm", f"serial-{k}", DeviceSerialNumber="SN-4471")
+        pair_cleaned(tree, f"serial_{k}", src, _keep_serial)
+    for k, plant in enumerate((_keep_name, lambda deid, src: None)):
+        pair_cleaned(tree, f"name_{k}", source_with_identity("MR_small.dcm", f"name-{k}"), plant)
+    run = run_script(tree.config())
+    assert "  values of: PatientName (1 file), DeviceSerialNumber (7 files)" in run.proc.stdout
+    with pikepdf.open(run.run_dir / "comparison_results.pdf") as pdf:
+        summary = page_text(pdf, 0)
+    assert summary.index("PatientName @ (0010,0010)") < summary.index("DeviceSerialNumber @ (0018,1000)")

@@ -52,6 +52,12 @@ def attribute_name(tag: int) -> str:
     return keyword(tag) or tag_text(tag)
 
 
+def names_the_patient(attribute: str) -> bool:
+    """Whether a source attribute identifies the patient directly (PatientName, PatientID, PatientBirthDate,
+    OtherPatientIDs, PatientAddress...): what a report lists first, before device, site, date and UID findings."""
+    return attribute.startswith(("Patient", "OtherPatient"))
+
+
 def is_private(tag: int) -> bool:
     return bool((tag >> 16) & 1)
 

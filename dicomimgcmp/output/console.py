@@ -16,6 +16,7 @@ from dicomimgcmp.summary import (
     nothing_paired,
 )
 
+CONSOLE_ATTRIBUTES = 8  # source attributes named after the header check's count (review.html lists every one)
 CONSOLE_GROUPS = 10  # groups of the set judgement's findings printed (review.html lists more, the CSV every file)
 
 
@@ -50,6 +51,11 @@ def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Pa
     if header is not None and not nothing_paired(counts):  # nothing was searched: no reassurance
         lines.append(f"{'IDENTITY FOUND IN HEADERS' if header.files else 'Identity found in headers'}: "
                      f"{header.files} files" + (" (CSV column header_identity)" if header.files else ""))
+        if header.attributes:  # the patient's own identifiers first: a name left is not lost among serial numbers
+            shown = header.attributes[:CONSOLE_ATTRIBUTES]
+            more = len(header.attributes) - len(shown)
+            lines.append("  values of: " + ", ".join(f"{name} ({counted(files, 'file')})" for name, files in shown)
+                         + (f", and {more} more attributes (review.html)" if more else ""))
         if header.shifts:
             lines.append(f"DATE SHIFTS DIFFER within {counted(len(header.shifts), 'patient')}: "
                          + "; ".join(f"{p or '(no ID)'}: {s} days" for p, s in header.shifts[:10]))

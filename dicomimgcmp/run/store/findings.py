@@ -7,6 +7,7 @@ from collections import Counter
 
 from dicomimgcmp.checks.dates import shifts_differ
 from dicomimgcmp.checks.header_profile import unpack
+from dicomimgcmp.checks.roles import names_the_patient
 from dicomimgcmp.enums import RecipeVerdict
 from dicomimgcmp.run.store.base import StoreBase
 from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, RuleTally
@@ -32,16 +33,21 @@ class FindingQueries(StoreBase):
         return RecipeTally({v: verdicts.get(v, 0) for v in RecipeVerdict}, rules)
 
     def header_tally(self) -> HeaderTally:
-        """The header check over the run: files with findings, (source attribute, where, files) largest first
-        (item numbers of sequences as [*]), the :data:`COMBINATIONS` sets of findings most files share, and the
-        patients (source PatientID) whose date shifts differ."""
+        """The header check over the run: files with findings, (source attribute, where, files), the patient's own
+        identifiers first, then largest first (item numbers of sequences as [*]), the :data:`COMBINATIONS` sets of
+        findings most files share, the patients (source PatientID) whose date shifts differ, and (source attribute,
+        files) in the same order."""
         files = self._one("SELECT COUNT(*) FROM rows WHERE header_items IS NOT NULL")
         self._db.create_function("any_item", 1, any_item, deterministic=True)
+        self._db.create_function("names_the_patient", 1, names_the_patient, deterministic=True)
+        found = ("(SELECT rel_path, substr(value, 1, instr(value, '@') - 1) AS attribute, substr(value, instr(value, "
+                 "'@') + 1) AS place FROM rows, json_each(rows.header_items) WHERE header_items IS NOT NULL)")
         table = tuple(self._db.execute(  # the same place in every item of a sequence is one place: files counted once
-            "SELECT attribute, any_item(place) AS at, COUNT(DISTINCT rel_path) AS n FROM (SELECT rel_path, "
-            "substr(value, 1, instr(value, '@') - 1) AS attribute, substr(value, instr(value, '@') + 1) AS place "
-            "FROM rows, json_each(rows.header_items) WHERE header_items IS NOT NULL) "
-            "GROUP BY attribute, at ORDER BY n DESC, attribute, at").fetchall())
+            f"SELECT attribute, any_item(place) AS at, COUNT(DISTINCT rel_path) AS n FROM {found} "
+            "GROUP BY attribute, at ORDER BY names_the_patient(attribute) DESC, n DESC, attribute, at").fetchall())
+        attributes = tuple(self._db.execute(
+            f"SELECT attribute, COUNT(DISTINCT rel_path) AS n FROM {found} GROUP BY attribute "
+            "ORDER BY names_the_patient(attribute) DESC, n DESC, attribute").fetchall())
         combinations = tuple(self._db.execute(
             "SELECT header_items, COUNT(*) AS n FROM rows WHERE header_items IS NOT NULL GROUP BY header_items "
             "ORDER BY n DESC, header_items LIMIT ?", (COMBINATIONS,)).fetchall())
@@ -53,7 +59,7 @@ class FindingQueries(StoreBase):
             "SELECT patient, GROUP_CONCAT(date_shift) FROM shifts WHERE patient IN (SELECT a.patient FROM shifts AS a "
             "JOIN shifts AS b ON a.patient = b.patient AND shifts_differ(CAST(a.date_shift AS REAL), "
             "CAST(b.date_shift AS REAL))) GROUP BY patient ORDER BY patient").fetchall())
-        return HeaderTally(files, table, combinations, combination_count, shifts)
+        return HeaderTally(files, table, combinations, combination_count, shifts, attributes)
 
     def profile_tally(self) -> ProfileTally:
         """The profile judgement over the run: files with findings, and the rows of :meth:`header_actions` that
