@@ -169,3 +169,22 @@ def test_the_patients_own_identifiers_are_named_first_however_few_files_hold_the
     with pikepdf.open(run.run_dir / "comparison_results.pdf") as pdf:
         summary = page_text(pdf, 0)
     assert summary.index("PatientName @ (0010,0010)") < summary.index("DeviceSerialNumber @ (0018,1000)")
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_a_name_part_is_found_where_the_source_held_it_whichever_file_comes_first(tmp_path, order):
+    """What a series' files share is looked for once and remembered, but not where the source's element at the same
+    place decides: two de-identified files hold the same description naming the patient's surname; in one the
+    description came from the source (a leak), in the other the source's said something else (not this patient's
+    name carried over). Each is judged on its own source, in either order."""
+    pairs = []
+    for k, description in enumerate(("SMITHSON follow-up", "Routine chest")):
+        src = source_with_identity("CT_small.dcm", "name-part", PatientName="SMITHSON^JOHNATHAN",
+                                   StudyDescription=description)
+        deid = clean(src, {})
+        deid.StudyDescription = "SMITHSON follow-up"
+        for name, ds in (("src", src), ("deid", deid)):
+            ds.save_as(tmp_path / f"{name}{k}.dcm", enforce_file_format=False)
+        pairs.append(((str(tmp_path / f"deid{k}.dcm"), None), (str(tmp_path / f"src{k}.dcm"), None)))
+    found = {k: identity_found(*pairs[k]) for k in order}
+    assert found == {0: ("PatientName@(0008,1030)",), 1: ()}

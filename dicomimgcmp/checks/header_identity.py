@@ -250,17 +250,34 @@ def _locate(deid: Iterable[Element], needles: list[Needle], source: Callable[[],
     sorted. Where values of several source attributes are found in one element (the same date in StudyDate and
     ContentDate), the element's own attribute is named if it is one of them, else the first. The source's
     elements (``source``) are read only if an element found needs them."""
-    find = _Finder(needles, _SourceTexts(source))
+    finder = _value_finder(frozenset(needle for needle in needles if needle.kind is not NeedleKind.UID))
+    uids: dict[str, set[str]] = {}  # an instance's UIDs are its own: looked for pair by pair
+    for needle in needles:
+        if needle.kind is NeedleKind.UID:
+            uids.setdefault(needle.text, set()).add(needle.attribute)
+    source_at = _SourceTexts(source)
     found = []
     for elem in deid:
         place = is_place(elem.tag, elem.vr)
         if not elem.texts or not place and elem.tag >> 16 == 0x0002:
             continue
-        names = find.in_element(elem)
-        if names and (place or find.source_at.get(elem.path) != elem.texts):
+        names = finder.in_element(elem, source_at) if elem.vr != "UI" else set()
+        if uids and (elem.vr == "UI" or elem.vr in BYTES_VRS):
+            names = names | _uid_names(elem, uids)
+        if names and (place or source_at.get(elem.path) != elem.texts):
             own = keyword(elem.tag)
             found.append(f"{own if own in names else min(names)}@{elem.path}")
     return tuple(sorted(found))
+
+
+def _uid_names(elem: Element, uids: dict[str, set[str]]) -> set[str]:
+    """The source attributes whose UIDs (``uids``: folded, :func:`_fold_uid`) an element holds as values (a UI
+    element's, or a run of a bytes value's)."""
+    names: set[str] = set()
+    for value in elem.texts:
+        for part in re.split(r"[\\\s\x00]+", value):
+            names |= uids.get(_fold_uid(part), set())
+    return names
 
 
 class _SourceTexts:
@@ -277,49 +294,57 @@ class _SourceTexts:
 
 
 class _Finder:
-    """The needles of one pair, by how they match (:class:`~.enums.NeedleKind`): text as a run of whole words
-    (every run of an element's words looked up once), a plain word and a UID as a whole value, a date also glued
-    to a time or text. An element whose folded text holds none of them at all is passed over at once."""
+    """The needles of a source's values other than UIDs found in a de-identified header, by how they match
+    (:class:`~.enums.NeedleKind`): text as a run of whole words (every run of an element's words looked up once), a
+    plain word as a whole value, a date also glued to a time or text. An element whose folded text holds none of
+    them at all is passed over at once. Made once per distinct set of needles (a series' files share theirs), it
+    remembers what it found in each element unless that depended on the source's element at the same place."""
 
-    def __init__(self, needles: list[Needle], source_at: _SourceTexts) -> None:
+    def __init__(self, needles: frozenset[Needle]) -> None:
         by_kind: dict[NeedleKind, dict[str, set[str]]] = {kind: {} for kind in NeedleKind}
         for needle in needles:
             by_kind[needle.kind].setdefault(needle.text, set()).add(needle.attribute)
-        self.texts, self.parts, self.uids, self.wholes, self.dates = (
-            by_kind[k] for k in (NeedleKind.WORDS, NeedleKind.NAME_PART, NeedleKind.UID, NeedleKind.WHOLE,
-                                 NeedleKind.DATE))
+        self.texts, self.parts, self.wholes, self.dates = (
+            by_kind[k] for k in (NeedleKind.WORDS, NeedleKind.NAME_PART, NeedleKind.WHOLE, NeedleKind.DATE))
         self.glued = _glued_dates(self.dates)
         self.anywhere = re.compile("|".join(map(re.escape, sorted({*self.texts, *self.parts, *self.wholes,
-                                                                     *self.uids, *self.dates})))) if needles else None
-        self.source_at = source_at
+                                                                     *self.dates})))) if needles else None
+        self.remembered: dict[Element, set[str]] = {}
 
-    def in_element(self, elem: Element) -> set[str]:
-        """The source attributes whose values the element holds."""
+    def in_element(self, elem: Element, source_at: _SourceTexts) -> set[str]:
+        """The source attributes whose values the element holds (not a UI element: its values are UIDs)."""
+        if self.anywhere is None:
+            return set()
+        seen = self.remembered.get(elem)
+        if seen is not None:
+            return seen
         names: set[str] = set()
+        asked = False  # whether the source's element at the same place decided: then not remembered
         for value in elem.texts:
-            folded = _short_folded(value) if len(value) <= SHORT and elem.vr != "UI" else fold(value)
-            if self.anywhere is None or not self.anywhere.search(folded):
+            folded = _short_folded(value) if len(value) <= SHORT else fold(value)
+            if not self.anywhere.search(folded):
                 continue  # a date glued to a time or text is in the folded value too
-            names |= self._in_value(elem, value, folded)
-            if self.glued is not None and elem.vr != "UI":  # a date is no UID's digits
+            if self.texts or self.parts:
+                words = _Words(value)
+                for text in filter(words.has_run, self.texts):
+                    names |= self.texts[text]
+                for part in filter(words.has_run, self.parts):  # a part of a name found whole needs no more
+                    if not self.parts[part] <= names:
+                        asked = True
+                        if _carried(part, source_at.get(elem.path) or ()):
+                            names |= self.parts[part]
+            names |= self.wholes.get(folded, set())
+            if self.glued is not None:
                 names.update(*(self.dates[match.group(1)] for match in self.glued.finditer(value)))
+        if not asked:
+            if len(self.remembered) > _REMEMBERED_PLACES:
+                self.remembered.clear()
+            self.remembered[elem] = names
         return names
 
-    def _in_value(self, elem: Element, value: str, folded: str) -> set[str]:
-        names: set[str] = set()
-        if self.uids and (elem.vr == "UI" or elem.vr in BYTES_VRS):
-            for part in re.split(r"[\\\s\x00]+", value):
-                names |= self.uids.get(_fold_uid(part), set())
-        if elem.vr == "UI":
-            return names
-        if self.texts or self.parts:
-            words = _Words(value)
-            for text in filter(words.has_run, self.texts):
-                names |= self.texts[text]
-            for part in filter(words.has_run, self.parts):  # a part of a name found whole needs no more
-                if not self.parts[part] <= names and _carried(part, self.source_at.get(elem.path) or ()):
-                    names |= self.parts[part]
-        return names | self.wholes.get(folded, set())
+
+_REMEMBERED_PLACES = 1 << 11  # elements a finder remembers (a few series' headers)
+_value_finder = functools.lru_cache(maxsize=64)(_Finder)
 
 
 _short_folded = functools.lru_cache(maxsize=REMEMBERED)(fold)  # element values repeat from file to file
