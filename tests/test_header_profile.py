@@ -303,3 +303,16 @@ def test_a_digital_signature_after_the_pixel_data_is_judged_and_searched(tmp_pat
     assert "PatientName@(FFFA,FFFA)[0]/(0400,0115)" in identity_found((str(tmp_path / "deid.dcm"), None),
                                                                        (str(tmp_path / "src.dcm"), None))
     assert _judged(tmp_path, src, basic_profile(src)) == ()  # removed: no finding
+
+
+def test_a_private_element_left_empty_is_a_finding_and_a_line_of_actions(tmp_path):
+    """Every private element the de-identified file holds is private_kept, with a value or without, and
+    header_actions.csv counts it as the CSV does (a new-user trial found empty ones in the CSV only)."""
+    src = source_with_identity("CT_small.dcm", "empty private")
+    deid = basic_profile(src)
+    deid.private_block(0x0011, "ACME 1.0", create=True).add_new(0x10, "LO", "")
+    save(src, tmp_path / "src.dcm")
+    deid.save_as(tmp_path / "deid.dcm", enforce_file_format=False)
+    judged = judge(*(Header(str(tmp_path / name)).elements() for name in ("deid.dcm", "src.dcm")), ())
+    assert judged.findings == ("private_kept:(0011,1010)@(0011,1010)",)
+    assert "(0011,xx10) ACME 1.0\tX\tkept\tprivate_kept" in judged.actions.split("\n")

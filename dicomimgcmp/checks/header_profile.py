@@ -218,8 +218,7 @@ def _judge_added(deid: dict[str, Element], source_paths: set[str], columns: tupl
             safe = safe_kept and is_safe_private(segment, creator)
             if not safe:
                 found.add(f"private_kept:{segment}@{part}")
-            if _has_value(elem):
-                actions.add(_private_line(name, creator, safe))
+            actions.add(_private_line(name, creator, safe))  # there, with a value or not: as the finding says
         elif elem.path not in source_paths and elem.tag >> 16 != 0x0002 and not elem.path.startswith(_MARKERS) \
                 and _has_value(elem):  # the file meta; the markers (with their code items) are judged as markers
             actions.add(f"{attribute_name(elem.tag)}\t{expected_action(elem.tag, columns)}\tadded\t")

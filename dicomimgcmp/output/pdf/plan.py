@@ -244,14 +244,16 @@ SHOWN = 40
 
 # what more lines of a list are, and where they are
 _IN_FILES = "(in the CSV and review.html)"
-_PAGES = "pages (in the outline, the CSV and review.html)"
+_PAGES = ("page", "(in the outline, the CSV and review.html)")
 
 
-def _capped(lines: list[Line], more: str, shown: int = SHOWN) -> list[Line]:
-    """The first ``shown`` lines and one saying how many ``more`` there are."""
+def _capped(lines: list[Line], more: tuple[str, str], shown: int = SHOWN) -> list[Line]:
+    """The first ``shown`` lines and one saying how many more there are (``more``: what they are, singular, and
+    where they are)."""
     if len(lines) <= shown:
         return lines
-    return lines[:shown] + [Line(f"... and {len(lines) - shown} more {more}")]
+    noun, where = more
+    return lines[:shown] + [Line(f"... and {counted(len(lines) - shown, 'more ' + noun)} {where}")]
 
 
 def _some_files(page: list[Listed], shown: int = 3) -> str:
@@ -268,7 +270,7 @@ def _header_lines(header: HeaderTally) -> list[Line]:
     if header.table:
         lines.append(Line("Source attribute found in the de-identified files (files, attribute @ where):"))
         lines += _capped([Line(f"{files:>7}   {attribute} @ {place}", "mono")
-                          for attribute, place, files in header.table], f"places {_IN_FILES}", TABLE_SHOWN)
+                          for attribute, place, files in header.table], ("place", _IN_FILES), TABLE_SHOWN)
         lines.append(Line(f"The sets of findings most files share (files, findings; {header.combination_count} "
                           "different sets in all, each file's in the CSV column header_identity):"))
         lines += [Line(f"{files:>7}   {_some(json.loads(found))}", "mono") for found, files in header.combinations]
@@ -287,7 +289,7 @@ def _profile_lines(profile: ProfileTally) -> list[Line]:
         lines.append(Line("Findings by attribute (files, finding, attribute: the action asked, the action seen):"))
         lines += _capped([Line(f"{files:>7}   {finding}   {attribute}: {expected}, {observed}", "mono")
                           for finding, attribute, expected, observed, files in profile.table],
-                         f"findings {_IN_FILES}", TABLE_SHOWN)
+                         ("finding", _IN_FILES), TABLE_SHOWN)
     return lines
 
 
