@@ -169,6 +169,8 @@ def test_the_patients_own_identifiers_are_named_first_however_few_files_hold_the
     with pikepdf.open(run.run_dir / "comparison_results.pdf") as pdf:
         summary = page_text(pdf, 0)
     assert summary.index("PatientName @ (0010,0010)") < summary.index("DeviceSerialNumber @ (0018,1000)")
+    profile = summary[summary.index("Findings by attribute"):]  # the profile judgement's table, the same order
+    assert profile.index("kept   PatientName") < profile.index("kept   DeviceSerialNumber")
 
 
 @pytest.mark.parametrize("order", [(0, 1), (1, 0)])

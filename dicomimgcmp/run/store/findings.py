@@ -63,11 +63,12 @@ class FindingQueries(StoreBase):
 
     def profile_tally(self) -> ProfileTally:
         """The profile judgement over the run: files with findings, and the rows of :meth:`header_actions` that
-        make a finding, most files first (from the sets of actions files share: no pass over every finding)."""
+        make a finding, the patient's own identifiers first, then most files first (from the sets of actions files
+        share: no pass over every finding)."""
         files = self._one("SELECT COUNT(*) FROM rows WHERE profile_found IS NOT NULL")
         table = sorted(((finding, attribute, expected, observed, n)
                         for attribute, expected, observed, n, finding in self.header_actions() if finding),
-                       key=lambda row: (-row[4], row[:4]))
+                       key=lambda row: (not names_the_patient(row[1]), -row[4], row[:4]))
         return ProfileTally(files, tuple(table))
 
     def header_actions(self) -> list[tuple[str, str, str, int, str]]:
