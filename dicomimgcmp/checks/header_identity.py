@@ -298,7 +298,8 @@ class _Finder:
     (:class:`~.enums.NeedleKind`): text as a run of whole words (every run of an element's words looked up once), a
     plain word as a whole value, a date also glued to a time or text. An element whose folded text holds none of
     them at all is passed over at once. Made once per distinct set of needles (a series' files share theirs), it
-    remembers what it found in each element unless that depended on the source's element at the same place."""
+    remembers what it found in each element of short values unless that depended on the source's element at the
+    same place."""
 
     def __init__(self, needles: frozenset[Needle]) -> None:
         by_kind: dict[NeedleKind, dict[str, set[str]]] = {kind: {} for kind in NeedleKind}
@@ -319,9 +320,12 @@ class _Finder:
         if seen is not None:
             return seen
         names: set[str] = set()
-        asked = False  # whether the source's element at the same place decided: then not remembered
+        remember = True  # not when the source's element at the same place decided, nor for a long value
         for value in elem.texts:
-            folded = _short_folded(value) if len(value) <= SHORT else fold(value)
+            if len(value) <= SHORT:
+                folded = _short_folded(value)
+            else:  # a long value (a vendor's XML, a report) is rarely another file's: kept, it would hold memory
+                folded, remember = fold(value), False
             if not self.anywhere.search(folded):
                 continue  # a date glued to a time or text is in the folded value too
             if self.texts or self.parts:
@@ -330,13 +334,13 @@ class _Finder:
                     names |= self.texts[text]
                 for part in filter(words.has_run, self.parts):  # a part of a name found whole needs no more
                     if not self.parts[part] <= names:
-                        asked = True
+                        remember = False
                         if _carried(part, source_at.get(elem.path) or ()):
                             names |= self.parts[part]
             names |= self.wholes.get(folded, set())
             if self.glued is not None:
                 names.update(*(self.dates[match.group(1)] for match in self.glued.finditer(value)))
-        if not asked:
+        if remember:
             if len(self.remembered) > _REMEMBERED_PLACES:
                 self.remembered.clear()
             self.remembered[elem] = names
