@@ -316,3 +316,22 @@ def test_a_private_element_left_empty_is_a_finding_and_a_line_of_actions(tmp_pat
     judged = judge(*(Header(str(tmp_path / name)).elements() for name in ("deid.dcm", "src.dcm")), ())
     assert judged.findings == ("private_kept:(0011,1010)@(0011,1010)",)
     assert "(0011,xx10) ACME 1.0\tX\tkept\tprivate_kept" in judged.actions.split("\n")
+
+
+def test_what_the_judgement_remembers_does_not_grow_with_each_files_own_blobs():
+    """A vendor's private blob (a CSA header) and a long text differ in every file of an archive: judging them is
+    never remembered, so a worker's memory stays flat (3,000 such files held 277 MB before)."""
+    from dicomimgcmp.checks import header_profile
+    from dicomimgcmp.read.elements import Element
+
+    def pair(k: int) -> list[Element]:
+        return [Element("(0008,0060)", 0x00080060, "CS", ("CT",)),
+                Element("(0020,4000)", 0x00204000, "LT", (f"image {k} " + "x" * 2000,)),
+                Element("(0029,0010)", 0x00290010, "LO", ("SIEMENS CSA HEADER",)),
+                Element("(0029,1010)", 0x00291010, "OB", tuple(f"run {k} {n} " + "y" * 20 for n in range(100)))]
+
+    judge(pair(0), pair(0), ())
+    before = header_profile._judged_element.cache_info().currsize
+    for k in range(1, 50):
+        assert "kept:ImageComments@(0020,4000)" in judge(pair(k), pair(k), ()).findings
+    assert header_profile._judged_element.cache_info().currsize == before

@@ -62,6 +62,8 @@ _NOT_JUDGED = frozenset({0x00080005, 0x00280002, 0x00280004, 0x00280006, 0x00280
                          0x00281201, 0x00281202, 0x00281203, 0x00282110, 0x00282112, 0x00282114, 0x00283000,
                          0x00283010, 0x00283002, 0x00283003, 0x00283006})
 _KEEPING = frozenset({"K", "C"})  # every other action removes, empties or replaces (X, Z, D, U and combinations)
+#: The VRs whose values may be long (text up to 10,240 characters or unbounded, bytes): judged each time.
+_LONG_VRS = frozenset({"ST", "LT", "UT", "UC", "UR", "OB", "OW", "UN"})
 _NUMBER_VRS = frozenset({"DS", "IS"})
 
 
@@ -146,7 +148,8 @@ def judge(deid: list[Element], source: list[Element], configured: tuple[str, ...
         path = elem.path
         if "/" in path and path[:path.rfind("/") + 1] not in items:
             continue  # its item was removed with the sequence
-        judged = _judged_element(elem, kept.get(path), columns)
+        remembered = elem.vr not in _LONG_VRS  # a long text or a vendor's blob is each file's own: not kept
+        judged = (_judged_element if remembered else _judge_element)(elem, kept.get(path), columns)
         if judged is not None:
             actions.add(judged[0])
             if judged[1]:
@@ -166,8 +169,7 @@ def _items(paths: Iterable[str]) -> set[str]:
     return {path[:path.rfind("/") + 1] for path in paths if "/" in path}
 
 
-@functools.lru_cache(maxsize=REMEMBERED)  # most elements and what became of them repeat from file to file
-def _judged_element(elem: Element, other: Element | None, columns: tuple[str, ...]) -> tuple[str, str] | None:
+def _judge_element(elem: Element, other: Element | None, columns: tuple[str, ...]) -> tuple[str, str] | None:
     """A source element's line of actions and its finding ("finding:Keyword", "" for none), given the
     de-identified file's element at its path (None: there is none); None for an element judged elsewhere or not
     at all (file meta, markers, private elements, sequences, elements without a value)."""
@@ -179,6 +181,10 @@ def _judged_element(elem: Element, other: Element | None, columns: tuple[str, ..
     finding = _finding(elem.tag, action, observed)
     name = attribute_name(elem.tag)
     return f"{name}\t{action}\t{observed}\t{finding}", f"{finding}:{name}" if finding else ""
+
+
+#: :func:`_judge_element` remembered for short elements: most, and what became of them, repeat from file to file.
+_judged_element = functools.lru_cache(maxsize=REMEMBERED)(_judge_element)
 
 
 def _finding(tag: int, action: str, observed: str) -> str:
