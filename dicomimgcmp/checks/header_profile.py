@@ -235,7 +235,7 @@ _SAFE_PRIVATE_OPTION = OPTIONS["retain_safe_private"].column
 
 @functools.lru_cache(maxsize=REMEMBERED)  # a series' files keep the same private elements
 def _private_place(part: str) -> tuple[str, str, str]:
-    """A private element's (or sequence's) own segment, "(gggg,xxee)", the path of its block's creator (in the
+    """A private element's (or sequence's) own segment, "(gggg,eeee)", the path of its block's creator (in the
     same data set), and its name without the creator, "(gggg,xxee)"."""
     prefix, _, tag = part.rpartition("/")
     return tag, f"{prefix}/" * bool(prefix) + f"{tag[:6]}00{tag[6:8]})", f"{tag[:6]}xx{tag[8:10]})"

@@ -78,8 +78,8 @@ def segment_tag(segment: str) -> int:
 
 
 def is_safe_private(segment: str, creator: str) -> bool:
-    """Whether a private data element, "(gggg,xxee)" in the block of ``creator``, is one of the standard's safe
-    private attributes (Table E.3.10-1, kept under the Retain Safe Private Option)."""
+    """Whether a private data element, a path's segment "(gggg,eeee)" in the block of ``creator``, is one of the
+    standard's safe private attributes (Table E.3.10-1, kept under the Retain Safe Private Option)."""
     tag = segment_tag(segment)
     return (tag >> 16, creator, tag & 0xFF) in SAFE_PRIVATE
 

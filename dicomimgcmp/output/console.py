@@ -55,7 +55,7 @@ def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Pa
             shown = header.attributes[:CONSOLE_ATTRIBUTES]
             more = len(header.attributes) - len(shown)
             lines.append("  values of: " + ", ".join(f"{name} ({counted(files, 'file')})" for name, files in shown)
-                         + (f", and {more} more attributes (review.html)" if more else ""))
+                         + (f", and {counted(more, 'more attribute')} (review.html)" if more else ""))
         if header.shifts:
             lines.append(f"DATE SHIFTS DIFFER within {counted(len(header.shifts), 'patient')}: "
                          + "; ".join(f"{p or '(no ID)'}: {s} days" for p, s in header.shifts[:10]))

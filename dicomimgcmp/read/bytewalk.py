@@ -92,20 +92,19 @@ class Walker(Generic[T]):
         if len(self.made) > REMEMBERED or len(self.runs) > _RUNS:
             self.made.clear()
             self.runs.clear()
-        out: list[T] = []
-        try:
-            self.elements(head, out, 132 if head[128:132] == b"DICM" else 0, len(head), "")
-        except struct.error as exc:  # a length that points past the bytes
-            raise NotPlain(str(exc)) from None
-        return out
+        return self._made(head, 132 if head[128:132] == b"DICM" else 0)
 
     def walk_on(self, tail: bytes) -> list[T]:
         """What is made of the accepted elements of a data set's bytes after its pixel data (``tail``), whose header
         :meth:`walk` walked; raises :class:`NotPlain` on anything unexpected."""
+        return self._made(tail, 0)
+
+    def _made(self, data: bytes, at: int) -> list[T]:
+        """What is made of the top-level elements of ``data`` from ``at`` on."""
         out: list[T] = []
         try:
-            self.elements(tail, out, 0, len(tail), "")
-        except struct.error as exc:
+            self.elements(data, out, at, len(data), "")
+        except struct.error as exc:  # a length that points past the bytes
             raise NotPlain(str(exc)) from None
         return out
 
