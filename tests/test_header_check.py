@@ -190,3 +190,16 @@ def test_a_name_part_is_found_where_the_source_held_it_whichever_file_comes_firs
         pairs.append(((str(tmp_path / f"deid{k}.dcm"), None), (str(tmp_path / f"src{k}.dcm"), None)))
     found = {k: identity_found(*pairs[k]) for k in order}
     assert found == {0: ("PatientName@(0008,1030)",), 1: ()}
+
+
+@pytest.mark.parametrize("attribute, first", [("PatientName", True), ("OtherPatientIDs", True),
+                                              ("PatientBirthDate", True), ("PatientSex", False),
+                                              ("PatientWeight", False), ("PatientIdentityRemoved", False),
+                                              ("PatientComments", False), ("DeviceSerialNumber", False)])
+def test_only_the_patients_identifiers_are_listed_first(attribute, first):
+    """The patient's own identifiers lead the summaries' tables; the patient's characteristics, the markers and
+    descriptions do not (a third new-user trial found PatientSex and PatientIdentityRemoved listed first, above the
+    markers every file lacked)."""
+    from dicomimgcmp.checks.roles import names_the_patient
+
+    assert names_the_patient(attribute) is first

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 
-from pydicom.datadict import keyword_for_tag
+from pydicom.datadict import keyword_for_tag, tag_for_keyword
 
 from dicomimgcmp.checks.profile import ATTRIBUTES, REPEATING, SAFE_PRIVATE, Attribute
 from dicomimgcmp.read.elements import REMEMBERED, tag_text
@@ -54,8 +54,10 @@ def attribute_name(tag: int) -> str:
 
 def names_the_patient(attribute: str) -> bool:
     """Whether a source attribute identifies the patient directly (PatientName, PatientID, PatientBirthDate,
-    OtherPatientIDs, PatientAddress...): what a report lists first, before device, site, date and UID findings."""
-    return attribute.startswith(("Patient", "OtherPatient"))
+    OtherPatientIDs, PatientAddress...): what a report lists first, before device, site, date and UID findings.
+    Not the patient's characteristics (PatientSex, PatientAge, PatientWeight...), descriptions (PatientComments)
+    nor the markers (PatientIdentityRemoved): an identity attribute of the profile (:func:`text_is_identity`)."""
+    return attribute.startswith(("Patient", "OtherPatient")) and text_is_identity(tag_for_keyword(attribute) or 0)
 
 
 def is_private(tag: int) -> bool:
