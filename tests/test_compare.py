@@ -210,6 +210,28 @@ def test_equal_stored_bytes_are_identical_without_decoding(tmp_path, monkeypatch
         compare_files(tmp_path, src, with_pixels(src, arr))
 
 
+@pytest.mark.parametrize("tail", [None, bytes(8)])
+def test_what_follows_the_pixel_data_is_no_pixel(tmp_path, monkeypatch, tail):
+    # CT_small ends with Data Set Trailing Padding: de-identifiers remove it (X in the profile) or write their own
+    import dicomimgcmp.compare.pair as compare
+
+    src = load_source("CT_small.dcm", "tail")
+    assert "DataSetTrailingPadding" in src
+    deid = load_source("CT_small.dcm", "tail-deid")
+    if tail is None:
+        del deid.DataSetTrailingPadding
+    else:
+        deid.DataSetTrailingPadding = tail
+    monkeypatch.setattr(compare, "iter_frames", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded")))
+    assert compare_files(tmp_path, src, deid).status is Status.IDENTICAL
+    arr = decoded(src).copy()
+    arr[-1, -1] += 1  # the last pixel, just before the tail: decoded, never taken as identical
+    changed = with_pixels(src, arr)
+    del changed.DataSetTrailingPadding
+    with pytest.raises(AssertionError, match="decoded"):
+        compare_files(tmp_path, src, changed)
+
+
 def test_fast_path_needs_the_same_storage(tmp_path):
     from dicomimgcmp.compare.fastpath import same_stored_bytes
 
