@@ -48,6 +48,11 @@ def _scrambled_block(arr):
     return arr
 
 
+def _one_pixel(arr):
+    arr[50, 60] += 1
+    return arr
+
+
 def _band(arr):
     arr[:8] = 0
     return arr
@@ -70,6 +75,7 @@ CASES = {
     "blanked_on_lossy": ("CT_small.dcm", lambda ds: _compressed(JPEG2000, j2k_cr=[10])(_pixels(_band)(ds)), "lossy",
                          "PSNR"),
     "other": ("CT_small.dcm", _pixels(_scrambled_block), "other", ""),
+    "one_pixel": ("CT_small.dcm", _pixels(_one_pixel), "other", ""),  # one value, but nothing blanked
 }
 
 

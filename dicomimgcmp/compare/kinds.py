@@ -1,6 +1,7 @@
 """What kind of change a changed pair received, decided from the two decoded frames, first match wins:
 
-1. ``blanked``: the changed pixels hold one value (one colour) in the de-identified image;
+1. ``blanked``: the changed pixels, more than one, hold one value (one colour) in the de-identified image (a
+   single changed pixel holds one value whatever was done to it);
 2. ``cropped``: the de-identified image is a part of the source (blanked inside or not);
 3. ``lossy``: small differences spread over most of the image (over half of the pixels, none over 5% of the
    range of values the source image uses): a lossy re-encoding;
@@ -38,7 +39,7 @@ def frame_kind(deid: np.ndarray, source: np.ndarray, changed: np.ndarray, croppe
     """The kind of one frame's change: ``deid`` the de-identified frame, ``source`` the source's part that it is
     compared with (the kept part of a crop), ``changed`` where they differ (de-identified coordinates)."""
     values = deid[changed]
-    if not cropped and len(values) and (values == values[:1]).all():
+    if not cropped and len(values) > 1 and (values == values[:1]).all():
         return ChangeKind.BLANKED, f"to {_value_text(values[0])}"
     if cropped:
         return ChangeKind.CROPPED, "blanked inside too" if changed.any() else ""
