@@ -169,3 +169,19 @@ def test_a_large_run_summary_is_short_and_links_to_its_groups_on_page_one(tree, 
             text = "".join(page_text(pdf, k) for k in range(summary))
         assert "i000.dcm   " not in text.replace("\n", " ")  # no file listed with its header findings
         assert "The sets of findings most files share" in text
+
+
+def test_two_patients_sharing_a_series_uid_are_two_groups_each_in_one_pdf(tree):
+    # a UID collision (pydicom's examples_overlay and pydicom-data's MR share a SeriesInstanceUID): a group is one
+    # patient's, so that the PDFs, which follow the patients, never split it
+    for k, patient in enumerate(("P1", "P1", "P9", "P9", "P5")):
+        src = series_slice("CT_small.dcm", "shared" if patient != "P5" else "own", k)
+        src.PatientID, src.PatientName = patient, f"{patient}^TEST"
+        add(tree, f"{patient}/s{k}.dcm", src, blank)
+    run = run_script(tree.config(multiprocessing_cpus="2"), multi=True)
+    changed = run.csv[run.csv.status == "changed"].set_index("deid_file")
+    assert len(changed) == 5
+    assert changed.loc["P1/s0.dcm", "change_group"] == changed.loc["P1/s1.dcm", "change_group"]
+    assert changed.loc["P9/s2.dcm", "change_group"] == changed.loc["P9/s3.dcm", "change_group"]
+    assert changed.loc["P1/s0.dcm", "change_group"] != changed.loc["P9/s2.dcm", "change_group"]
+    assert changed.groupby("change_group").pdf_file.nunique().eq(1).all()

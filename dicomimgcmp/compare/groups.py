@@ -124,8 +124,10 @@ def group_fields(source: FileRecord, crop: Crop | None, changes: list[FrameChang
 
 
 def group_id(source: FileRecord, key: str) -> str:
-    """A short id, stable from run to run, for one change within the source's series."""
-    return _digest(source.series_instance_uid.encode(), b"\0", key.encode())[:12]
+    """A short id, stable from run to run, for one change within the source's series: a patient's (two patients
+    that share a SeriesInstanceUID, a collision, are not one series: the PDFs, which follow patients, would split
+    the group)."""
+    return _digest(source.patient_id.encode(), b"\0", source.series_instance_uid.encode(), b"\0", key.encode())[:12]
 
 
 def _digest(*parts: bytes) -> str:
