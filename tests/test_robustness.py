@@ -53,6 +53,7 @@ def test_damaged_files_each_get_one_row_with_a_reason(tree):
         assert row.status == "changed" or row.reason, how
     assert csv.loc["zero.dcm", "status"] == "unreadable"
     assert csv.loc["truncated-pixels.dcm", "status"] == "unreadable"
+    assert "bytes of pixel data its header declares (cut short?)" in csv.loc["truncated-pixels.dcm", "reason"]
     assert "over max_pixels" in csv.loc["huge.dcm", "reason"] and csv.loc["huge.dcm", "status"] == "unreadable"
     assert result.proc.returncode == 0
 

@@ -98,9 +98,18 @@ def _native_frames_in_place(record: FileRecord, indices: list[int] | None) -> It
         opts["pixel_keyword"] = PIXEL_DATA_KEYWORDS.get(Tag(*tag), "PixelData")
         if not fmt.implicit_vr:
             opts["pixel_vr"] = head[4:6].decode("ascii", "replace")
+        _check_length(fmt.expected_bytes(), os.fstat(f.fileno()).st_size - f.tell())
         for frame, _ in get_decoder(tsyntax).iter_array(f, indices=indices, validate=True, raw=False,
                                                          transfer_syntax_uid=tsyntax, **opts):
             yield frame
+
+
+def _check_length(needed: int | None, held: int) -> None:
+    """Raise :class:`DecodeError` when a file holds fewer bytes of native pixel data than its header declares (a
+    file cut short: said so, rather than as the shape the decoder could not give the values it found)."""
+    if needed is not None and held < needed:
+        raise DecodeError(f"cannot decode pixel data: the file holds {held:,} of the {needed:,} bytes of pixel data "
+                          "its header declares (cut short?)")
 
 
 _ITEM, _SEQUENCE_END = b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0"  # (FFFE,E000) and (FFFE,E0DD), little endian
