@@ -203,3 +203,18 @@ def test_only_the_patients_identifiers_are_listed_first(attribute, first):
     from dicomimgcmp.checks.roles import names_the_patient
 
     assert names_the_patient(attribute) is first
+
+
+def test_the_software_that_wrote_a_file_is_no_ones_identity(tmp_path):
+    """A file meta's ImplementationClassUID names the software that wrote the file: a source whose
+    InstanceCreatorUID is that software's UID (DCMTK writes its own there) leaks nothing when a de-identified
+    file written by the same software holds it in its file meta."""
+    dcmtk = "1.2.276.0.7230010.3.0.3.6.4"
+    src = source_with_identity("CT_small.dcm", "writer", InstanceCreatorUID=dcmtk)
+    deid = clean(src, {})
+    assert deid.InstanceCreatorUID != dcmtk
+    deid.file_meta.ImplementationClassUID = dcmtk
+    for name, ds in (("src", src), ("deid", deid)):
+        ds.save_as(tmp_path / f"{name}.dcm", enforce_file_format=True)
+    assert pydicom.dcmread(tmp_path / "deid.dcm").file_meta.ImplementationClassUID == dcmtk
+    assert identity_found((str(tmp_path / "deid.dcm"), None), (str(tmp_path / "src.dcm"), None)) == ()

@@ -119,10 +119,15 @@ def date_is_identity(tag: int) -> bool:
     return not keyword(tag).endswith("Version")
 
 
+_IMPLEMENTATION_CLASS_UID = 0x00020012
+
+
 def is_place(tag: int, vr: str) -> bool:
     """Whether an element of the de-identified file is searched even when it holds its source's value (see the
-    module's docstring). File meta elements other than UIDs are not places, and are never searched."""
+    module's docstring). File meta elements other than UIDs are not places, and are never searched; nor is the
+    ImplementationClassUID, the UID of the software that wrote the file (a source's InstanceCreatorUID may be the
+    same software's)."""
     if tag >> 16 == 0x0002:
-        return vr == "UI"
+        return vr == "UI" and tag != _IMPLEMENTATION_CLASS_UID
     return is_private(tag) or profile_entry(tag) is not None
 
