@@ -153,7 +153,7 @@ def judge(deid: list[Element], source: list[Element], configured: tuple[str, ...
         if judged is not None:
             actions.add(judged[0])
             if judged[1]:
-                found.add(f"{judged[1]}@{elem.path}")
+                found.add(judged[1])
     for attribute, path, seen in _lost_sequences(_items(source_paths), items, kept, columns):
         found.add(f"lost:{attribute}@{path}")
         actions.add(f"{attribute}\tK\t{seen}\tlost")
@@ -170,7 +170,7 @@ def _items(paths: Iterable[str]) -> set[str]:
 
 
 def _judge_element(elem: Element, other: Element | None, columns: tuple[str, ...]) -> tuple[str, str] | None:
-    """A source element's line of actions and its finding ("finding:Keyword", "" for none), given the
+    """A source element's line of actions and its finding ("finding:Keyword@path", "" for none), given the
     de-identified file's element at its path (None: there is none); None for an element judged elsewhere or not
     at all (file meta, markers, private elements, sequences, elements without a value)."""
     if not elem.texts or elem.tag >> 16 == 0x0002 or elem.path.startswith(_MARKERS) or is_private(elem.tag) or \
@@ -180,7 +180,7 @@ def _judge_element(elem: Element, other: Element | None, columns: tuple[str, ...
     observed = _observed(elem, other)
     finding = _finding(elem.tag, action, observed)
     name = attribute_name(elem.tag)
-    return f"{name}\t{action}\t{observed}\t{finding}", f"{finding}:{name}" if finding else ""
+    return f"{name}\t{action}\t{observed}\t{finding}", f"{finding}:{name}@{elem.path}" if finding else ""
 
 
 #: :func:`_judge_element` remembered for short elements: most, and what became of them, repeat from file to file.
@@ -216,16 +216,15 @@ def _judge_added(deid: dict[str, Element], source_paths: set[str], columns: tupl
     by their creator, as "(gggg,xxee) CREATOR"; under Retain Safe Private, the safe ones are kept as they should
     be), and the attributes only it has (its markers, dummies: added)."""
     safe_kept = _SAFE_PRIVATE_OPTION in columns
-    for elem in deid.values():
-        if part := private_part(elem.path):
-            segment, creator_path, name = _private_place(part)
-            creator_elem = deid.get(creator_path)
-            creator = creator_elem.texts[0].strip() if creator_elem and creator_elem.texts else ""
-            safe = safe_kept and is_safe_private(segment, creator)
-            if not safe:
-                found.add(f"private_kept:{segment}@{part}")
-            actions.add(_private_line(name, creator, safe))  # there, with a value or not: as the finding says
-        elif elem.path not in source_paths and elem.tag >> 16 != 0x0002 and not elem.path.startswith(_MARKERS) \
+    for path, elem in deid.items():
+        private = _private_place(path)
+        if private is not None:
+            creator = deid.get(private[1])
+            finding, line = _private_kept(private, creator.texts if creator is not None else (), safe_kept)
+            if finding:
+                found.add(finding)
+            actions.add(line)  # there, with a value or not: as the finding says
+        elif path not in source_paths and elem.tag >> 16 != 0x0002 and not path.startswith(_MARKERS) \
                 and _has_value(elem):  # the file meta; the markers (with their code items) are judged as markers
             actions.add(f"{attribute_name(elem.tag)}\t{expected_action(elem.tag, columns)}\tadded\t")
 
@@ -234,18 +233,27 @@ _SAFE_PRIVATE_OPTION = OPTIONS["retain_safe_private"].column
 
 
 @functools.lru_cache(maxsize=REMEMBERED)  # a series' files keep the same private elements
-def _private_place(part: str) -> tuple[str, str, str]:
-    """A private element's (or sequence's) own segment, "(gggg,eeee)", the path of its block's creator (in the
-    same data set), and its name without the creator, "(gggg,xxee)"."""
+def _private_place(path: str) -> tuple[str, str, str, str] | None:
+    """Where an element is private (None: it is not): the path to the private element (or sequence) it is or is
+    in, the path of that element's block's creator (in the same data set), its own segment, "(gggg,eeee)", and its
+    name without the creator, "(gggg,xxee)"."""
+    part = private_part(path)
+    if not part:
+        return None
     prefix, _, tag = part.rpartition("/")
-    return tag, f"{prefix}/" * bool(prefix) + f"{tag[:6]}00{tag[6:8]})", f"{tag[:6]}xx{tag[8:10]})"
+    return part, f"{prefix}/" * bool(prefix) + f"{tag[:6]}00{tag[6:8]})", tag, f"{tag[:6]}xx{tag[8:10]})"
 
 
 @functools.lru_cache(maxsize=REMEMBERED)
-def _private_line(name: str, creator: str, safe: bool) -> str:
-    """The line of actions of a private element kept, named "(gggg,xxee) CREATOR": a finding unless it is safe
-    (Retain Safe Private, Table E.3.10-1: expected K)."""
-    return f"{name} {creator}".rstrip() + ("\tK\tkept\t" if safe else "\tX\tkept\tprivate_kept")
+def _private_kept(private: tuple[str, str, str, str], creator: tuple[str, ...], safe_kept: bool) -> tuple[str, str]:
+    """A private element kept (``private``: :func:`_private_place`; ``creator``: its creator's values): its
+    finding ("" for none) and its line of actions, named "(gggg,xxee) CREATOR": a finding unless it is safe (Retain
+    Safe Private, Table E.3.10-1: expected K)."""
+    part, _, segment, name = private
+    owner = creator[0].strip() if creator else ""
+    safe = safe_kept and is_safe_private(segment, owner)
+    line = f"{name} {owner}".rstrip() + ("\tK\tkept\t" if safe else "\tX\tkept\tprivate_kept")
+    return "" if safe else f"private_kept:{segment}@{part}", line
 
 
 @functools.lru_cache(maxsize=8192)
