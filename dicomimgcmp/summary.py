@@ -79,18 +79,19 @@ class SetGroup(NamedTuple):
 
     def text(self) -> str:
         """The group in words, as the console, the PDF and review.html say it."""
-        return _SET_GROUP_TEXT[SetFinding(self.finding)].format(**self._asdict())
+        return _SET_GROUP_TEXT[SetFinding(self.finding)].format(**self._asdict(), files_n=counted(self.files, "file"),
+                                                                 total_files=counted(self.total, "file"))
 
 
 #: How a group of each set finding is said (fields of :class:`SetGroup`).
 _SET_GROUP_TEXT = {
-    SetFinding.UID_SPLIT: "{key} became {detail} new values: {files} of {total} files not given the usual one",
-    SetFinding.UID_MERGED: "{detail} source values became one, {key}: {files} files",
-    SetFinding.UID_DANGLING: "{key} not remapped to the file it refers to: {files} files",
-    SetFinding.PATIENT_SPLIT: "patient {key} given {detail} PatientIDs: {files} of {total} files not given the "
+    SetFinding.UID_SPLIT: "{key} became {detail} new values: {files} of {total_files} not given the usual one",
+    SetFinding.UID_MERGED: "{detail} source values became one, {key}: {files_n}",
+    SetFinding.UID_DANGLING: "{key} not remapped to the file it refers to: {files_n}",
+    SetFinding.PATIENT_SPLIT: "patient {key} given {detail} PatientIDs: {files} of {total_files} not given the "
                               "usual one",
-    SetFinding.PATIENT_MERGED: "{detail} source patients given one PatientID, {key}: {files} files",
-    SetFinding.SHIFT_DIFFERS: "patient {key}: {files} of {total} files shifted other than the usual {detail} days",
+    SetFinding.PATIENT_MERGED: "{detail} source patients given one PatientID, {key}: {files_n}",
+    SetFinding.SHIFT_DIFFERS: "patient {key}: {files} of {total_files} shifted other than the usual {detail} days",
 }
 
 
@@ -107,14 +108,15 @@ class SetTally(NamedTuple):
         """The judgement in a line: ``alarm``, the files with findings and how many per finding; or none."""
         if not self.files:
             return "Consistent as a set: no finding"
-        return f"{alarm}: {self.files} files (" + ", ".join(f"{finding} {n}" for finding, n in self.counts) + \
-            "; CSV column set_findings)"
+        counts = ", ".join(f"{finding} {n}" for finding, n in self.counts)
+        return f"{alarm}: {counted(self.files, 'file')} ({counts}; CSV column set_findings)"
 
     def group_lines(self, shown: int) -> list[str]:
         """The first ``shown`` groups in words, and how many more there are."""
         lines = [group.text() for group in self.groups[:shown]]
         more = self.group_count - len(lines)
-        return lines + ([f"... and {more} more groups (each file's findings in the CSV)"] if more > 0 else [])
+        said = f"... and {counted(more, 'more group')} (each file's findings in the CSV)"
+        return lines + ([said] if more > 0 else [])
 
 
 def counted(count: int, noun: str) -> str:

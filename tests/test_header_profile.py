@@ -192,11 +192,11 @@ def test_configured_options_override_the_declared_and_the_csv_says_which(tree):
     # the device identity the option kept: the serial number and CT_small's station name
     assert configured.row("device").profile_findings == \
         "kept:DeviceSerialNumber@(0018,1000);kept:StationName@(0008,1010)"
-    assert "PROFILE NOT FOLLOWED: 1 files (CSV column profile_findings)" in configured.proc.stdout
+    assert "PROFILE NOT FOLLOWED: 1 file (CSV column profile_findings)" in configured.proc.stdout
     assert "Profile followed: 0 files" in run.proc.stdout
     with pikepdf.open(configured.run_dir / "comparison_results.pdf") as pdf:
         summary = page_text(pdf, 0)
-    assert "Confidentiality Profile not followed: 1 files" in summary
+    assert "Confidentiality Profile not followed: 1 file" in summary
     assert "kept   DeviceSerialNumber: X/Z/D, kept" in summary
     actions = pd.read_csv(configured.run_dir / "header_actions.csv", dtype=str, keep_default_na=False)
     assert list(actions.columns) == ["attribute", "expected", "observed", "files", "finding"]

@@ -178,4 +178,4 @@ def test_recipe_verdict_and_header_identity_columns_filter_the_table(tree, brows
     assert review.column("file") == ["p1"] and "PatientID@(0011,1010)" in review.column("identity in header")[0]
     page.select_option("#header-filter", "none")
     assert sorted(review.column("file")) == ["p0", "p2"]
-    assert "Identity found in headers: 1 files" in page.inner_text("body")
+    assert "Identity found in headers: 1 file" in page.inner_text("body")

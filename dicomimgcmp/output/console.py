@@ -47,10 +47,11 @@ def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Pa
                      f"{reused.get('results', 0)} comparisons (files unchanged; --restart to redo everything)")
     lines += ["Files per status:"] + [f"  {k:<{width}}  {v}" for k, v in counts.items()]
     if identity_found:
-        lines.append(f"IDENTITY FOUND IN PIXELS: {identity_found} images (their pages come first in the PDF)")
+        lines.append(f"IDENTITY FOUND IN PIXELS: {counted(identity_found, 'image')} "
+                     "(their pages come first in the PDF)")
     if header is not None and not nothing_paired(counts):  # nothing was searched: no reassurance
         lines.append(f"{'IDENTITY FOUND IN HEADERS' if header.files else 'Identity found in headers'}: "
-                     f"{header.files} files" + (" (CSV column header_identity)" if header.files else ""))
+                     + counted(header.files, "file") + (" (CSV column header_identity)" if header.files else ""))
         if header.attributes:  # the patient's own identifiers first: a name left is not lost among serial numbers
             shown = header.attributes[:CONSOLE_ATTRIBUTES]
             more = len(header.attributes) - len(shown)
@@ -60,8 +61,8 @@ def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Pa
             lines.append(f"DATE SHIFTS DIFFER within {counted(len(header.shifts), 'patient')}: "
                          + "; ".join(f"{p or '(no ID)'}: {s} days" for p, s in header.shifts[:10]))
     if profile is not None and not nothing_paired(counts):
-        lines.append(f"{'PROFILE NOT FOLLOWED' if profile.files else 'Profile followed'}: {profile.files} files"
-                     + (" (CSV column profile_findings)" if profile.files else ""))
+        lines.append(f"{'PROFILE NOT FOLLOWED' if profile.files else 'Profile followed'}: "
+                     + counted(profile.files, "file") + (" (CSV column profile_findings)" if profile.files else ""))
     if set_tally is not None and not nothing_paired(counts):
         lines.append(set_tally.headline("NOT CONSISTENT AS A SET"))
         lines += [f"  {line}" for line in set_tally.group_lines(CONSOLE_GROUPS)]

@@ -44,7 +44,7 @@ from dicomimgcmp.run.tasks import (
     unreadable_file,
     unreadable_pair,
 )
-from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, SetTally, nothing_paired
+from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, SetTally, counted, nothing_paired
 
 #: Files per header-reading task: each task costs the process that runs the pipeline (submitting, collecting); 40,000
 #: files: that process 1.3-1.5 CPU-s with 64, 1.1-1.2 with 256.
@@ -134,13 +134,13 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
                                        cfg.recipe.attributes if cfg.recipe else ())
         log.info("indexed %d de-identified and %d source files (%d read before)", n_deid, n_source,
                  state.reused["records"])
-        progress.done.append(f"indexed {n_deid + n_source} files")
+        progress.done.append(f"indexed {counted(n_deid + n_source, 'file')}")
         clock.lap("index")
 
         progress.stage = f"comparing {n_deid} de-identified files with their sources"
         compared = pair_and_compare(cfg, workers, state)
         log.info("compared %d pairs (%d compared before)", compared, state.reused["results"])
-        progress.done.append(f"compared {compared} pairs")
+        progress.done.append(f"compared {counted(compared, 'pair')}")
         set_tally = None
         if cfg.set_check is SetMode.ON and not cfg.judges_set:
             log.info("set_check: the run is not judged as one set: it needs header_check on")

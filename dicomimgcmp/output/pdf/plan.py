@@ -192,7 +192,7 @@ def _summary_lines(summary: Summary, pages: list[list[Listed]], series_sizes: di
     if nothing_paired(summary.counts):
         head.append(Line(f"WARNING: {NOTHING_PAIRED}: {summary.unpaired or 'check uid_mapping_file'}.", "warn"))
     if summary.phi_total:
-        head.append(Line(f"Identity found in pixels: {summary.phi_total} images", "warn"))
+        head.append(Line(f"Identity found in pixels: {counted(summary.phi_total, 'image')}", "warn"))
     if summary.header is not None and not nothing_paired(summary.counts):
         head += _header_lines(summary.header)
     if summary.profile is not None and not nothing_paired(summary.counts):
@@ -266,7 +266,7 @@ def _header_lines(header: HeaderTally) -> list[Line]:
     """Identity found in headers: the count (in red when any), the table (files, source attribute, where; the
     first :data:`TABLE_SHOWN` places), the sets of findings most files share (never file by file: the CSV and
     review.html have every file), and the patients whose date shifts differ."""
-    lines = [Line(f"Identity found in headers: {header.files} files", "warn" if header.files else "text")]
+    lines = [Line(f"Identity found in headers: {counted(header.files, 'file')}", "warn" if header.files else "text")]
     if header.table:
         lines.append(Line("Source attribute found in the de-identified files (files, attribute @ where):"))
         lines += _capped([Line(f"{files:>7}   {attribute} @ {place}", "mono")
@@ -284,7 +284,8 @@ def _header_lines(header: HeaderTally) -> list[Line]:
 def _profile_lines(profile: ProfileTally) -> list[Line]:
     """The profile judgement: files with findings (in red when any), then the findings by attribute, the first
     :data:`TABLE_SHOWN` (all in header_actions.csv)."""
-    lines = [Line(f"Confidentiality Profile not followed: {profile.files} files", "warn" if profile.files else "text")]
+    lines = [Line(f"Confidentiality Profile not followed: {counted(profile.files, 'file')}",
+                  "warn" if profile.files else "text")]
     if profile.table:
         lines.append(Line("Findings by attribute (files, finding, attribute: the action asked, the action seen):"))
         lines += _capped([Line(f"{files:>7}   {finding}   {attribute}: {expected}, {observed}", "mono")
