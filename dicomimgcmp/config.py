@@ -78,8 +78,8 @@ CONFIG_KEYS: dict[str, str] = {
                      "0700 and files 0600, or 0750 and 0640 for a curation team sharing a group); the outputs "
                      "show source images and identity values",
     "recipe": "optional: the pixel de-identification recipe to judge the changes against (CSV column "
-              "recipe_verdict): \"deid:default\", \"deid:ultrasound\" (deid's shipped recipes), or the path of "
-              "a deid recipe, a CTP DicomPixelAnonymizer.script or a CSV table of boxes",
+              "recipe_verdict): \"deid:default\", \"deid:ultrasound\", \"deid:xray.chest\" (deid's shipped "
+              "recipes), or the path of a deid recipe, a CTP DicomPixelAnonymizer.script or a CSV table of boxes",
 }
 REQUIRED_KEYS = ("run_name", "input_data_path", "pre_deID_data_path", "uid_mapping_file",
                  "output_data_path", "log_path")
