@@ -97,19 +97,33 @@ _SET_GROUP_TEXT = {
 
 class SetTally(NamedTuple):
     """The set judgement over a run: pairs with findings, pairs per finding, and the groups of findings, most
-    files first (the first :data:`~.run.store.set_check.GROUPS`), with how many groups there are in all."""
+    files first (the first :data:`~.run.store.set_check.GROUPS`), with how many groups there are in all; and how
+    many pairs were judged, of which how many had a PatientID on both sides and a date shift measured (the others'
+    pseudonyms and shifts could not be judged: a "no finding" says nothing of them)."""
 
     files: int
     counts: tuple[tuple[str, int], ...]
     groups: tuple[SetGroup, ...]
     group_count: int
+    pairs: int = 0
+    with_patient_ids: int = 0
+    with_shifts: int = 0
 
     def headline(self, alarm: str = "Not consistent as a set") -> str:
         """The judgement in a line: ``alarm``, the files with findings and how many per finding; or none."""
+        not_judged = self._not_judged()
         if not self.files:
-            return "Consistent as a set: no finding"
+            return "Consistent as a set: no finding" + (f" ({not_judged})" if not_judged else "")
         counts = ", ".join(f"{finding} {n}" for finding, n in self.counts)
-        return f"{alarm}: {counted(self.files, 'file')} ({counts}; CSV column set_findings)"
+        return f"{alarm}: {counted(self.files, 'file')} ({counts}; CSV column set_findings)" + \
+            (f"; {not_judged}" if not_judged else "")
+
+    def _not_judged(self) -> str:
+        """What the judgement could not look at: the pairs without a PatientID on a side, or without a date shift
+        (no date on a side: removed, or not real)."""
+        missing = [f"{what} of {counted(self.pairs - n, 'pair')}" for what, n in (
+            ("PatientIDs", self.with_patient_ids), ("date shifts", self.with_shifts)) if n < self.pairs]
+        return "not judged: " + " and ".join(missing) + " (a side holds none)" if missing else ""
 
     def group_lines(self, shown: int) -> list[str]:
         """The first ``shown`` groups in words, and how many more there are."""

@@ -126,10 +126,24 @@ def test_each_fault_is_flagged_on_exactly_its_pairs(tree, fault):
     assert found == expected
     said = run.proc.stdout
     assert ("NOT CONSISTENT AS A SET" in said) == bool(expected)
+    assert "not judged" not in said  # dicognito keeps a pseudonym and shifts every date
     review = (run.run_dir / "review.html").read_text()
     assert ("Not consistent as a set" if expected else "Consistent as a set: no finding") in review
     for item in expected.values():  # each group links to its files: the table filtered by finding and attribute
         assert f'data-filter="{item.split("@")[0]}@"' in review
+
+
+def test_no_finding_says_what_could_not_be_judged(tree):
+    """A de-identifier that removes the PatientID (or every date) leaves nothing to judge pseudonyms (or shifts)
+    by: "no finding" must not reassure about what was not looked at."""
+    deid = _consistent(tree)
+    for path in _in(deid, "P2/"):
+        del deid[path].PatientID
+    _save(tree, deid)
+    run = run_script(tree.config(), multi=True)
+    said = "Consistent as a set: no finding (not judged: PatientIDs of 8 pairs (a side holds none))"
+    assert said in run.proc.stdout
+    assert said in (run.run_dir / "review.html").read_text()
 
 
 def test_off_and_without_the_header_check_there_is_no_judgement(tree):

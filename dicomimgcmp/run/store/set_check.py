@@ -152,7 +152,11 @@ class SetQueries(StoreBase):
             "MAX(detail) FROM set_found "
             "GROUP BY finding, grp ORDER BY n DESC, finding, grp LIMIT ?", (GROUPS,)))
         count = self._one("SELECT COUNT(*) FROM (SELECT DISTINCT finding, grp FROM set_found)")
-        return SetTally(files, tuple((str(f), per_finding[f]) for f in SetFinding if f in per_finding), groups, count)
+        judged = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(COALESCE(source_patient, '') != '' AND COALESCE(patient_id, '') != ''), 0),"
+            " COUNT(date_shift) FROM set_rows").fetchone()
+        return SetTally(files, tuple((str(f), per_finding[f]) for f in SetFinding if f in per_finding), groups, count,
+                        *judged)
 
 
 @functools.lru_cache(maxsize=64)
