@@ -218,3 +218,47 @@ def test_the_software_that_wrote_a_file_is_no_ones_identity(tmp_path):
         ds.save_as(tmp_path / f"{name}.dcm", enforce_file_format=True)
     assert pydicom.dcmread(tmp_path / "deid.dcm").file_meta.ImplementationClassUID == dcmtk
     assert identity_found((str(tmp_path / "deid.dcm"), None), (str(tmp_path / "src.dcm"), None)) == ()
+
+
+def _found_after(tmp_path, src, edit) -> tuple[str, ...]:
+    """The identity found in a copy of ``src`` de-identified by :func:`clean`, then edited."""
+    deid = clean(src, {})
+    edit(deid)
+    for name, ds in (("src", src), ("deid", deid)):
+        ds.save_as(tmp_path / f"{name}.dcm", enforce_file_format=False)
+    return identity_found((str(tmp_path / "deid.dcm"), None), (str(tmp_path / "src.dcm"), None))
+
+
+@pytest.mark.parametrize("written", ["US chest wall for Mary Zzzdowntime", "mary ANN zzzdowntime, follow-up"])
+def test_a_name_written_given_name_first_is_found(tmp_path, written):
+    src = source_with_identity("CT_small.dcm", "given-first", PatientName="ZZZDOWNTIME^MARY^ANN")
+    found = _found_after(tmp_path, src, lambda deid: setattr(deid, "ImageComments", written))
+    assert "PatientName@(0020,4000)" in found
+
+
+def test_the_patients_name_held_also_in_a_private_element_is_named_patientname(tmp_path):
+    # Philips and Siemens ultrasounds keep a copy of the name in (0033,1013), "Patient's Name Single Byte"
+    src = source_with_identity("CT_small.dcm", "private-copy", PatientName="ZZZDOWNTIME^MARY")
+    block = src.private_block(0x0033, "MITRA OBJECT UTF8 ATTRIBUTES 1.0", create=True)
+    block.add_new(0x13, "PN", "ZZZDOWNTIME^MARY")
+    found = _found_after(tmp_path, src, lambda deid: setattr(deid, "StudyDescription", "ZZZDOWNTIME MARY chest"))
+    assert "PatientName@(0008,1030)" in found and not any(f.startswith("(0033,1013)@") for f in found)
+
+
+def test_a_placeholder_kept_is_no_ones_identity(tmp_path):
+    src = source_with_identity("CT_small.dcm", "placeholder", InstitutionName="*NO INFO NO INFO*      NO INFO",
+                               StationName="Not connected", InstitutionalDepartmentName="N/A")
+
+    def keep(deid):
+        for keyword in ("InstitutionName", "StationName", "InstitutionalDepartmentName"):
+            setattr(deid, keyword, src[keyword].value)
+
+    assert _found_after(tmp_path, src, keep) == ()
+
+
+@pytest.mark.parametrize("kept, found", [("204", True), ("  204 ", True), ("205", False)])
+def test_a_short_patient_id_kept_at_its_place_is_found(tmp_path, kept, found):
+    # too short to look for anywhere (a number of three digits is in every header), but the patient's own ID
+    src = source_with_identity("CT_small.dcm", "short-id", PatientID="204")
+    assert ("PatientID@(0010,0020)" in _found_after(tmp_path, src, lambda deid: setattr(deid, "PatientID", kept))) \
+        == found

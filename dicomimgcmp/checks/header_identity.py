@@ -43,6 +43,7 @@ from dicomimgcmp.checks.roles import (
     date_is_identity,
     is_place,
     keyword,
+    names_the_patient,
     plain_word_is_identity,
     text_is_identity,
 )
@@ -62,6 +63,11 @@ from dicomimgcmp.read.elements import (
 NOT_IDENTITY = frozenset({"anonymous", "anonymized", "anonymised", "anon", "removed", "none", "unknown", "yes",
                           "null", "deleted", "deidentified", "blank", "other", "derived", "primary", "original",
                           "secondary", "axial", "male", "female", "patient", "test"})
+#: Words a placeholder is made of: a value of these alone ("*NO INFO NO INFO* NO INFO", "Not connected", "N/A")
+#: says that there is no value, and is no one's identity.
+PLACEHOLDER_WORDS = frozenset({"no", "not", "info", "information", "connected", "available", "applicable", "given",
+                               "provided", "specified", "none", "unknown", "n", "a", "na", "nil", "null", "empty",
+                               "blank", "anonymous", "anonymized", "anonymised", "removed", "deleted"})
 #: Every byte that is not an ASCII letter or digit: the de-identified header's bytes without them, in lower case,
 #: are searched first (a value folded the same way is in them if it is in any element).
 _NOT_ALNUM = bytes(b for b in range(256) if not (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122))
@@ -132,10 +138,20 @@ def _found(deid: Header, source: Header, kept_uids: Container[str]) -> tuple[str
     if values.other:  # names in other scripts: in the header's text as UTF-8 or as a single-byte character set
         folded = fold(head.decode("utf-8", "ignore")) + "\0" + fold(head.decode("latin-1"))
         candidates += (needle for text in values.other if text in folded for needle in values.by_text[text])
+    kept = _kept_short(deid, values.short) if values.short else ()
     if not candidates:
-        return ()
+        return kept
     places = deid.elements(_searched if any(n.kind is NeedleKind.UID for n in candidates) else _not_uid)
-    return _locate(places, candidates, source.elements)
+    found = _locate(places, candidates, source.elements)
+    return tuple(sorted({*found, *kept})) if kept else found
+
+
+def _kept_short(deid: Header, short: dict[str, tuple[str, tuple[str, ...]]]) -> tuple[str, ...]:
+    """The patient's identifiers too short to be looked for anywhere (:func:`_short_identifier`) that the
+    de-identified file holds unchanged at their place, as "attribute@path"."""
+    held = {elem.path: elem.texts for elem in deid.elements(_not_uid) if elem.path in short}
+    return tuple(f"{attribute}@{path}" for path, (attribute, texts) in short.items()
+                 if path in held and tuple(v.strip() for v in held[path]) == texts)
 
 
 def _searched(_tag: int, vr: str) -> bool:
@@ -158,6 +174,11 @@ class _SourceValues:
             self.by_text.setdefault(needle.text, []).append(needle)
         self.ascii = [(text.encode(), text) for text in self.by_text if text.isascii()]
         self.other = [text for text in self.by_text if not text.isascii()]
+        #: The patient's own identifiers whose values are too short to look for (a PatientID "204"), by path: found
+        #: only where the de-identified file keeps them at their place.
+        self.short = {elem.path: (attribute_name(elem.tag), tuple(v.strip() for v in elem.texts))
+                      for elem in elements if any(map(_short_identifier, elem.texts))
+                      and names_the_patient(attribute_name(elem.tag))}
 
 
 _source_values = functools.lru_cache(maxsize=256)(_SourceValues)
@@ -206,10 +227,13 @@ def _value_needles(tag: int, vr: str, texts: tuple[str, ...]) -> tuple[Needle, .
 
 
 def _name_needles(attribute: str, person: str) -> Iterator[Needle]:
-    """A person name whole, and its components alone (:attr:`~.enums.NeedleKind.NAME_PART`). A lone component
-    shorter than :data:`MIN_NAME_PART` is not looked for ("RIS", "LEE" are words too)."""
+    """A person name whole, also given name first as people write it ("Mary Smith", "Mary Ann Smith" for
+    SMITH^MARY^ANN), and its components alone (:attr:`~.enums.NeedleKind.NAME_PART`). A lone component shorter
+    than :data:`MIN_NAME_PART` is not looked for ("RIS", "LEE" are words too)."""
     parts = [part for part in re.split(r"[\^=]", person) if part.strip()]
-    yield from _needles(attribute, [" ".join(parts)], NeedleKind.WORDS)
+    family, given, middle = (person.split("=")[0].split("^") + ["", ""])[:3]
+    given_first = [f"{given} {family}", f"{given} {middle} {family}"] if given.strip() and family.strip() else []
+    yield from _needles(attribute, [" ".join(parts), *given_first[:1 + bool(middle.strip())]], NeedleKind.WORDS)
     words = [word for part in parts for word in part.split() if len(fold(word)) >= MIN_NAME_PART]
     yield from _needles(attribute, words, NeedleKind.NAME_PART)
 
@@ -236,8 +260,17 @@ def _may_hold_identity(tag: int, vr: str) -> bool:
 def _needles(attribute: str, values: Iterable[str], kind: NeedleKind) -> Iterator[Needle]:
     for value in values:
         text = fold(value)
-        if len(text) >= MIN_VALUE and text not in NOT_IDENTITY and not _only_a_number(text):
+        if len(text) >= MIN_VALUE and text not in NOT_IDENTITY and not _only_a_number(text) and \
+                not set(folded_words(value)) <= PLACEHOLDER_WORDS:
             yield Needle(text, kind, attribute)
+
+
+def _short_identifier(value: str) -> bool:
+    """A value too short to be looked for (under :data:`MIN_VALUE` characters, or a short number), that is still
+    an identifier where it stands: not one character or digit repeated, not a placeholder."""
+    text = fold(value)
+    return (len(text) < MIN_VALUE or _only_a_number(text)) and len(set(text)) > 1 and text not in NOT_IDENTITY \
+        and not set(folded_words(value)) <= PLACEHOLDER_WORDS
 
 
 def _only_a_number(text: str) -> bool:
@@ -248,7 +281,8 @@ def _only_a_number(text: str) -> bool:
 def _locate(deid: Iterable[Element], needles: list[Needle], source: Callable[[], list[Element]]) -> tuple[str, ...]:
     """Each needle found in a place of the de-identified data set (:func:`.roles.is_place`), as "attribute@path",
     sorted. Where values of several source attributes are found in one element (the same date in StudyDate and
-    ContentDate), the element's own attribute is named if it is one of them, else the first. The source's
+    ContentDate), the element's own attribute is named if it is one of them, else the first in
+    :func:`_naming_order`. The source's
     elements (``source``) are read only if an element found needs them."""
     finder = _value_finder(frozenset(needle for needle in needles if needle.kind is not NeedleKind.UID))
     uids: dict[str, set[str]] = {}  # an instance's UIDs are its own: looked for pair by pair
@@ -266,8 +300,14 @@ def _locate(deid: Iterable[Element], needles: list[Needle], source: Callable[[],
             names = names | _uid_names(elem, uids)
         if names and (place or source_at.get(elem.path) != elem.texts):
             own = keyword(elem.tag)
-            found.append(f"{own if own in names else min(names)}@{elem.path}")
+            found.append(f"{own if own in names else min(names, key=_naming_order)}@{elem.path}")
     return tuple(sorted(found))
+
+
+def _naming_order(attribute: str) -> tuple[bool, bool, str]:
+    """Which of the source attributes that hold a value found names it: the patient's own identifiers first, then
+    public attributes, then private ones ("(0033,1013)", a vendor's copy of the patient's name, is PatientName)."""
+    return not names_the_patient(attribute), attribute.startswith("("), attribute
 
 
 def _uid_names(elem: Element, uids: dict[str, set[str]]) -> set[str]:
