@@ -56,6 +56,10 @@ class HeaderTally(NamedTuple):
     combination_count: int
     shifts: tuple[tuple[str, str], ...]
     attributes: tuple[tuple[str, int], ...]
+    unjudged: int = 0  # de-identified files not searched: not paired, or not read
+
+    def unjudged_text(self) -> str:
+        return unjudged_text(self.unjudged)
 
 
 class ProfileTally(NamedTuple):
@@ -64,6 +68,10 @@ class ProfileTally(NamedTuple):
 
     files: int
     table: tuple[tuple[str, str, str, str, int], ...]
+    unjudged: int = 0  # de-identified files not judged: not paired, or not read
+
+    def unjudged_text(self) -> str:
+        return unjudged_text(self.unjudged)
 
 
 class SetGroup(NamedTuple):
@@ -131,6 +139,11 @@ class SetTally(NamedTuple):
         more = self.group_count - len(lines)
         said = f"... and {counted(more, 'more group')} (each file's findings in the CSV)"
         return lines + ([said] if more > 0 else [])
+
+
+def unjudged_text(files: int) -> str:
+    """What a count of files with findings leaves out: the de-identified files not judged ("" when none)."""
+    return f"; {counted(files, 'de-identified file')} not judged (not paired, or not read)" if files else ""
 
 
 def counted(count: int, noun: str) -> str:

@@ -262,3 +262,17 @@ def test_a_short_patient_id_kept_at_its_place_is_found(tmp_path, kept, found):
     src = source_with_identity("CT_small.dcm", "short-id", PatientID="204")
     assert ("PatientID@(0010,0020)" in _found_after(tmp_path, src, lambda deid: setattr(deid, "PatientID", kept))) \
         == found
+
+
+def test_the_count_of_files_with_findings_says_which_files_were_not_judged(tree):
+    # an unmapped file and one cut inside its file meta: no source to search against, no header read
+    pair_cleaned(tree, "a.dcm", source_with_identity("CT_small.dcm", "judged"))
+    tree.add("unmapped.dcm", "MR_small.dcm", mapped=False)
+    _src, cut = tree.add("cut.dcm", "MR_small.dcm")
+    (tree.deid / "cut.dcm").write_bytes((tree.deid / "cut.dcm").read_bytes()[:200])
+    run = run_script(tree.config(), multi=True)
+    said = "; 2 de-identified files not judged (not paired, or not read)"
+    lines = run.proc.stdout.splitlines()
+    assert any(line.startswith("Identity found in headers: 0 files" + said) for line in lines), run.proc.stdout
+    assert any(line.startswith("PROFILE NOT FOLLOWED: 1 file (CSV column profile_findings)" + said) for line in lines)
+    assert "Identity found in headers: 0 files" + said in (run.run_dir / "review.html").read_text()

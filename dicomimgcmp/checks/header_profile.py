@@ -86,10 +86,10 @@ def headers_judged(result: PairResult) -> bool:
     """Whether a pair's headers are judged (by both header judgements): both files were read, and the pairing
     found them a pair."""
     return (result.deid is not None and result.source is not None and not result.deid.error
-            and not result.source.error and result.status not in _NOT_A_PAIR)
+            and not result.source.error and result.status not in NOT_A_PAIR)
 
 
-_NOT_A_PAIR = frozenset({Status.UNMAPPED, Status.MISSING_PRE, Status.DUPLICATE_UID})
+NOT_A_PAIR = frozenset({Status.UNMAPPED, Status.MISSING_PRE, Status.DUPLICATE_UID})
 
 
 def check_profile(result: PairResult, configured: tuple[str, ...]) -> PairResult:

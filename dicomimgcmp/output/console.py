@@ -51,7 +51,8 @@ def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Pa
                      "(their pages come first in the PDF)")
     if header is not None and not nothing_paired(counts):  # nothing was searched: no reassurance
         lines.append(f"{'IDENTITY FOUND IN HEADERS' if header.files else 'Identity found in headers'}: "
-                     + counted(header.files, "file") + (" (CSV column header_identity)" if header.files else ""))
+                     + counted(header.files, "file") + (" (CSV column header_identity)" if header.files else "")
+                     + header.unjudged_text())
         if header.attributes:  # the patient's own identifiers first: a name left is not lost among serial numbers
             shown = header.attributes[:CONSOLE_ATTRIBUTES]
             more = len(header.attributes) - len(shown)
@@ -62,7 +63,8 @@ def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Pa
                          + "; ".join(f"{p or '(no ID)'}: {s} days" for p, s in header.shifts[:10]))
     if profile is not None and not nothing_paired(counts):
         lines.append(f"{'PROFILE NOT FOLLOWED' if profile.files else 'Profile followed'}: "
-                     + counted(profile.files, "file") + (" (CSV column profile_findings)" if profile.files else ""))
+                     + counted(profile.files, "file") + (" (CSV column profile_findings)" if profile.files else "")
+                     + profile.unjudged_text())
     if set_tally is not None and not nothing_paired(counts):
         lines.append(set_tally.headline("NOT CONSISTENT AS A SET"))
         lines += [f"  {line}" for line in set_tally.group_lines(CONSOLE_GROUPS)]

@@ -6,10 +6,11 @@ import re
 from collections import Counter
 
 from dicomimgcmp.checks.dates import shifts_differ
-from dicomimgcmp.checks.header_profile import unpack
+from dicomimgcmp.checks.header_profile import NOT_A_PAIR, unpack
 from dicomimgcmp.checks.roles import names_the_patient
 from dicomimgcmp.enums import RecipeVerdict
-from dicomimgcmp.run.store.base import StoreBase
+from dicomimgcmp.run.store.base import DEID, SOURCE, StoreBase
+from dicomimgcmp.run.store.rows import RECORD_ERROR
 from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, RuleTally
 
 #: Pages of pairs that fail the recipe come before those that conform (after those showing identity).
@@ -59,7 +60,18 @@ class FindingQueries(StoreBase):
             "SELECT patient, GROUP_CONCAT(date_shift) FROM shifts WHERE patient IN (SELECT a.patient FROM shifts AS a "
             "JOIN shifts AS b ON a.patient = b.patient AND shifts_differ(CAST(a.date_shift AS REAL), "
             "CAST(b.date_shift AS REAL))) GROUP BY patient ORDER BY patient").fetchall())
-        return HeaderTally(files, table, combinations, combination_count, shifts, attributes)
+        return HeaderTally(files, table, combinations, combination_count, shifts, attributes, self.unjudged_files())
+
+    def unjudged_files(self) -> int:
+        """The de-identified files whose headers were not judged (:func:`.checks.header_profile.headers_judged`):
+        not paired, or a file of the pair not read. A count of findings says nothing of them."""
+        statuses = ", ".join(f"'{status.value}'" for status in NOT_A_PAIR)
+        error = f"->> '$[{RECORD_ERROR}]', '') != ''"
+        return self._one(
+            f"SELECT COUNT(*) FROM rows LEFT JOIN records AS d ON d.tree = {int(DEID)} AND d.path = rows.deid_path "
+            f"LEFT JOIN records AS s ON s.tree = {int(SOURCE)} AND s.path = rows.source_path "
+            f"WHERE rows.side = {int(DEID)} AND (rows.status IN ({statuses}) OR d.record IS NULL OR s.record IS NULL "
+            f"OR COALESCE(d.record {error} OR COALESCE(s.record {error})")
 
     def profile_tally(self) -> ProfileTally:
         """The profile judgement over the run: files with findings, and the rows of :meth:`header_actions` that
@@ -69,7 +81,7 @@ class FindingQueries(StoreBase):
         table = sorted(((finding, attribute, expected, observed, n)
                         for attribute, expected, observed, n, finding in self.header_actions() if finding),
                        key=lambda row: (not names_the_patient(row[1]), -row[4], row[:4]))
-        return ProfileTally(files, tuple(table))
+        return ProfileTally(files, tuple(table), self.unjudged_files())
 
     def header_actions(self) -> list[tuple[str, str, str, int, str]]:
         """What was done to each attribute over the run: (attribute, expected, observed, files, finding), by

@@ -13,6 +13,8 @@ from dicomimgcmp.model import CSV_COLUMNS, Crop, FileRecord, Pair, PairResult, P
 _RECORD_FIELDS = tuple(FileRecord.__dataclass_fields__)
 
 
+#: Where a record's JSON array holds its error (a file not read): :meth:`.FindingQueries.unjudged_files` asks.
+RECORD_ERROR = _RECORD_FIELDS.index("error")
 _RESCALE, _FORMAT, _LAYERS, _ATTRIBUTES, _DATES, _DISPLAY = (
     _RECORD_FIELDS.index(name) for name in ("rescale", "format", "layers", "attributes", "dates", "display"))
 
