@@ -267,3 +267,17 @@ def test_a_recipe_that_fails_on_a_header_leaves_the_row_and_says_why(tree):
     result = check_recipe(compare_pair(*pair), Broken())
     assert result.status.value == "identical" and result.recipe_verdict is None  # no verdict
     assert "recipe check failed: KeyError" in result.reason
+
+
+def test_a_header_value_pydicom_would_not_write_is_evaluated_without_a_warning(tmp_path):
+    # a real ultrasound's BodyPartExamined 'ABDOM/RAD' is no valid CS: pydicom warned on the console of every run
+    import warnings
+
+    pytest.importorskip("deid")
+    recipe = load_recipe("deid:default", tmp_path)
+    values = dict.fromkeys(recipe.attributes, "")
+    values.update(Modality="US", Manufacturer="Philips", BodyPartExamined="ABDOM/RAD")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        recipe.expect(values)
+    assert [str(w.message) for w in caught] == []

@@ -20,6 +20,7 @@ from dicomimgcmp.checks.recipe.regions import NO_RULE, WHOLE_IMAGE, Expectation,
 from dicomimgcmp.errors import ConfigError
 from dicomimgcmp.optional import require
 from dicomimgcmp.read.attributes import attribute_tags, is_attribute
+from dicomimgcmp.read.dicomfile import quiet_pydicom
 
 if TYPE_CHECKING:  # deid and pydicom are imported when a recipe is evaluated
     from deid.config import DeidRecipe
@@ -36,11 +37,12 @@ class DeidRecipeFile:
     attributes: tuple[str, ...]
 
     def expect(self, values: Mapping[str, str]) -> Expectation:
-        from deid.dicom.pixels.detect import has_burned_pixels
-
         recipe = copy.deepcopy(_recipe(self.path))  # deid writes coordinates read from the header into it
         labels = _labels(recipe)
-        found = has_burned_pixels(_dataset(values), force=True, deid=recipe)
+        with quiet_pydicom():  # pydicom's opinions of a header value ("Invalid value for VR CS") and of the modules
+            from deid.dicom.pixels.detect import has_burned_pixels  # deid imports are not the run's to print
+
+            found = has_burned_pixels(_dataset(values), force=True, deid=recipe)
         if not found["flagged"]:
             return NO_RULE
         rules, regions, flags_only = [], [], False
