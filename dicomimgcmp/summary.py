@@ -93,7 +93,8 @@ class SetGroup(NamedTuple):
 
 #: How a group of each set finding is said (fields of :class:`SetGroup`).
 _SET_GROUP_TEXT = {
-    SetFinding.UID_SPLIT: "{key} became {detail} different values: {files} of {total_files} not given the usual one",
+    SetFinding.UID_SPLIT: "{key} became {detail} different values: {files} of {total_files} with another than the "
+                          "usual one",  # or with both: a copy in a sequence not remapped
     SetFinding.UID_MERGED: "{detail} source values became one, {key}: {files_n}",
     SetFinding.UID_DANGLING: "{key} not remapped to the file it refers to: {files_n}",
     SetFinding.PATIENT_SPLIT: "patient {key} given {detail} PatientIDs: {files} of {total_files} not given the "
