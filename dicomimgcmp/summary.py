@@ -56,10 +56,7 @@ class HeaderTally(NamedTuple):
     combination_count: int
     shifts: tuple[tuple[str, str], ...]
     attributes: tuple[tuple[str, int], ...]
-    unjudged: int = 0  # de-identified files not searched: not paired, or not read
-
-    def unjudged_text(self) -> str:
-        return unjudged_text(self.unjudged)
+    unjudged: int = 0  # de-identified files not searched: not paired, or not read (:func:`unjudged_text`)
 
 
 class ProfileTally(NamedTuple):
@@ -68,10 +65,7 @@ class ProfileTally(NamedTuple):
 
     files: int
     table: tuple[tuple[str, str, str, str, int], ...]
-    unjudged: int = 0  # de-identified files not judged: not paired, or not read
-
-    def unjudged_text(self) -> str:
-        return unjudged_text(self.unjudged)
+    unjudged: int = 0  # de-identified files not judged: not paired, or not read (:func:`unjudged_text`)
 
 
 class SetGroup(NamedTuple):

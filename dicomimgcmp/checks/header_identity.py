@@ -86,18 +86,18 @@ def _found(deid: Header, source: Header, kept_uids: Container[str]) -> tuple[str
     if values.other:  # names in other scripts: in the header's text as UTF-8 or as a single-byte character set
         folded = fold(head.decode("utf-8", "ignore")) + "\0" + fold(head.decode("latin-1"))
         candidates += (needle for text in values.other if text in folded for needle in values.by_text[text])
-    kept = _kept_short(deid, values.short) if values.short else ()
-    if not candidates:
-        return kept
+    if not candidates and not values.short:
+        return ()
     places = deid.elements(_searched if any(n.kind is NeedleKind.UID for n in candidates) else _not_uid)
-    found = _locate(places, candidates, source.elements)
+    found = _locate(places, candidates, source.elements) if candidates else ()
+    kept = _kept_short(places, values.short) if values.short else ()
     return tuple(sorted({*found, *kept})) if kept else found
 
 
-def _kept_short(deid: Header, short: dict[str, tuple[str, tuple[str, ...]]]) -> tuple[str, ...]:
+def _kept_short(deid: list[Element], short: dict[str, tuple[str, tuple[str, ...]]]) -> tuple[str, ...]:
     """The patient's identifiers too short to be looked for anywhere (:func:`.needles.short_identifier`) that the
-    de-identified file holds unchanged at their place, as "attribute@path"."""
-    held = {elem.path: elem.texts for elem in deid.elements(_not_uid) if elem.path in short}
+    de-identified file (``deid``: its searched elements) holds unchanged at their place, as "attribute@path"."""
+    held = {elem.path: elem.texts for elem in deid if elem.path in short}
     return tuple(f"{attribute}@{path}" for path, (attribute, texts) in short.items()
                  if path in held and tuple(v.strip() for v in held[path]) == texts)
 
@@ -116,8 +116,7 @@ def _locate(deid: Iterable[Element], needles: list[Needle], source: Callable[[],
     """Each needle found in a place of the de-identified data set (:func:`.roles.is_place`), as "attribute@path",
     sorted. Where values of several source attributes are found in one element (the same date in StudyDate and
     ContentDate), the element's own attribute is named if it is one of them, else the first in
-    :func:`_naming_order`. The source's
-    elements (``source``) are read only if an element found needs them."""
+    :func:`_naming_order`. The source's elements (``source``) are read only if an element found needs them."""
     finder = _value_finder(frozenset(needle for needle in needles if needle.kind is not NeedleKind.UID))
     uids: dict[str, set[str]] = {}  # an instance's UIDs are its own: looked for pair by pair
     for needle in needles:

@@ -8,8 +8,7 @@ import struct
 from collections.abc import Iterator
 
 from dicomimgcmp.model import FileRecord, PixelFormat
-
-_UNDEFINED = 0xFFFFFFFF
+from dicomimgcmp.read.dicomfile import UNDEFINED_LENGTH
 
 
 def same_stored_bytes(deid: FileRecord, source: FileRecord, chunk: int = 1 << 20) -> bool:
@@ -51,7 +50,7 @@ def _compared_size(head: bytes, fmt: PixelFormat, sizes: tuple[int, int]) -> int
     endian = "<" if fmt.little_endian else ">"
     header, (length,) = (8, struct.unpack(endian + "L", head[4:8])) if fmt.implicit_vr else \
         (12, struct.unpack(endian + "L", head[8:12]))
-    if length == _UNDEFINED:
+    if length == UNDEFINED_LENGTH:
         return sizes[0] if sizes[0] == sizes[1] else None
     needed = fmt.expected_bytes()
     fits = needed is not None and header + length <= min(sizes) and length >= needed

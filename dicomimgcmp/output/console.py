@@ -14,6 +14,7 @@ from dicomimgcmp.summary import (
     SetTally,
     counted,
     nothing_paired,
+    unjudged_text,
 )
 
 CONSOLE_ATTRIBUTES = 8  # source attributes named after the header check's count (review.html lists every one)
@@ -52,7 +53,7 @@ def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Pa
     if header is not None and not nothing_paired(counts):  # nothing was searched: no reassurance
         lines.append(f"{'IDENTITY FOUND IN HEADERS' if header.files else 'Identity found in headers'}: "
                      + counted(header.files, "file") + (" (CSV column header_identity)" if header.files else "")
-                     + header.unjudged_text())
+                     + unjudged_text(header.unjudged))
         if header.attributes:  # the patient's own identifiers first: a name left is not lost among serial numbers
             shown = header.attributes[:CONSOLE_ATTRIBUTES]
             more = len(header.attributes) - len(shown)
@@ -64,7 +65,7 @@ def console_summary(counts: dict[Status, int], outputs: list[Path], log_path: Pa
     if profile is not None and not nothing_paired(counts):
         lines.append(f"{'PROFILE NOT FOLLOWED' if profile.files else 'Profile followed'}: "
                      + counted(profile.files, "file") + (" (CSV column profile_findings)" if profile.files else "")
-                     + profile.unjudged_text())
+                     + unjudged_text(profile.unjudged))
     if set_tally is not None and not nothing_paired(counts):
         lines.append(set_tally.headline("NOT CONSISTENT AS A SET"))
         lines += [f"  {line}" for line in set_tally.group_lines(CONSOLE_GROUPS)]

@@ -21,7 +21,7 @@ from dicomimgcmp.base.atomic import atomic_output
 from dicomimgcmp.base.workers import chunks
 from dicomimgcmp.enums import ChangeKind, ReviewDecision, Status
 from dicomimgcmp.model import PairResult, box_text
-from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, SetTally, SummaryRow, counted
+from dicomimgcmp.summary import HeaderTally, ProfileTally, RecipeTally, SetTally, SummaryRow, counted, unjudged_text
 
 THUMBNAIL_DIR = "review"
 DECISIONS_CSV = "review_decisions.csv"
@@ -108,6 +108,7 @@ def write_review(path: Path, *, run_name: str, date: str, counts: dict[Status, i
     env = jinja2.Environment(loader=jinja2.PackageLoader("dicomimgcmp"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["counted"] = counted
+    env.filters["unjudged"] = unjudged_text
     template = env.get_template("review.html.j2")
     with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for text in template.generate(run_name=run_name, date=date, counts=counts, phi_total=phi_total,

@@ -20,7 +20,7 @@ from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ImplicitVRLittleEnd
 
 from dicomimgcmp.errors import DecodeError
 from dicomimgcmp.model import FileRecord
-from dicomimgcmp.read.dicomfile import PIXEL_DATA_KEYWORDS, element_header_length, quiet_pydicom
+from dicomimgcmp.read.dicomfile import PIXEL_DATA_KEYWORDS, element_header_length, fragments_end, quiet_pydicom
 
 #: Plugins we decode with, best first. Pillow and GDCM are left out on purpose (see module docstring).
 PREFERRED_PLUGINS = ("pylibjpeg", "pyjpegls", "pydicom")
@@ -112,25 +112,15 @@ def _check_length(needed: int | None, held: int) -> None:
                           "its header declares (cut short?)")
 
 
-_ITEM, _SEQUENCE_END = b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0"  # (FFFE,E000) and (FFFE,E0DD), little endian
-
-
 def _check_fragments(path: str, offset: int, implicit_vr: bool) -> None:
     """Raise :class:`DecodeError` unless the encapsulated pixel data at ``offset`` ends with its sequence
     delimiter: a file cut inside its compressed frames must not be decoded (JPEG and JPEG 2000 decoders return
     part of an image without an error, which would compare as a change)."""
     with open(path, "rb") as f:
-        f.seek(offset + element_header_length(implicit_vr))
-        while len(head := f.read(8)) == 8:
-            (length,) = struct.unpack("<L", head[4:])
-            if head[:4] == _SEQUENCE_END:
-                return
-            if head[:4] != _ITEM or length == 0xFFFFFFFF:
-                raise DecodeError("cannot decode pixel data: its compressed frames are not a sequence of items")
-            here = f.tell()
-            if f.seek(here + length) > os.fstat(f.fileno()).st_size:
-                break
-    raise DecodeError("cannot decode pixel data: the file ends inside its compressed frames (cut short?)")
+        try:
+            fragments_end(f, offset + element_header_length(implicit_vr))
+        except ValueError as exc:
+            raise DecodeError(f"cannot decode pixel data: {exc}") from None
 
 
 def read_frame(record: FileRecord, index: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import struct
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, data_set_start
+from dicomimgcmp.read.dicomfile import PIXEL_DATA_TAGS, UNDEFINED_LENGTH, data_set_start
 
 _TAG_VR = struct.Struct("<HH2s")  # group, element, VR
 _SHORT = struct.Struct("<H")
@@ -22,7 +22,6 @@ _ITEM = struct.Struct("<HHL")  # (FFFE,xxxx) and its 32-bit length
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 _SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
                         b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"})
-_UNDEFINED = 0xFFFFFFFF
 _MAX_KNOWN = 1 << 16  # tags and VRs a walker remembers
 SHORT = 256  # bytes: an element of a value up to this long is remembered at its place (most repeat)
 REMEMBERED = 1 << 14  # elements remembered: a few series' worth (memory stays flat however long the run)
@@ -131,7 +130,7 @@ class Walker(Generic[T]):
                 (length,) = _SHORT.unpack_from(head, at + 6)
                 at += 8
             if name != "SQ" and name != _ITEM_END_NAME:
-                if length == _UNDEFINED or at + length > end:
+                if length == UNDEFINED_LENGTH or at + length > end:
                     raise NotPlain(f"value of {text} runs past the header")
                 if not wanted:  # passed over (a run goes on)
                     at += length
@@ -192,7 +191,7 @@ class Walker(Generic[T]):
 
     def sequence(self, head: bytes, out: list[T], at: int, length: int, path: str) -> int:
         """Walk a sequence's items; returns the offset after the sequence."""
-        end = len(head) if length == _UNDEFINED else at + length
+        end = len(head) if length == UNDEFINED_LENGTH else at + length
         if end > len(head):
             raise NotPlain(f"sequence {path} runs past the header")
         k = 0
@@ -205,13 +204,13 @@ class Walker(Generic[T]):
                 return at
             if element != _ITEM_TAG:
                 raise NotPlain(f"unexpected delimiter in {path} at {at}")
-            item_end = end if item_length == _UNDEFINED else at + item_length
+            item_end = end if item_length == UNDEFINED_LENGTH else at + item_length
             if item_end > end:
                 raise NotPlain(f"item of {path} runs past its sequence")
             stop = self.elements(head, out, at, item_end, f"{path}[{k}]/")
-            at = stop if item_length == _UNDEFINED else item_end
+            at = stop if item_length == UNDEFINED_LENGTH else item_end
             k += 1
-        if length == _UNDEFINED:
+        if length == UNDEFINED_LENGTH:
             raise NotPlain(f"sequence {path} has no end")
         return end
 

@@ -1,14 +1,16 @@
 """The byte layout of a DICOM file, the one home of its rules: what marks a file as DICOM, where its data set
-starts, whether an element is explicit VR, the pixel data tags and an element header's length; and reading a
-data set with pydicom, quietly."""
+starts, whether an element is explicit VR, the pixel data tags, an element header's length and where encapsulated
+pixel data ends; and reading a data set with pydicom, quietly."""
 
 from __future__ import annotations
 
 import logging
+import os
 import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import BinaryIO
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -19,9 +21,27 @@ PIXEL_DATA_KEYWORDS = {Tag(0x7FE0, 0x0010): "PixelData", Tag(0x7FE0, 0x0008): "F
                        Tag(0x7FE0, 0x0009): "DoubleFloatPixelData"}
 PIXEL_DATA_TAGS = frozenset(PIXEL_DATA_KEYWORDS)
 PIXEL_DATA_LE = struct.pack("<HH", 0x7FE0, 0x0010)  # (7FE0,0010) as it starts its element, little endian
+UNDEFINED_LENGTH = 0xFFFFFFFF  # a sequence's, an item's or encapsulated pixel data's length, ended by a delimiter
+_ITEM, _SEQUENCE_END = b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0"  # (FFFE,E000) and (FFFE,E0DD), little endian
 #: The value representations whose values are text (several separated by a backslash).
 TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
                       "UT"})
+
+
+def fragments_end(fh: BinaryIO, at: int) -> int:
+    """Where encapsulated pixel data whose first item starts at ``at`` in ``fh`` ends (after its sequence delimiter);
+    raises ValueError saying why when its items are not a sequence of items or the file ends inside them."""
+    size = os.fstat(fh.fileno()).st_size
+    while at + 8 <= size:
+        fh.seek(at)
+        head = fh.read(8)
+        (length,) = struct.unpack("<L", head[4:])
+        if head[:4] == _SEQUENCE_END:
+            return at + 8
+        if head[:4] != _ITEM or length == UNDEFINED_LENGTH:
+            raise ValueError("its compressed frames are not a sequence of items")
+        at += 8 + length
+    raise ValueError("the file ends inside its compressed frames (cut short?)")
 
 
 def text_values(raw: bytes, encoding: str) -> tuple[str, ...]:

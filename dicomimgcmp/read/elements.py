@@ -30,7 +30,9 @@ from dicomimgcmp.read.dicomfile import (
     PIXEL_DATA_LE,
     PIXEL_DATA_TAGS,
     TEXT_VRS,
+    UNDEFINED_LENGTH,
     data_set_start,
+    fragments_end,
     is_deflated,
     quiet_pydicom,
     read_dataset,
@@ -93,27 +95,23 @@ def _after_pixel_data(fh: BinaryIO, at: int, element: bytes) -> bytes:
         return b""
     (length,) = struct.unpack_from("<L", element, 8)
     size = os.fstat(fh.fileno()).st_size
-    end = at + 12 + length if length != 0xFFFFFFFF else _fragments_end(fh, at + 12, size)
+    end = at + 12 + length if length != UNDEFINED_LENGTH else _encapsulated_end(fh, at + 12, size)
     if end is None or end >= size:
         return b""
     fh.seek(end)
     return fh.read(MAX_BYTES)
 
 
-def _fragments_end(fh: BinaryIO, at: int, size: int) -> int | None:
-    """Where encapsulated pixel data whose items start at ``at`` ends (None: not found). Most files end with it."""
+def _encapsulated_end(fh: BinaryIO, at: int, size: int) -> int | None:
+    """Where encapsulated pixel data whose items start at ``at`` ends (None: not found): most files end with it,
+    the others are walked item by item (:func:`.dicomfile.fragments_end`)."""
     fh.seek(size - 8)
     if fh.read(8) == _SEQUENCE_END:
         return size
-    while at + 8 <= size:
-        fh.seek(at)
-        group, element, length = struct.unpack("<HHL", fh.read(8))
-        if (group, element) == (0xFFFE, 0xE0DD):
-            return at + 8
-        if (group, element) != (0xFFFE, 0xE000):
-            return None
-        at += 8 + length
-    return None
+    try:
+        return fragments_end(fh, at)
+    except ValueError:
+        return None
 
 
 class Header:
@@ -340,25 +338,10 @@ def texts_of(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
 _LONG = 1 << 16  # bytes: longer values are remembered fewer (:data:`MAX_BYTES` at most)
 
 
-@functools.lru_cache(maxsize=64)  # at most 4 MiB of values and their text
-def _long_texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
-    return _texts(raw, vr, encoding)
-
-
-@functools.lru_cache(maxsize=4)  # a series' palette LUT data (OW, 100 KiB: 5 ms to split) repeats in each file
-def _largest_texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
-    return _texts(raw, vr, encoding)
-
-
 def _stripped(raw: bytes, vr: str) -> bytes:
     """A value as the byte walk hands it on: text without its trailing padding and line ends (as dicomsdl gives
     it)."""
     return raw.rstrip(b" \0\r\n\t") if vr in TEXT_VRS else raw
-
-
-@functools.lru_cache(maxsize=REMEMBERED)
-def _short_texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
-    return _texts(raw, vr, encoding)
 
 
 def _texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
@@ -369,3 +352,11 @@ def _texts(raw: bytes, vr: str, encoding: str) -> tuple[str, ...]:
         return tuple(part.decode("latin-1") for part in _NOT_PRINTABLE.split(raw) if part) + tuple(
             run.decode("utf-16-le") for run in _UTF16_TEXT.findall(raw))
     return text_values(raw, encoding)
+
+
+#: :func:`_texts` remembered by how long a value is: a short one in a cache of many (a series' values), a long one
+#: in one of 64 (at most 4 MiB of values and their text), the longest in one of 4 (a series' palette LUT data, OW,
+#: 100 KiB: 5 ms to split, repeats in each file).
+_short_texts = functools.lru_cache(maxsize=REMEMBERED)(_texts)
+_long_texts = functools.lru_cache(maxsize=64)(_texts)
+_largest_texts = functools.lru_cache(maxsize=4)(_texts)

@@ -153,8 +153,9 @@ def _run_locked(cfg: Config, parts: int | None, workers: Workers, progress: Prog
         counts = state.status_counts()
         identity_found = state.count_phi()
         recipe = state.recipe_tally()
-        header = state.header_tally() if cfg.header_check is HeaderMode.ON else None
-        profile = None if cfg.profile is None else state.profile_tally()
+        unjudged = state.unjudged_files() if cfg.header_check is HeaderMode.ON or cfg.profile is not None else 0
+        header = state.header_tally(unjudged) if cfg.header_check is HeaderMode.ON else None
+        profile = None if cfg.profile is None else state.profile_tally(unjudged)
         unpaired = state.why_unpaired() if nothing_paired(counts) else ""
         written = write_outputs(cfg, parts, workers, state, RunReport(counts, identity_found, date, carried,
                                                                       recipe, header, unpaired, profile, set_tally),

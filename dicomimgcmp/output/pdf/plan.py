@@ -23,6 +23,7 @@ from dicomimgcmp.summary import (
     SetTally,
     counted,
     nothing_paired,
+    unjudged_text,
 )
 
 _PAGE_FIELD = 8  # "p.12345 " before a listed line
@@ -266,7 +267,7 @@ def _header_lines(header: HeaderTally) -> list[Line]:
     """Identity found in headers: the count (in red when any), the table (files, source attribute, where; the
     first :data:`TABLE_SHOWN` places), the sets of findings most files share (never file by file: the CSV and
     review.html have every file), and the patients whose date shifts differ."""
-    lines = [Line(f"Identity found in headers: {counted(header.files, 'file')}{header.unjudged_text()}",
+    lines = [Line(f"Identity found in headers: {counted(header.files, 'file')}{unjudged_text(header.unjudged)}",
                   "warn" if header.files else "text")]
     if header.table:
         lines.append(Line("Source attribute found in the de-identified files (files, attribute @ where):"))
@@ -285,8 +286,8 @@ def _header_lines(header: HeaderTally) -> list[Line]:
 def _profile_lines(profile: ProfileTally) -> list[Line]:
     """The profile judgement: files with findings (in red when any), then the findings by attribute, the first
     :data:`TABLE_SHOWN` (all in header_actions.csv)."""
-    lines = [Line(f"Confidentiality Profile not followed: {counted(profile.files, 'file')}{profile.unjudged_text()}",
-                  "warn" if profile.files else "text")]
+    said = f"Confidentiality Profile not followed: {counted(profile.files, 'file')}{unjudged_text(profile.unjudged)}"
+    lines = [Line(said, "warn" if profile.files else "text")]
     if profile.table:
         lines.append(Line("Findings by attribute (files, finding, attribute: the action asked, the action seen):"))
         lines += _capped([Line(f"{files:>7}   {finding}   {attribute}: {expected}, {observed}", "mono")

@@ -33,11 +33,11 @@ class FindingQueries(StoreBase):
             "GROUP BY recipe_rule ORDER BY COUNT(*) DESC, recipe_rule"))
         return RecipeTally({v: verdicts.get(v, 0) for v in RecipeVerdict}, rules)
 
-    def header_tally(self) -> HeaderTally:
+    def header_tally(self, unjudged: int) -> HeaderTally:
         """The header check over the run: files with findings, (source attribute, where, files), the patient's own
         identifiers first, then largest first (item numbers of sequences as [*]), the :data:`COMBINATIONS` sets of
-        findings most files share, the patients (source PatientID) whose date shifts differ, and (source attribute,
-        files) in the same order."""
+        findings most files share, the patients (source PatientID) whose date shifts differ, (source attribute,
+        files) in the same order, and ``unjudged`` (:meth:`unjudged_files`)."""
         files = self._one("SELECT COUNT(*) FROM rows WHERE header_items IS NOT NULL")
         self._db.create_function("any_item", 1, any_item, deterministic=True)
         self._db.create_function("names_the_patient", 1, names_the_patient, deterministic=True)
@@ -60,7 +60,7 @@ class FindingQueries(StoreBase):
             "SELECT patient, GROUP_CONCAT(date_shift) FROM shifts WHERE patient IN (SELECT a.patient FROM shifts AS a "
             "JOIN shifts AS b ON a.patient = b.patient AND shifts_differ(CAST(a.date_shift AS REAL), "
             "CAST(b.date_shift AS REAL))) GROUP BY patient ORDER BY patient").fetchall())
-        return HeaderTally(files, table, combinations, combination_count, shifts, attributes, self.unjudged_files())
+        return HeaderTally(files, table, combinations, combination_count, shifts, attributes, unjudged)
 
     def unjudged_files(self) -> int:
         """The de-identified files whose headers were not judged (:func:`.checks.header_profile.headers_judged`):
@@ -73,7 +73,7 @@ class FindingQueries(StoreBase):
             f"WHERE rows.side = {int(DEID)} AND (rows.status IN ({statuses}) OR d.record IS NULL OR s.record IS NULL "
             f"OR COALESCE(d.record {error} OR COALESCE(s.record {error})")
 
-    def profile_tally(self) -> ProfileTally:
+    def profile_tally(self, unjudged: int) -> ProfileTally:
         """The profile judgement over the run: files with findings, and the rows of :meth:`header_actions` that
         make a finding, the patient's own identifiers first, then most files first (from the sets of actions files
         share: no pass over every finding)."""
@@ -81,7 +81,7 @@ class FindingQueries(StoreBase):
         table = sorted(((finding, attribute, expected, observed, n)
                         for attribute, expected, observed, n, finding in self.header_actions() if finding),
                        key=lambda row: (not names_the_patient(row[1]), -row[4], row[:4]))
-        return ProfileTally(files, tuple(table), self.unjudged_files())
+        return ProfileTally(files, tuple(table), unjudged)
 
     def header_actions(self) -> list[tuple[str, str, str, int, str]]:
         """What was done to each attribute over the run: (attribute, expected, observed, files, finding), by
